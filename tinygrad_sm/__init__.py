@@ -1,0 +1,35 @@
+"""tinygrad_sm: a small, readable autograd library on NumPy.
+
+>>> from tinygrad_sm import Tensor
+>>> x = Tensor([2.0, 1.0, 0.5], requires_grad=True)
+>>> p = x.softmax()
+>>> p[0].backward()
+"""
+
+from . import ops as _ops  # noqa: F401  (registers the built-in ops on Tensor)
+from .autograd import enable_grad, grad, is_grad_enabled, no_grad
+from .check import GradcheckError, gradcheck, hessian, jacobian
+from .function import Function, get_op, ops, register_op
+from .random import manual_seed
+from .tensor import Tensor, get_default_dtype, set_default_dtype
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "GradcheckError",
+    "Tensor",
+    "enable_grad",
+    "get_default_dtype",
+    "get_op",
+    "grad",
+    "gradcheck",
+    "hessian",
+    "is_grad_enabled",
+    "jacobian",
+    "manual_seed",
+    "no_grad",
+    "ops",
+    "register_op",
+    "set_default_dtype",
+]

@@ -1,0 +1,367 @@
+"""The engine: grad mode, reverse topological order, backward() and grad().
+
+Reverse-mode autodiff in four steps:
+
+1. order the graph so every tensor comes after all tensors computed from it
+   (an iterative depth-first search, so a 10,000-op chain is no problem);
+2. seed the output with its gradient (1 for a scalar);
+3. walk that order; at each non-leaf tensor call its node's ``backward`` with
+   the summed gradient of everything computed from it, undo broadcasting so
+   each input's gradient has that input's shape and dtype, and add it to that
+   input's running gradient;
+4. at each leaf that requires grad, accumulate into ``.grad``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .function import Function, grad_mode
+from .ops.common import unbroadcast
+from .tensor import Tensor
+
+
+# ----- grad mode ------------------------------------------------------------------------
+class _SetGradMode(contextlib.ContextDecorator):
+    """Sets grad mode inside a ``with`` block or a decorated function; nests and restores."""
+
+    enabled = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        self._previous = []
+        if func is not None:  # used as a bare decorator: @no_grad
+            return self(func)
+        return self
+
+    def __enter__(self):
+        self._previous.append(grad_mode.enabled)
+        grad_mode.enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc_info):
+        grad_mode.enabled = self._previous.pop()
+        return False
+
+
+class no_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator: ops inside record no graph."""
+
+    enabled = False
+
+
+class enable_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator: re-enable recording inside ``no_grad``."""
+
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return grad_mode.enabled
+
+
+# ----- the once-differentiable marker ---------------------------------------------------
+class BackwardOfNumpyRule(Function):
+    """Stands for a gradient computed by a NumPy-only backward under ``create_graph``.
+
+    The first derivative is right; differentiating it again is not possible,
+    and this node says so instead of returning a silently wrong zero.
+    """
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(
+            f"{ctx.op_name}.backward is written in plain NumPy, so its result can be differentiated only once. "
+            f"To differentiate it twice, write the backward with operations that also work on Tensors "
+            f"(operators, .sum(), .reshape(), tinygrad_sm.ops.common helpers) and set "
+            f"differentiable_backward = True on {ctx.op_name}."
+        )
+
+
+# ----- topological order ----------------------------------------------------------------
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors of the graph behind ``root`` that require grad, each after all of its inputs.
+
+    Iterative post-order depth-first search: no recursion limit to hit.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        ctx = tensor._ctx
+        if ctx is not None:
+            for parent in ctx.parents:
+                if parent is not None and parent._requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+# ----- backward -------------------------------------------------------------------------
+def _as_gradient(value: Any, like: Tensor, create_graph: bool, what: str):
+    """Check a user-given gradient and return it as an ndarray (or Tensor under create_graph)."""
+    if isinstance(value, Tensor):
+        tensor = value
+    else:
+        tensor = Tensor(np.asarray(value, dtype=like.dtype))
+    if tensor.shape != like.shape:
+        raise ValueError(f"{what}: gradient has shape {tensor.shape} but the output has shape {like.shape}")
+    return tensor if create_graph else tensor.data
+
+
+def _default_gradient(output: Tensor, create_graph: bool, what: str):
+    if output.data.size != 1:
+        raise RuntimeError(
+            f"{what}: grad can be implicitly created only for a scalar output, but the output has shape {output.shape}; "
+            "pass gradient= (a tensor of that shape, e.g. ones) to backward()"
+        )
+    ones = np.ones_like(output.data)
+    return Tensor._make(ones) if create_graph else ones
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> list[Any] | None:
+    """The engine behind ``Tensor.backward`` and ``grad``.
+
+    With ``inputs=None`` gradients are accumulated into ``.grad`` of leaves;
+    otherwise the gradients of ``inputs`` are returned (None where unused) and
+    ``.grad`` is left alone.
+    """
+    # one order for all roots: a virtual root whose parents are the roots
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    for root in roots:
+        for tensor in topological_order(root):
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                order.append(tensor)
+
+    wanted = None
+    if inputs is not None:
+        wanted = {id(t): i for i, t in enumerate(inputs)}
+        needed = _tensors_leading_to(order, wanted)
+    results: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
+
+    grads: dict[int, Any] = {}
+    handed_out: set[int] = set()  # arrays already stored somewhere: never reuse them as a leaf's .grad
+    for root, grad in zip(roots, root_grads):
+        if root._requires_grad:
+            _accumulate(grads, id(root), grad)
+            if not create_graph:
+                handed_out.add(id(grad))
+
+    previous_mode = grad_mode.enabled
+    grad_mode.enabled = create_graph
+    try:
+        for tensor in reversed(order):
+            grad = grads.pop(id(tensor), None)
+            if grad is None:
+                continue
+            ctx = tensor._ctx
+            if wanted is not None:
+                if id(tensor) in wanted:
+                    results[wanted[id(tensor)]] = grad if create_graph else Tensor._make(np.array(grad))
+                if ctx is None or not any(p is not None and id(p) in needed for p in ctx.parents):
+                    continue
+            if ctx is None:
+                if wanted is None:
+                    _store_leaf_grad(tensor, grad, create_graph, handed_out)
+                continue
+            if wanted is None and tensor._retains_grad:
+                _store_leaf_grad(tensor, grad, create_graph, handed_out)
+            input_grads = _call_backward(ctx, grad, create_graph)
+            if grad_mode.anomaly is not None:
+                grad_mode.anomaly.after_backward(ctx, grad, input_grads)
+            for parent, parent_grad in zip(ctx.parents, input_grads):
+                if parent is None or parent_grad is None or not parent._requires_grad:
+                    continue
+                if wanted is not None and id(parent) not in needed:
+                    continue
+                _accumulate(grads, id(parent), _fit_to(parent_grad, parent, ctx))
+            if not retain_graph:
+                ctx.release()
+    finally:
+        grad_mode.enabled = previous_mode
+    return results if inputs is not None else None
+
+
+def _tensors_leading_to(order: list[Tensor], wanted: dict[int, int]) -> set[int]:
+    """Ids of tensors from which some wanted tensor can be reached going towards the inputs."""
+    needed: set[int] = set()
+    for tensor in order:  # inputs come first
+        if id(tensor) in wanted:
+            needed.add(id(tensor))
+            continue
+        ctx = tensor._ctx
+        if ctx is not None and any(p is not None and id(p) in needed for p in ctx.parents):
+            needed.add(id(tensor))
+    return needed
+
+
+def _call_backward(ctx: Function, grad: Any, create_graph: bool) -> tuple:
+    """Run one node's backward rule and return one gradient per forward input."""
+    if ctx._saved is None:
+        raise RuntimeError(
+            f"Trying to backward through the graph a second time: the saved values of {type(ctx).__name__}Backward "
+            "were freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
+        )
+    cls = type(ctx)
+    if not create_graph:
+        result = cls.backward(ctx, grad)
+    elif cls.differentiable_backward:
+        ctx.create_graph = True
+        try:
+            result = cls.backward(ctx, grad)
+        finally:
+            ctx.create_graph = False
+    else:
+        with no_grad():
+            result = cls.backward(ctx, grad.data)
+    if not isinstance(result, tuple):
+        result = (result,)
+    if len(result) < len(ctx.parents):
+        # trailing non-Tensor arguments (shapes, axes, ...) need no gradient
+        missing = ctx.parents[len(result):]
+        if any(p is not None and p._requires_grad for p in missing) or len(result) > len(ctx.parents):
+            raise RuntimeError(
+                f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {len(ctx.parents)} input(s)"
+            )
+        result = result + (None,) * len(missing)
+    elif len(result) > len(ctx.parents):
+        raise RuntimeError(
+            f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {len(ctx.parents)} input(s)"
+        )
+    if create_graph:
+        result = tuple(_as_graph_gradient(g, ctx, grad, cls) for g in result)
+    return result
+
+
+def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Function]) -> Any:
+    """Under create_graph every gradient is a Tensor; a NumPy rule's result is marked once-differentiable."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    value = np.asarray(value)
+    depends_on = tuple(t for t in (grad, *ctx.parents) if t is not None and t._requires_grad)
+    if cls.differentiable_backward or not depends_on:
+        return Tensor._make(value)
+    marker = BackwardOfNumpyRule.__new__(BackwardOfNumpyRule)
+    marker._saved = ()
+    marker.create_graph = False
+    marker.op_name = cls.__name__
+    marker.parents = depends_on
+    marker.needs_input_grad = (True,) * len(depends_on)
+    out = Tensor._make(value, True, marker)
+    return out
+
+
+def _fit_to(grad: Any, parent: Tensor, ctx: Function) -> Any:
+    """Give a gradient its input's shape (undoing broadcasting) and dtype."""
+    if grad.shape != parent.data.shape:
+        try:
+            grad = unbroadcast(grad, parent.data.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{type(ctx).__name__}.backward returned a gradient of shape {grad.shape} "
+                f"for an input of shape {parent.data.shape}"
+            ) from None
+    if grad.dtype != parent.data.dtype:
+        grad = grad.astype(parent.data.dtype)
+    return grad
+
+
+def _accumulate(grads: dict[int, Any], key: int, grad: Any) -> None:
+    previous = grads.get(key)
+    grads[key] = grad if previous is None else previous + grad
+
+
+def _store_leaf_grad(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[int]) -> None:
+    if create_graph:
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        return
+    if tensor.grad is None:
+        # The array may be shared (a view, or the same array given to two inputs by `add`);
+        # the leaf's .grad must own its buffer because optimisers and users change it in place.
+        if id(grad) in handed_out or not grad.flags.owndata or not grad.flags.writeable:
+            grad = grad.copy()
+        handed_out.add(id(grad))
+        tensor.grad = Tensor._make(grad)
+    else:
+        tensor.grad.data = tensor.grad.data + grad
+
+
+def backward(output: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    """``output.backward(...)``: accumulate d(output)/d(leaf) into every leaf's ``.grad``."""
+    if not output._requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no grad_fn "
+            "(did you forget requires_grad=True on an input, or compute it under no_grad?)"
+        )
+    if gradient is None:
+        seed = _default_gradient(output, create_graph, "backward")
+    else:
+        seed = _as_gradient(gradient, output, create_graph, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward([output], [seed], retain_graph, create_graph)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    As ``torch.autograd.grad``: returns a tuple with one Tensor per input
+    (``None`` for an input the outputs do not depend on, if ``allow_unused``).
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor | np.ndarray) or not isinstance(grad_outputs, Iterable):
+        grad_outputs = [grad_outputs]
+    else:
+        grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, tensor in enumerate(inputs):
+        if not isinstance(tensor, Tensor) or not tensor.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    seeds = []
+    for output, given in zip(outputs, grad_outputs):
+        if not output.requires_grad:
+            raise RuntimeError("grad: an output does not require grad and has no grad_fn")
+        if given is None:
+            seeds.append(_default_gradient(output, create_graph, "grad"))
+        else:
+            seeds.append(_as_gradient(given, output, create_graph, "grad"))
+    if retain_graph is None:
+        retain_graph = create_graph
+    results = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs)
+    for i, result in enumerate(results):
+        if result is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {inputs[i].shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+    return tuple(results)

@@ -1,0 +1,56 @@
+"""Matrix multiplication with NumPy's ``@`` semantics (1-D vectors, batched stacks)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import register_op
+from .common import Op
+
+
+@register_op("matmul")
+class MatMul(Op):
+    """Z = A @ B;  ∂L/∂A = G @ Bᵀ, ∂L/∂B = Aᵀ @ G.
+
+    A 1-D ``A`` is treated as a row (1, k) and a 1-D ``B`` as a column (k, 1),
+    exactly as NumPy does; batch axes broadcast, and the engine sums their
+    gradients back to each input's shape.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a_shape, b_shape = np.shape(a), np.shape(b)
+        if len(a_shape) == 0 or len(b_shape) == 0:
+            raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a_shape} and {b_shape}")
+        k_a = a_shape[-1]
+        k_b = b_shape[-2] if len(b_shape) > 1 else b_shape[0]
+        if k_a != k_b:
+            raise ValueError(f"matmul: shapes {a_shape} and {b_shape} do not align: {k_a} != {k_b}")
+        ctx.save_for_backward(a, b)
+        try:
+            return np.matmul(a, b)
+        except ValueError:
+            raise ValueError(f"matmul: batch shapes of {a_shape} and {b_shape} cannot be broadcast together") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        a_is_vector, b_is_vector = a.ndim == 1, b.ndim == 1
+        a2 = a.reshape(1, -1) if a_is_vector else a
+        b2 = b.reshape(-1, 1) if b_is_vector else b
+        # give grad the shape of the 2-D product (put back the axes the 1-D operands dropped)
+        grad2 = grad
+        if a_is_vector:
+            grad2 = grad2.reshape(grad2.shape[:-1] + (1,) + grad2.shape[-1:]) if not b_is_vector else grad2.reshape(1, 1)
+        if b_is_vector and not a_is_vector:
+            grad2 = grad2.reshape(grad2.shape + (1,))
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = grad2 @ b2.swapaxes(-1, -2)
+            if a_is_vector:
+                grad_a = grad_a.reshape(grad_a.shape[:-2] + grad_a.shape[-1:])
+        if ctx.needs_input_grad[1]:
+            grad_b = a2.swapaxes(-1, -2) @ grad2
+            if b_is_vector:
+                grad_b = grad_b.reshape(grad_b.shape[:-1])
+        return grad_a, grad_b

@@ -1,0 +1,86 @@
+"""Reductions: sum, mean, max, min over an axis, a tuple of axes, or everything."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import register_op
+from .common import Op, broadcast_to, keepdims_shape, normalize_axis
+
+
+@register_op("sum")
+class Sum(Op):
+    """z = Σᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1, so the backward copies ``grad`` back
+    along every summed axis (broadcasts it to the input's shape)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        axes = normalize_axis(axis, a.ndim, "sum", a.shape)
+        ctx.input_shape = a.shape
+        ctx.kept_shape = keepdims_shape(a.shape, axes)
+        return np.sum(a, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return broadcast_to(grad.reshape(ctx.kept_shape), ctx.input_shape)
+
+
+@register_op("mean")
+class Mean(Op):
+    """z = (1/n) Σᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/n."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        axes = normalize_axis(axis, a.ndim, "mean", a.shape)
+        ctx.input_shape = a.shape
+        ctx.kept_shape = keepdims_shape(a.shape, axes)
+        ctx.count = int(np.prod([a.shape[i] for i in axes]))
+        return np.mean(a, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return broadcast_to(grad.reshape(ctx.kept_shape) / ctx.count, ctx.input_shape)
+
+
+class _Extremum(Op):
+    """Shared by max and min: the gradient goes to the extreme elements, split evenly among ties."""
+
+    reduce = staticmethod(np.max)
+
+    @classmethod
+    def _forward(cls, ctx, a, axis, keepdims):
+        axes = normalize_axis(axis, a.ndim, cls.name, a.shape)
+        if a.size == 0:
+            raise ValueError(f"{cls.name}: cannot reduce an empty tensor of shape {a.shape}")
+        extreme = cls.reduce(a, axis=axes, keepdims=True)
+        winners = a == extreme
+        ctx.share = np.divide(winners, winners.sum(axis=axes, keepdims=True), dtype=a.dtype)
+        ctx.kept_shape = extreme.shape
+        return extreme if keepdims else extreme.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.kept_shape) * ctx.share
+
+
+@register_op("max")
+class Max(_Extremum):
+    """z = maxᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/k for each of the k elements equal to the max, else 0
+    (``torch.amax``'s rule)."""
+
+    reduce = staticmethod(np.max)
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        return Max._forward(ctx, a, axis, keepdims)
+
+
+@register_op("min")
+class Min(_Extremum):
+    """z = minᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/k for each of the k elements equal to the min, else 0."""
+
+    reduce = staticmethod(np.min)
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        return Min._forward(ctx, a, axis, keepdims)

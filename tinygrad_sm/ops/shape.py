@@ -1,0 +1,190 @@
+"""Shape ops: they move numbers around without changing them, so each backward
+moves the gradient back the same way (reshape back, transpose back, scatter back)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import register_op
+from ..tensor import Tensor
+from .common import Op, normalize_axis, scatter_add, scatter_add_array, unbroadcast
+
+
+def _shape_argument(shape: tuple) -> tuple:
+    """Accept ``f(2, 3)`` as well as ``f((2, 3))``."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+@register_op("reshape")
+class Reshape(Op):
+    """z = a viewed with another shape;  the gradient is reshaped back."""
+
+    @staticmethod
+    def forward(ctx, a, *shape):
+        ctx.input_shape = a.shape
+        return a.reshape(_shape_argument(shape))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.input_shape)
+
+
+@register_op("transpose")
+class Transpose(Op):
+    """z = a with its axes permuted (NumPy's meaning; no argument reverses them);
+    the gradient is permuted back with the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx, a, *axes):
+        axes = _shape_argument(axes)
+        if not axes:
+            axes = tuple(range(a.ndim))[::-1]
+        elif sorted(normalize_axis(axes, a.ndim, "transpose", a.shape)) != list(range(a.ndim)) or len(axes) != a.ndim:
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+        axes = tuple(int(x) % a.ndim for x in axes)
+        ctx.inverse = tuple(np.argsort(axes))
+        return a.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(ctx.inverse)
+
+
+@register_op("swapaxes")
+class SwapAxes(Op):
+    """z = a with two axes exchanged;  the gradient exchanges them back."""
+
+    @staticmethod
+    def forward(ctx, a, axis1, axis2):
+        normalize_axis((axis1,), a.ndim, "swapaxes", a.shape)
+        normalize_axis((axis2,), a.ndim, "swapaxes", a.shape)
+        ctx.axes = (axis1, axis2)
+        return a.swapaxes(axis1, axis2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.swapaxes(*ctx.axes), None, None
+
+
+@register_op("broadcast_to")
+class BroadcastTo(Op):
+    """z = a repeated along new or size-1 axes;  the gradient is summed back (``unbroadcast``)."""
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.input_shape = a.shape
+        try:
+            return np.broadcast_to(a, tuple(shape))
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {tuple(shape)}") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbroadcast(grad, ctx.input_shape), None
+
+
+def _plain_index(index: Any) -> Any:
+    """Tensors inside an index become their arrays; lists of ints become arrays."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(part) for part in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+@register_op("getitem")
+class GetItem(Op):
+    """z = a[index] (ints, slices, integer arrays, boolean masks);
+    the gradient is added back at the same places, so an element picked twice gets both gradients."""
+
+    @staticmethod
+    def forward(ctx, a, index):
+        index = _plain_index(index)
+        ctx.index = index
+        ctx.input_shape = a.shape
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return scatter_add(grad, ctx.index, ctx.input_shape), None
+
+
+@register_op("scatter_add")
+class ScatterAdd(Op):
+    """z = zeros(shape) with ``values`` added at ``index`` — the adjoint of indexing,
+    used by getitem's backward; its own backward is indexing again."""
+
+    @staticmethod
+    def forward(ctx, values, index, shape):
+        ctx.index = _plain_index(index)
+        return scatter_add_array(values, ctx.index, tuple(shape))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.index], None, None
+
+
+@register_op("concatenate", method=False)
+class Concatenate(Op):
+    """z = the inputs joined along ``axis``;  each input gets its slice of the gradient back."""
+
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        if not arrays:
+            raise ValueError("concatenate: need at least one tensor")
+        arrays = [np.asarray(a) for a in arrays]
+        ctx.axis = normalize_axis(axis, arrays[0].ndim, "concatenate", arrays[0].shape)[0]
+        try:
+            out = np.concatenate(arrays, axis=ctx.axis)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}") from None
+        ctx.bounds = np.cumsum([0] + [a.shape[ctx.axis] for a in arrays])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        before = (slice(None),) * ctx.axis
+        return tuple(
+            grad[before + (slice(int(start), int(stop)),)] for start, stop in zip(ctx.bounds[:-1], ctx.bounds[1:])
+        )
+
+
+@register_op("stack", method=False)
+class Stack(Op):
+    """z = the inputs stacked along a new ``axis``;  input i gets ``grad`` at position i of that axis."""
+
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        if not arrays:
+            raise ValueError("stack: need at least one tensor")
+        arrays = [np.asarray(a) for a in arrays]
+        ctx.axis = normalize_axis(axis, arrays[0].ndim + 1, "stack")[0]
+        if len({a.shape for a in arrays}) != 1:
+            raise ValueError(f"stack: all tensors must have the same shape, got {', '.join(str(a.shape) for a in arrays)}")
+        return np.stack(arrays, axis=ctx.axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        before = (slice(None),) * ctx.axis
+        return tuple(grad[before + (i,)] for i in range(grad.shape[ctx.axis]))
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``numpy.concatenate``)."""
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along a new axis (``numpy.stack``)."""
+    return Stack.apply(*tensors, axis=axis)
+
+
+Tensor.concatenate = staticmethod(concatenate)
+Tensor.stack = staticmethod(stack)

@@ -1,0 +1,234 @@
+"""The softmax family and cross-entropy.
+
+softmax(z)ᵢ = e^{zᵢ} / Σⱼ e^{zⱼ}.  Adding a constant to every zᵢ changes
+nothing, so every forward here first subtracts the row maximum: the largest
+exponent is then e⁰ = 1 and nothing overflows, whatever the logits.
+
+The Jacobian of p = softmax(z) is ∂pᵢ/∂zⱼ = pᵢ(δᵢⱼ − pⱼ), i.e.
+J = diag(p) − p pᵀ. A backward never builds J (C² numbers per row); it needs
+only the vector–Jacobian product gᵀJ = p ⊙ (g − ⟨g, p⟩), which costs O(C).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import register_op
+from ..tensor import Tensor
+from .common import Op, exp, keepdims_shape, normalize_axis
+
+
+def _shift_by_max(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """z minus its max along ``axes`` (the stable-softmax trick)."""
+    return z - np.max(z, axis=axes, keepdims=True)
+
+
+@register_op("softmax")
+class Softmax(Op):
+    """p = softmax(z) along ``axis``;  backward: p ⊙ (g − Σ g·p)  (= gᵀ(diag(p) − p pᵀ), never built)."""
+
+    @staticmethod
+    def forward(ctx, z, axis=-1):
+        ctx.axes = normalize_axis(axis, z.ndim, "softmax", z.shape)
+        e = np.exp(_shift_by_max(z, ctx.axes))
+        p = e / np.sum(e, axis=ctx.axes, keepdims=True)
+        ctx.save_for_backward(p)
+        return p
+
+    @staticmethod
+    def backward(ctx, grad):
+        (p,) = ctx.saved_tensors
+        return p * (grad - (grad * p).sum(axis=ctx.axes, keepdims=True))
+
+
+@register_op("log_softmax")
+class LogSoftmax(Op):
+    """y = log softmax(z) = z − logsumexp(z);  backward: g − softmax(z) · Σ g  (softmax(z) = eʸ)."""
+
+    @staticmethod
+    def forward(ctx, z, axis=-1):
+        ctx.axes = normalize_axis(axis, z.ndim, "log_softmax", z.shape)
+        shifted = _shift_by_max(z, ctx.axes)
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad - exp(out) * grad.sum(axis=ctx.axes, keepdims=True)
+
+
+@register_op("logsumexp")
+class LogSumExp(Op):
+    """y = log Σⱼ e^{zⱼ};  ∂y/∂zᵢ = e^{zᵢ − y} = softmax(z)ᵢ.
+
+    An all −inf row gives −inf, and +inf entries give +inf, as in PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx, z, axis=-1, keepdims=False):
+        axes = normalize_axis(axis, z.ndim, "logsumexp", z.shape)
+        ctx.kept_shape = keepdims_shape(z.shape, axes)
+        top = np.max(z, axis=axes, keepdims=True) if z.size else np.zeros(ctx.kept_shape, z.dtype)
+        top = np.where(np.isfinite(top), top, 0).astype(z.dtype, copy=False)  # an ±inf max would give inf - inf
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(z - top), axis=axes, keepdims=True)) + top
+        if not keepdims:
+            out = out.reshape([n for i, n in enumerate(z.shape) if i not in axes])
+        ctx.save_for_backward(z, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, out = ctx.saved_tensors
+        return grad.reshape(ctx.kept_shape) * exp(z - out.reshape(ctx.kept_shape))
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+@register_op("cross_entropy")
+class CrossEntropy(Op):
+    """Cross-entropy of logits z (N, C) against targets, fused: log-softmax + negative log-likelihood.
+
+    Every option of ``torch.nn.functional.cross_entropy`` is folded into one
+    *target distribution* q (N, C):
+
+    * class index yᵢ:  qᵢ = (1 − ε)·w[yᵢ]·onehot(yᵢ) + (ε/C)·w   (a zero row if yᵢ = ignore_index)
+    * probabilities tᵢ: qᵢ = w ⊙ ((1 − ε)·tᵢ + ε/C)
+
+    with w the class weights (all 1 by default) and ε the label smoothing. Then
+
+        lossᵢ = −Σ_c q_ic · log softmax(zᵢ)_c
+        ∂lossᵢ/∂zᵢ = softmax(zᵢ) · Σ_c q_ic − qᵢ      (= p − onehot(y) in the plain case)
+
+    and the reduction scales each row: "sum" by 1, "mean" by 1/Σᵢ w[yᵢ] over
+    rows not ignored (1/N for probability targets), "none" keeps the rows.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        given_target = target
+        z, target, weight = _check_cross_entropy(logits, target, weight, reduction, label_smoothing)
+        n, classes = z.shape
+        smoothing = float(label_smoothing)
+        shifted = _shift_by_max(z, (1,))
+        exp_shifted = np.exp(shifted)
+        sum_exp = np.sum(exp_shifted, axis=1, keepdims=True)
+        log_sum_exp = np.log(sum_exp)
+        class_weight = np.ones(classes, z.dtype) if weight is None else weight
+        ctx.soft_targets = target.dtype.kind == "f"
+        ctx.smoothing, ctx.reduction, ctx.logits_shape = smoothing, reduction, np.shape(logits)
+
+        if ctx.soft_targets:
+            log_probs = shifted - log_sum_exp
+            dist = class_weight * ((1 - smoothing) * target + smoothing / classes)
+            losses = -np.sum(dist * log_probs, axis=1)
+            denominator = n
+            ctx.save_for_backward(logits, given_target, exp_shifted, sum_exp, log_probs)
+            ctx.class_weight = class_weight
+        else:
+            rows = np.arange(n)
+            kept = target != ignore_index
+            safe_target = np.where(kept, target, 0)
+            _check_class_range(target, kept, classes, ignore_index)
+            target_weight = np.where(kept, class_weight[safe_target], 0).astype(z.dtype)
+            log_p_target = shifted[rows, safe_target] - log_sum_exp[:, 0]
+            losses = np.where(kept, -target_weight * log_p_target, 0)
+            dist = np.zeros_like(z)
+            dist[rows, safe_target] = (1 - smoothing) * target_weight
+            if smoothing > 0:
+                with np.errstate(invalid="ignore"):
+                    smooth = log_sum_exp[:, 0] * class_weight.sum() - shifted @ class_weight
+                losses = (1 - smoothing) * losses + np.where(kept, smoothing / classes * smooth, 0)
+                dist += np.where(kept[:, None], smoothing / classes * class_weight, 0).astype(z.dtype)
+            denominator = target_weight.sum()
+            ctx.save_for_backward(logits, exp_shifted, sum_exp, dist)
+
+        losses = losses.astype(z.dtype, copy=False)
+        ctx.inverse_denominator = 1.0 / denominator if denominator else 0.0  # all rows ignored: zero gradient
+        if reduction == "none":
+            return losses if np.ndim(logits) == 2 else losses.reshape(())
+        total = losses.sum()
+        if reduction == "sum":
+            return total
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (total / np.asarray(denominator, dtype=z.dtype)).astype(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.soft_targets:
+            logits, target, exp_shifted, sum_exp, log_probs = ctx.saved_tensors
+            target = target.reshape(-1, ctx.logits_shape[-1])
+            dist = ctx.class_weight * ((1 - ctx.smoothing) * target + ctx.smoothing / ctx.logits_shape[-1])
+        else:
+            logits, exp_shifted, sum_exp, dist = ctx.saved_tensors
+        logits2 = logits.reshape(-1, ctx.logits_shape[-1])
+        if ctx.create_graph:  # the probabilities must be a recorded function of the logits
+            probs = logits2.softmax(axis=1)
+            log_probs = logits2.log_softmax(axis=1) if ctx.soft_targets else None
+        else:
+            probs = exp_shifted / sum_exp
+        # the per-row factor d(loss)/d(loss_i), shaped (N, 1)
+        if ctx.reduction == "none":
+            scale = grad.reshape(-1, 1)
+        elif ctx.reduction == "sum":
+            scale = grad.reshape(1, 1)
+        else:
+            scale = grad.reshape(1, 1) * ctx.inverse_denominator
+        grad_logits = None
+        if ctx.needs_input_grad[0]:
+            grad_logits = ((probs * dist.sum(axis=1, keepdims=True) - dist) * scale).reshape(ctx.logits_shape)
+        grad_target = None
+        if ctx.soft_targets and ctx.needs_input_grad[1]:
+            grad_target = (-(1 - ctx.smoothing) * ctx.class_weight * log_probs * scale).reshape(ctx.logits_shape)
+        return grad_logits, grad_target
+
+
+def _check_cross_entropy(logits, target, weight, reduction, label_smoothing):
+    """Validate the arguments; return logits as (N, C), targets as (N,) or (N, C), weight as (C,) or None."""
+    shape = np.shape(logits)
+    if len(shape) not in (1, 2):
+        raise ValueError(f"cross_entropy: logits must have shape (N, C) or (C,), got {shape}")
+    if np.asarray(logits).dtype.kind != "f":
+        raise TypeError(f"cross_entropy: logits must be floating point, got {np.asarray(logits).dtype}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, int | float | np.floating | np.integer) \
+            or not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+    classes = shape[-1]
+    z = np.asarray(logits).reshape(-1, classes)
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if target.dtype.kind == "f" and target.shape == shape:
+        target = target.reshape(z.shape).astype(z.dtype, copy=False)
+    elif target.dtype.kind in "iu":
+        expected = (shape[0],) if len(shape) == 2 else ()
+        if target.shape != expected:
+            raise ValueError(
+                f"cross_entropy: class-index target must have shape {expected} for logits of shape {shape}, "
+                f"got {target.shape}"
+            )
+        target = target.reshape(-1).astype(np.int64, copy=False)
+    else:
+        raise ValueError(
+            f"cross_entropy: target must be integer class indices of shape {(shape[0],) if len(shape) == 2 else ()} "
+            f"or float class probabilities of shape {shape}; got dtype {target.dtype} and shape {target.shape}"
+        )
+    if weight is not None:
+        weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+        if weight.shape != (classes,):
+            raise ValueError(f"cross_entropy: weight must have shape ({classes},) (one per class), got {weight.shape}")
+        weight = weight.astype(z.dtype)
+    return z, target, weight
+
+
+def _check_class_range(target, kept, classes, ignore_index):
+    bad = kept & ((target < 0) | (target >= classes))
+    if bad.any():
+        value = int(target[bad][0])
+        raise IndexError(
+            f"cross_entropy: target {value} is out of range for {classes} classes "
+            f"(expected 0..{classes - 1}, or ignore_index={ignore_index})"
+        )
