@@ -72,6 +72,9 @@ class BackwardOfNumpyRule(Function):
     and this node says so instead of returning a silently wrong zero.
     """
 
+    def __repr__(self) -> str:
+        return f"<{self.op_name}BackwardBackward>"
+
     @staticmethod
     def backward(ctx, grad):
         raise RuntimeError(
@@ -143,20 +146,22 @@ def run_backward(
     otherwise the gradients of ``inputs`` are returned (None where unused) and
     ``.grad`` is left alone.
     """
-    # one order for all roots: a virtual root whose parents are the roots
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    for root in roots:
-        for tensor in topological_order(root):
-            if id(tensor) not in seen:
-                seen.add(id(tensor))
-                order.append(tensor)
+    if len(roots) == 1:
+        order = topological_order(roots[0])
+    else:  # one order for all roots, each tensor once
+        order, seen = [], set()
+        for root in roots:
+            for tensor in topological_order(root):
+                if id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    order.append(tensor)
 
-    wanted = None
+    wanted: dict[int, int] = {}
+    needed: set[int] = set()
     if inputs is not None:
         wanted = {id(t): i for i, t in enumerate(inputs)}
         needed = _tensors_leading_to(order, wanted)
-    results: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
+    results: list[Any] = [None] * len(wanted)
 
     grads: dict[int, Any] = {}
     handed_out: set[int] = set()  # arrays already stored somewhere: never reuse them as a leaf's .grad
@@ -174,26 +179,34 @@ def run_backward(
             if grad is None:
                 continue
             ctx = tensor._ctx
-            if wanted is not None:
+            if wanted:
                 if id(tensor) in wanted:
                     results[wanted[id(tensor)]] = grad if create_graph else Tensor._make(np.array(grad))
                 if ctx is None or not any(p is not None and id(p) in needed for p in ctx.parents):
                     continue
-            if ctx is None:
-                if wanted is None:
-                    _store_leaf_grad(tensor, grad, create_graph, handed_out)
-                continue
-            if wanted is None and tensor._retains_grad:
+            elif ctx is None or tensor._retains_grad:
                 _store_leaf_grad(tensor, grad, create_graph, handed_out)
+                if ctx is None:
+                    continue
+            if ctx._saved is None:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time: the saved values of {type(ctx).__name__}Backward "
+                    "were freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
+                )
             input_grads = _call_backward(ctx, grad, create_graph)
             if grad_mode.anomaly is not None:
                 grad_mode.anomaly.after_backward(ctx, grad, input_grads)
             for parent, parent_grad in zip(ctx.parents, input_grads):
-                if parent is None or parent_grad is None or not parent._requires_grad:
+                if parent_grad is None or parent is None or not parent._requires_grad:
                     continue
-                if wanted is not None and id(parent) not in needed:
+                if wanted and id(parent) not in needed:
                     continue
-                _accumulate(grads, id(parent), _fit_to(parent_grad, parent, ctx))
+                data = parent.data
+                if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
+                    parent_grad = _fit_to(parent_grad, parent, ctx)
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = parent_grad if previous is None else previous + parent_grad
             if not retain_graph:
                 ctx.release()
     finally:
@@ -216,11 +229,6 @@ def _tensors_leading_to(order: list[Tensor], wanted: dict[int, int]) -> set[int]
 
 def _call_backward(ctx: Function, grad: Any, create_graph: bool) -> tuple:
     """Run one node's backward rule and return one gradient per forward input."""
-    if ctx._saved is None:
-        raise RuntimeError(
-            f"Trying to backward through the graph a second time: the saved values of {type(ctx).__name__}Backward "
-            "were freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
-        )
     cls = type(ctx)
     if not create_graph:
         result = cls.backward(ctx, grad)
@@ -233,20 +241,16 @@ def _call_backward(ctx: Function, grad: Any, create_graph: bool) -> tuple:
     else:
         with no_grad():
             result = cls.backward(ctx, grad.data)
-    if not isinstance(result, tuple):
+    if type(result) is not tuple:
         result = (result,)
-    if len(result) < len(ctx.parents):
-        # trailing non-Tensor arguments (shapes, axes, ...) need no gradient
+    if len(result) != len(ctx.parents):
+        # trailing non-Tensor arguments (shapes, axes, ...) need no gradient and may be left out
         missing = ctx.parents[len(result):]
-        if any(p is not None and p._requires_grad for p in missing) or len(result) > len(ctx.parents):
+        if len(result) > len(ctx.parents) or any(p is not None and p._requires_grad for p in missing):
             raise RuntimeError(
                 f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {len(ctx.parents)} input(s)"
             )
         result = result + (None,) * len(missing)
-    elif len(result) > len(ctx.parents):
-        raise RuntimeError(
-            f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {len(ctx.parents)} input(s)"
-        )
     if create_graph:
         result = tuple(_as_graph_gradient(g, ctx, grad, cls) for g in result)
     return result
@@ -261,8 +265,6 @@ def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Functi
     if cls.differentiable_backward or not depends_on:
         return Tensor._make(value)
     marker = BackwardOfNumpyRule.__new__(BackwardOfNumpyRule)
-    marker._saved = ()
-    marker.create_graph = False
     marker.op_name = cls.__name__
     marker.parents = depends_on
     marker.needs_input_grad = (True,) * len(depends_on)

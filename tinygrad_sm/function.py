@@ -42,6 +42,8 @@ import numpy as np
 
 from .tensor import Tensor
 
+_make_tensor = Tensor._make
+
 
 class _GradMode:
     """Whether ops record the graph (switched by ``no_grad``/``enable_grad``), and the
@@ -64,6 +66,9 @@ class Function:
     differentiable_backward: bool = False
 
     # Instances get a __dict__ on purpose: forward may store anything on ctx (ctx.axis = ...).
+    _saved: tuple | None = ()
+    #: True while a create_graph backward runs this node's differentiable rule
+    create_graph: bool = False
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -112,30 +117,21 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on Tensors (or plain values) and record the node if a gradient is needed."""
         ctx = cls.__new__(cls)
-        ctx._saved = ()
-        ctx.create_graph = False
-        arrays = []
-        needs_grad = []
-        for arg in args:
-            if type(arg) is Tensor or isinstance(arg, Tensor):
-                arrays.append(arg.data)
-                needs_grad.append(arg._requires_grad)
-            else:
-                arrays.append(arg)
-                needs_grad.append(False)
-        record = grad_mode.enabled and True in needs_grad
-        ctx.needs_input_grad = tuple(needs_grad)
+        # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through
+        arrays = [arg.data if isinstance(arg, Tensor) else arg for arg in args]
+        needs_grad = tuple(isinstance(arg, Tensor) and arg._requires_grad for arg in args)
+        ctx.needs_input_grad = needs_grad
         try:
             data = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
             raise _op_error(cls, error, args) from None
-        if not isinstance(data, np.ndarray):
+        if type(data) is not np.ndarray:
             data = np.asarray(data)
         if grad_mode.anomaly is not None:
             grad_mode.anomaly.after_forward(cls, ctx, data, args)
-        if not record:
-            return Tensor._make(data)
-        out = Tensor._make(data, True, ctx)
+        if not (grad_mode.enabled and True in needs_grad):
+            return _make_tensor(data)
+        out = _make_tensor(data, True, ctx)
         ctx.parents = tuple(arg if isinstance(arg, Tensor) else None for arg in args)
         ctx._output = weakref.ref(out)
         return out
@@ -149,10 +145,16 @@ class Function:
         return self._saved is None
 
     def release(self) -> None:
-        """Drop the saved values, and any arrays forward kept on ctx (done by backward unless ``retain_graph``)."""
+        """Drop the saved values and whatever else forward kept on ctx (done by backward unless
+        ``retain_graph``); the node keeps only what the graph's shape needs."""
+        state = self.__dict__
+        kept = {key: state[key] for key in _KEPT_AFTER_RELEASE if key in state}
+        state.clear()
+        state.update(kept)
         self._saved = None
-        for key in [k for k, v in vars(self).items() if isinstance(v, np.ndarray)]:
-            delattr(self, key)
+
+
+_KEPT_AFTER_RELEASE = ("parents", "_output", "needs_input_grad", "op_name")
 
 
 def _op_error(cls: type[Function], error: Exception, args: tuple) -> Exception:

@@ -24,6 +24,8 @@ def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
         return _default
     if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng seed must be non-negative, got {rng}")
         return np.random.default_rng(int(rng))
     raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")

@@ -321,7 +321,7 @@ class Tensor:
         if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
             extras.append(f"dtype={self.data.dtype}")
         if self._ctx is not None:
-            extras.append(f"grad_fn=<{type(self._ctx).__name__}Backward>")
+            extras.append(f"grad_fn={self._ctx!r}")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "Tensor(" + ", ".join([body, *extras]) + ")"
