@@ -244,13 +244,15 @@ def _call_backward(ctx: Function, grad: Any, create_graph: bool) -> tuple:
     if type(result) is not tuple:
         result = (result,)
     if len(result) != len(ctx.parents):
-        # trailing non-Tensor arguments (shapes, axes, ...) need no gradient and may be left out
+        # gradients for trailing arguments that need none (shapes, axes, an omitted bias) may be
+        # left out, or given as None for arguments that were not passed
+        count = len(ctx.parents)
         missing = ctx.parents[len(result):]
-        if len(result) > len(ctx.parents) or any(p is not None and p._requires_grad for p in missing):
+        if any(p is not None and p._requires_grad for p in missing) or any(g is not None for g in result[count:]):
             raise RuntimeError(
-                f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {len(ctx.parents)} input(s)"
+                f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {count} input(s)"
             )
-        result = result + (None,) * len(missing)
+        result = (result + (None,) * len(missing))[:count]
     if create_graph:
         result = tuple(_as_graph_gradient(g, ctx, grad, cls) for g in result)
     return result

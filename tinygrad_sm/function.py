@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor
+from .tensor import Tensor, get_default_dtype
 
 _make_tensor = Tensor._make
 
@@ -118,7 +118,7 @@ class Function:
         """Run the op on Tensors (or plain values) and record the node if a gradient is needed."""
         ctx = cls.__new__(cls)
         # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through
-        arrays = [arg.data if isinstance(arg, Tensor) else arg for arg in args]
+        arrays = [arg.data if isinstance(arg, Tensor) else _plain_scalar(arg) for arg in args]
         needs_grad = tuple(isinstance(arg, Tensor) and arg._requires_grad for arg in args)
         ctx.needs_input_grad = needs_grad
         try:
@@ -127,6 +127,8 @@ class Function:
             raise _op_error(cls, error, args) from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
+        if data.dtype == _FLOAT64 and not any(type(a) is np.ndarray and a.dtype == _FLOAT64 for a in arrays):
+            data = _to_default_float(data)  # int tensors with Python floats: float32 as in PyTorch, not float64
         if grad_mode.anomaly is not None:
             grad_mode.anomaly.after_forward(cls, ctx, data, args)
         if not (grad_mode.enabled and True in needs_grad):
@@ -155,6 +157,20 @@ class Function:
 
 
 _KEPT_AFTER_RELEASE = ("parents", "_output", "needs_input_grad", "op_name")
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _plain_scalar(value: Any) -> Any:
+    """A NumPy scalar (np.float64(2.0), ...) becomes a Python scalar, so it does not upcast
+    a float32 tensor: a scalar takes the tensor's dtype, as in PyTorch."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _to_default_float(data: np.ndarray) -> np.ndarray:
+    default = get_default_dtype()
+    return data if default == _FLOAT64 else data.astype(default)
 
 
 def _op_error(cls: type[Function], error: Exception, args: tuple) -> Exception:

@@ -54,3 +54,37 @@ class MatMul(Op):
             if b_is_vector:
                 grad_b = grad_b.reshape(grad_b.shape[:-1])
         return grad_a, grad_b
+
+
+@register_op("linear")
+class Linear(Op):
+    """y = x Wᵀ + b (a fully connected layer in one op, as ``torch.nn.functional.linear``);
+    ∂L/∂x = G W,  ∂L/∂W = Gᵀ x,  ∂L/∂b = Σ_rows G.
+
+    x has shape (..., in), W (out, in), b (out,) or None. One op instead of
+    transpose + matmul + add: fewer nodes, and no broadcast to undo for b.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        if np.ndim(weight) != 2 or np.ndim(x) == 0 or np.shape(x)[-1] != np.shape(weight)[1]:
+            raise ValueError(
+                f"linear: input of shape {np.shape(x)} does not fit weight of shape {np.shape(weight)} "
+                f"(expected input (..., {np.shape(weight)[-1] if np.ndim(weight) else '?'}))"
+            )
+        if bias is not None and np.shape(bias) != (np.shape(weight)[0],):
+            raise ValueError(f"linear: bias must have shape ({np.shape(weight)[0]},), got {np.shape(bias)}")
+        ctx.save_for_backward(x, weight)
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        rows_grad = grad.reshape(-1, grad.shape[-1])  # (rows, out)
+        grad_x = grad @ weight if ctx.needs_input_grad[0] else None
+        grad_weight = rows_grad.T @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        grad_bias = rows_grad.sum(axis=0) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
+        return grad_x, grad_weight, grad_bias
