@@ -59,8 +59,8 @@ def chain_numpy(x0: np.ndarray) -> None:
 
 
 # ----- softmax and cross-entropy -----------------------------------------------------------
-def softmax_tinygrad(z0: np.ndarray, g0: np.ndarray) -> None:
-    z = Tensor(z0, requires_grad=True)
+def softmax_tinygrad(z: Tensor, g0: np.ndarray) -> None:
+    z.grad = None
     z.softmax(axis=-1).backward(g0)
 
 
@@ -70,8 +70,8 @@ def softmax_numpy(z0: np.ndarray, g0: np.ndarray) -> None:
     p * (g0 - (g0 * p).sum(axis=-1, keepdims=True))
 
 
-def cross_entropy_tinygrad(z0: np.ndarray, y0: np.ndarray) -> None:
-    z = Tensor(z0, requires_grad=True)
+def cross_entropy_tinygrad(z: Tensor, y0: np.ndarray) -> None:
+    z.grad = None
     z.cross_entropy(y0).backward()
 
 
@@ -101,9 +101,10 @@ def main() -> None:
         z0 = rng.standard_normal(shape).astype(np.float32)
         g0 = rng.standard_normal(shape).astype(np.float32)
         y0 = rng.integers(0, shape[1], shape[0])
-        rows.append((f"softmax fwd+bwd {shape}", median_time(lambda: softmax_tinygrad(z0, g0), inner=inner),
+        z = Tensor(z0, requires_grad=True)
+        rows.append((f"softmax fwd+bwd {shape}", median_time(lambda: softmax_tinygrad(z, g0), inner=inner),
                      median_time(lambda: softmax_numpy(z0, g0), inner=inner)))
-        rows.append((f"cross_entropy fwd+bwd {shape}", median_time(lambda: cross_entropy_tinygrad(z0, y0), inner=inner),
+        rows.append((f"cross_entropy fwd+bwd {shape}", median_time(lambda: cross_entropy_tinygrad(z, y0), inner=inner),
                      median_time(lambda: cross_entropy_numpy(z0, y0), inner=inner)))
 
     print(f"{'workload':<52} {'tinygrad_sm µs':>15} {'NumPy µs':>10} {'ratio':>7}")

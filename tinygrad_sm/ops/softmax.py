@@ -27,6 +27,8 @@ def _shift_by_max(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 class Softmax(Op):
     """p = softmax(z) along ``axis``;  backward: p ⊙ (g − Σ g·p)  (= gᵀ(diag(p) − p pᵀ), never built)."""
 
+    rule = "p ⊙ (g − Σ g·p)"
+
     @staticmethod
     def forward(ctx, z, axis=-1):
         ctx.axes = normalize_axis(axis, z.ndim, "softmax", z.shape)
@@ -44,6 +46,8 @@ class Softmax(Op):
 @register_op("log_softmax")
 class LogSoftmax(Op):
     """y = log softmax(z) = z − logsumexp(z);  backward: g − softmax(z) · Σ g  (softmax(z) = eʸ)."""
+
+    rule = "g − softmax(z)·Σ g"
 
     @staticmethod
     def forward(ctx, z, axis=-1):
@@ -65,6 +69,8 @@ class LogSumExp(Op):
 
     An all −inf row gives −inf, and +inf entries give +inf, as in PyTorch.
     """
+
+    rule = "g·softmax(z)"
 
     @staticmethod
     def forward(ctx, z, axis=-1, keepdims=False):
@@ -107,44 +113,56 @@ class CrossEntropy(Op):
     rows not ignored (1/N for probability targets), "none" keeps the rows.
     """
 
+    rule = "(softmax(z) − q)·g/N   (q: the target distribution)"
+
     @staticmethod
     def forward(ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         given_target = target
         z, target, weight = _check_cross_entropy(logits, target, weight, reduction, label_smoothing)
         n, classes = z.shape
         smoothing = float(label_smoothing)
-        shifted = _shift_by_max(z, (1,))
-        exp_shifted = np.exp(shifted)
-        sum_exp = np.sum(exp_shifted, axis=1, keepdims=True)
-        log_sum_exp = np.log(sum_exp)
         class_weight = np.ones(classes, z.dtype) if weight is None else weight
+        shifted = _shift_by_max(z, (1,))
         ctx.soft_targets = target.dtype.kind == "f"
         ctx.smoothing, ctx.reduction, ctx.logits_shape = smoothing, reduction, np.shape(logits)
+        ctx.class_weight = class_weight
 
         if ctx.soft_targets:
-            log_probs = shifted - log_sum_exp
+            exp_shifted = np.exp(shifted)
+            sum_exp = np.sum(exp_shifted, axis=1, keepdims=True)
+            log_probs = shifted - np.log(sum_exp)
             dist = class_weight * ((1 - smoothing) * target + smoothing / classes)
             losses = -np.sum(dist * log_probs, axis=1)
             denominator = n
             ctx.save_for_backward(logits, given_target, exp_shifted, sum_exp, log_probs)
-            ctx.class_weight = class_weight
         else:
+            # q is sparse here: (1 − ε)·w[yᵢ] at (i, yᵢ), plus (ε/C)·w on every kept row
             rows = np.arange(n)
             kept = target != ignore_index
-            safe_target = np.where(kept, target, 0)
-            _check_class_range(target, kept, classes, ignore_index)
-            target_weight = np.where(kept, class_weight[safe_target], 0).astype(z.dtype)
-            log_p_target = shifted[rows, safe_target] - log_sum_exp[:, 0]
-            losses = np.where(kept, -target_weight * log_p_target, 0)
-            dist = np.zeros_like(z)
-            dist[rows, safe_target] = (1 - smoothing) * target_weight
+            all_kept = bool(kept.all())
+            _check_class_range(target, kept, all_kept, classes, ignore_index)
+            safe_target = target if all_kept else np.where(kept, target, 0)
+            if weight is None:
+                target_weight = kept.astype(z.dtype)
+            else:
+                target_weight = np.where(kept, class_weight[safe_target], 0).astype(z.dtype)
+            shifted_target = shifted[rows, safe_target]
+            if smoothing > 0:
+                shifted_weighted = shifted @ class_weight
+            exp_shifted = np.exp(shifted, out=shifted)  # shifted is not needed any more: reuse its buffer
+            sum_exp = np.sum(exp_shifted, axis=1, keepdims=True)
+            log_sum_exp = np.log(sum_exp[:, 0])
+            losses = target_weight * (log_sum_exp - shifted_target)  # −w[yᵢ]·log p[i, yᵢ]
+            if not all_kept:
+                losses = np.where(kept, losses, 0)  # an ignored row's log p may be nan or inf: it still adds 0
             if smoothing > 0:
                 with np.errstate(invalid="ignore"):
-                    smooth = log_sum_exp[:, 0] * class_weight.sum() - shifted @ class_weight
+                    smooth = log_sum_exp * class_weight.sum() - shifted_weighted  # −Σ_c w_c log p_ic
                 losses = (1 - smoothing) * losses + np.where(kept, smoothing / classes * smooth, 0)
-                dist += np.where(kept[:, None], smoothing / classes * class_weight, 0).astype(z.dtype)
+            ctx.rows, ctx.kept, ctx.target = rows, kept, safe_target
+            ctx.target_mass = (1 - smoothing) * target_weight  # q at (i, yᵢ), before the smoothing part
             denominator = target_weight.sum()
-            ctx.save_for_backward(logits, exp_shifted, sum_exp, dist)
+            ctx.save_for_backward(logits, exp_shifted, sum_exp)
 
         losses = losses.astype(z.dtype, copy=False)
         ctx.inverse_denominator = 1.0 / denominator if denominator else 0.0  # all rows ignored: zero gradient
@@ -158,32 +176,61 @@ class CrossEntropy(Op):
 
     @staticmethod
     def backward(ctx, grad):
+        classes = ctx.logits_shape[-1]
         if ctx.soft_targets:
             logits, target, exp_shifted, sum_exp, log_probs = ctx.saved_tensors
-            target = target.reshape(-1, ctx.logits_shape[-1])
-            dist = ctx.class_weight * ((1 - ctx.smoothing) * target + ctx.smoothing / ctx.logits_shape[-1])
+            target = target.reshape(-1, classes)
         else:
-            logits, exp_shifted, sum_exp, dist = ctx.saved_tensors
-        logits2 = logits.reshape(-1, ctx.logits_shape[-1])
-        if ctx.create_graph:  # the probabilities must be a recorded function of the logits
-            probs = logits2.softmax(axis=1)
-            log_probs = logits2.log_softmax(axis=1) if ctx.soft_targets else None
-        else:
-            probs = exp_shifted / sum_exp
-        # the per-row factor d(loss)/d(loss_i), shaped (N, 1)
+            logits, exp_shifted, sum_exp = ctx.saved_tensors
+        # the per-row factor d(loss)/d(lossᵢ), shaped (N, 1)
         if ctx.reduction == "none":
             scale = grad.reshape(-1, 1)
         elif ctx.reduction == "sum":
             scale = grad.reshape(1, 1)
         else:
             scale = grad.reshape(1, 1) * ctx.inverse_denominator
-        grad_logits = None
-        if ctx.needs_input_grad[0]:
-            grad_logits = ((probs * dist.sum(axis=1, keepdims=True) - dist) * scale).reshape(ctx.logits_shape)
+
         grad_target = None
         if ctx.soft_targets and ctx.needs_input_grad[1]:
+            log_probs = logits.reshape(-1, classes).log_softmax(axis=1) if ctx.create_graph else log_probs
             grad_target = (-(1 - ctx.smoothing) * ctx.class_weight * log_probs * scale).reshape(ctx.logits_shape)
-        return grad_logits, grad_target
+        if not ctx.needs_input_grad[0]:
+            return None, grad_target
+
+        if ctx.create_graph:
+            # the probabilities must be a recorded function of the logits: use the softmax op
+            probs = logits.reshape(-1, classes).softmax(axis=1)
+            dist = _target_distribution(ctx, target if ctx.soft_targets else None)
+            grad_logits = (probs * dist.sum(axis=1, keepdims=True) - dist) * scale
+            return grad_logits.reshape(ctx.logits_shape), grad_target
+
+        # The same formula, (p · Σ_c q_c − q) · scale, on one (N, C) buffer.
+        grad_logits = exp_shifted / sum_exp  # p
+        if ctx.soft_targets:
+            dist = _target_distribution(ctx, target)
+            grad_logits *= dist.sum(axis=1, keepdims=True) * scale
+            grad_logits -= dist * scale
+        else:
+            row_scale = scale.reshape(-1)  # (N,) or (1,)
+            row_mass = ctx.target_mass
+            if ctx.smoothing > 0:
+                row_mass = row_mass + ctx.kept * (ctx.smoothing / classes * ctx.class_weight.sum())
+            grad_logits *= (row_mass * row_scale)[:, None]
+            grad_logits[ctx.rows, ctx.target] -= ctx.target_mass * row_scale
+            if ctx.smoothing > 0:
+                grad_logits -= np.outer(ctx.kept * row_scale, ctx.smoothing / classes * ctx.class_weight)
+        return grad_logits.reshape(ctx.logits_shape), grad_target
+
+
+def _target_distribution(ctx, target):
+    """The dense (N, C) target distribution q of the class docstring."""
+    classes = ctx.logits_shape[-1]
+    if ctx.soft_targets:
+        return ctx.class_weight * ((1 - ctx.smoothing) * target + ctx.smoothing / classes)
+    dist = np.zeros((len(ctx.rows), classes), dtype=ctx.class_weight.dtype)
+    dist[ctx.rows, ctx.target] = ctx.target_mass
+    dist += np.outer(ctx.kept, ctx.smoothing / classes * ctx.class_weight).astype(dist.dtype)
+    return dist
 
 
 def _check_cross_entropy(logits, target, weight, reduction, label_smoothing):
@@ -224,7 +271,9 @@ def _check_cross_entropy(logits, target, weight, reduction, label_smoothing):
     return z, target, weight
 
 
-def _check_class_range(target, kept, classes, ignore_index):
+def _check_class_range(target, kept, all_kept, classes, ignore_index):
+    if all_kept and (target.size == 0 or (target.min() >= 0 and target.max() < classes)):
+        return
     bad = kept & ((target < 0) | (target >= classes))
     if bad.any():
         value = int(target[bad][0])
