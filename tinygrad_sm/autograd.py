@@ -193,7 +193,12 @@ def run_backward(
                     f"Trying to backward through the graph a second time: the saved values of {type(ctx).__name__}Backward "
                     "were freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
                 )
-            input_grads = _call_backward(ctx, grad, create_graph)
+            if create_graph:
+                input_grads = _call_backward_recorded(ctx, grad)
+            else:
+                input_grads = type(ctx).backward(ctx, grad)
+                if type(input_grads) is not tuple or len(input_grads) != len(ctx.parents):
+                    input_grads = _match_inputs(input_grads, ctx)
             if grad_mode.anomaly is not None:
                 grad_mode.anomaly.after_backward(ctx, grad, input_grads)
             for parent, parent_grad in zip(ctx.parents, input_grads):
@@ -227,13 +232,11 @@ def _tensors_leading_to(order: list[Tensor], wanted: dict[int, int]) -> set[int]
     return needed
 
 
-def _call_backward(ctx: Function, grad: Any, create_graph: bool) -> tuple:
-    """Run one node's backward rule and return one gradient per forward input."""
+def _call_backward_recorded(ctx: Function, grad: Tensor) -> tuple:
+    """Under create_graph: run one node's rule so that its own arithmetic is recorded on the graph."""
     cls = type(ctx)
-    if not create_graph:
-        result = cls.backward(ctx, grad)
-    elif cls.differentiable_backward:
-        ctx.create_graph = True
+    if cls.differentiable_backward:
+        ctx.create_graph = True  # saved_tensors now hands out the Tensors the arrays came from
         try:
             result = cls.backward(ctx, grad)
         finally:
@@ -241,6 +244,12 @@ def _call_backward(ctx: Function, grad: Any, create_graph: bool) -> tuple:
     else:
         with no_grad():
             result = cls.backward(ctx, grad.data)
+    return tuple(_as_graph_gradient(g, ctx, grad, cls) for g in _match_inputs(result, ctx))
+
+
+def _match_inputs(result: Any, ctx: Function) -> tuple:
+    """One gradient per forward argument: a lone gradient becomes a 1-tuple; trailing ones may be omitted."""
+    cls = type(ctx)
     if type(result) is not tuple:
         result = (result,)
     if len(result) != len(ctx.parents):
@@ -253,8 +262,6 @@ def _call_backward(ctx: Function, grad: Any, create_graph: bool) -> tuple:
                 f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {count} input(s)"
             )
         result = (result + (None,) * len(missing))[:count]
-    if create_graph:
-        result = tuple(_as_graph_gradient(g, ctx, grad, cls) for g in result)
     return result
 
 

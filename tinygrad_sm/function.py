@@ -119,7 +119,7 @@ class Function:
         ctx = cls.__new__(cls)
         # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through
         arrays = [arg.data if isinstance(arg, Tensor) else _plain_scalar(arg) for arg in args]
-        needs_grad = tuple(isinstance(arg, Tensor) and arg._requires_grad for arg in args)
+        needs_grad = tuple([isinstance(arg, Tensor) and arg._requires_grad for arg in args])
         ctx.needs_input_grad = needs_grad
         try:
             data = cls.forward(ctx, *arrays, **kwargs)
@@ -134,7 +134,7 @@ class Function:
         if not (grad_mode.enabled and True in needs_grad):
             return _make_tensor(data)
         out = _make_tensor(data, True, ctx)
-        ctx.parents = tuple(arg if isinstance(arg, Tensor) else None for arg in args)
+        ctx.parents = tuple([arg if isinstance(arg, Tensor) else None for arg in args])
         ctx._output = weakref.ref(out)
         return out
 
@@ -150,13 +150,12 @@ class Function:
         """Drop the saved values and whatever else forward kept on ctx (done by backward unless
         ``retain_graph``); the node keeps only what the graph's shape needs."""
         state = self.__dict__
-        kept = {key: state[key] for key in _KEPT_AFTER_RELEASE if key in state}
-        state.clear()
-        state.update(kept)
-        self._saved = None
-
-
-_KEPT_AFTER_RELEASE = ("parents", "_output", "needs_input_grad", "op_name")
+        self.__dict__ = {
+            "parents": state["parents"],
+            "_output": state["_output"],
+            "needs_input_grad": state["needs_input_grad"],
+            "_saved": None,
+        }
 
 
 _FLOAT64 = np.dtype(np.float64)
