@@ -6,10 +6,14 @@
 >>> p[0].backward()
 """
 
+from . import data, nn, optim  # noqa: F401  (public sub-packages)
 from . import ops as _ops  # noqa: F401  (registers the built-in ops on Tensor)
+from . import viz as viz  # public sub-package: draw_graph, trace_backward, ...
+from .anomaly import detect_anomaly as detect_anomaly  # public: stop at the first NaN/Inf
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad
 from .check import GradcheckError, gradcheck, hessian, jacobian
 from .function import Function, get_op, ops, register_op
+from .io import load, save  # noqa: F401  (public functions)
 from .random import manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 

@@ -102,7 +102,8 @@ def gradcheck(
         raise ValueError("gradcheck: no floating-point Tensor among the inputs to check")
     args = list(inputs)
     for i in floating:
-        args[i] = Tensor(inputs[i].data.astype(np.float64), requires_grad=i in checked)
+        # C-contiguous, so that the flat view below perturbs the tensor itself, not a copy
+        args[i] = Tensor(np.ascontiguousarray(inputs[i].data, dtype=np.float64), requires_grad=i in checked)
     leaves = [args[i] for i in checked]
 
     outputs = _outputs(fn(*args), "gradcheck")

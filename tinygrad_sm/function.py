@@ -127,8 +127,8 @@ class Function:
             raise _op_error(cls, error, args) from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        if data.dtype == _FLOAT64 and not any(type(a) is np.ndarray and a.dtype == _FLOAT64 for a in arrays):
-            data = _to_default_float(data)  # int tensors with Python floats: float32 as in PyTorch, not float64
+        if data.dtype == _FLOAT64 and not any(type(a) is np.ndarray and a.dtype.kind == "f" for a in arrays):
+            data = _to_default_float(data)  # only ints and Python floats went in: the default dtype, as in PyTorch
         if grad_mode.anomaly is not None:
             grad_mode.anomaly.after_forward(cls, ctx, data, args)
         if not (grad_mode.enabled and True in needs_grad):

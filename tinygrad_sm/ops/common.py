@@ -28,7 +28,12 @@ def normalize_axis(axis: Axis, ndim: int, op: str, shape: tuple[int, ...] | None
     """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    if isinstance(axis, int | np.integer):
+        axes = (axis,)
+    elif isinstance(axis, tuple | list):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
     normalized = []
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, int | np.integer):
@@ -101,6 +106,11 @@ def scatter_add_array(values: np.ndarray, index: Any, shape: tuple[int, ...]) ->
     else:
         out[index] = values  # basic indexing and masks never repeat an element
     return out
+
+
+def as_operand(value: Any) -> Any:
+    """A list or tuple operand (``x ** [2, 3]``) becomes an ndarray, so a backward rule can do arithmetic with it."""
+    return np.asarray(value) if isinstance(value, list | tuple) else value
 
 
 def has_integer_array(index: Any) -> bool:

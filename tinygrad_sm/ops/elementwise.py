@@ -13,12 +13,14 @@ import numpy as np
 
 from ..function import register_op
 from ..tensor import Tensor
-from .common import Op, log
+from .common import Op, as_operand, log
 
 
 @register_op("add")
 class Add(Op):
     """z = a + b;  ∂z/∂a = 1, ∂z/∂b = 1."""
+
+    rule = "∂a = g,  ∂b = g"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -33,6 +35,8 @@ class Add(Op):
 class Sub(Op):
     """z = a − b;  ∂z/∂a = 1, ∂z/∂b = −1."""
 
+    rule = "∂a = g,  ∂b = −g"
+
     @staticmethod
     def forward(ctx, a, b):
         return np.subtract(a, b)
@@ -46,8 +50,11 @@ class Sub(Op):
 class Mul(Op):
     """z = a · b;  ∂z/∂a = b, ∂z/∂b = a."""
 
+    rule = "∂a = g·b,  ∂b = g·a"
+
     @staticmethod
     def forward(ctx, a, b):
+        a, b = as_operand(a), as_operand(b)
         ctx.save_for_backward(a, b)
         return np.multiply(a, b)
 
@@ -63,8 +70,11 @@ class Mul(Op):
 class Div(Op):
     """z = a / b;  ∂z/∂a = 1/b, ∂z/∂b = −a/b²."""
 
+    rule = "∂a = g/b,  ∂b = −g·a/b²"
+
     @staticmethod
     def forward(ctx, a, b):
+        a, b = as_operand(a), as_operand(b)
         ctx.save_for_backward(a, b)
         return np.true_divide(a, b)
 
@@ -80,6 +90,8 @@ class Div(Op):
 class Neg(Op):
     """z = −a;  ∂z/∂a = −1."""
 
+    rule = "−g"
+
     @staticmethod
     def forward(ctx, a):
         return np.negative(a)
@@ -93,10 +105,17 @@ class Neg(Op):
 class Pow(Op):
     """z = aᵇ;  ∂z/∂a = b·aᵇ⁻¹, ∂z/∂b = aᵇ·ln a (taken as 0 where a = 0 and b ≥ 0, as PyTorch does)."""
 
+    rule = "∂a = g·b·aᵇ⁻¹,  ∂b = g·z·ln a"
+
     @staticmethod
     def forward(ctx, a, b):
+        a, b = as_operand(a), as_operand(b)
         out = np.power(a, b)
         ctx.save_for_backward(a, b, out)
+        if ctx.needs_input_grad[0]:
+            # 1 where b = 0: there ∂z/∂a = 0 (as PyTorch), and aᵇ⁻¹⁺¹ = 1 keeps 0·a⁻¹ from being nan at a = 0
+            zero_exponent = np.asarray(b) == 0
+            ctx.zero_exponent = zero_exponent.astype(out.dtype) if zero_exponent.ndim else float(zero_exponent)
         if ctx.needs_input_grad[1]:
             # 1 where ln(a) would be -inf but aᵇ is 0 (or 1): makes ln(a + zero_base) = 0 there
             ctx.zero_base = ((np.asarray(a) == 0) & (np.asarray(b) >= 0)).astype(out.dtype)
@@ -107,10 +126,7 @@ class Pow(Op):
         a, b, out = ctx.saved_tensors
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            if isinstance(b, int | float) and b == 0:
-                grad_a = grad * 0.0
-            else:
-                grad_a = grad * b * a ** (b - 1)
+            grad_a = grad * b * a ** (b - 1 + ctx.zero_exponent)
         if ctx.needs_input_grad[1]:
             grad_b = grad * out * log(a + ctx.zero_base)
         return grad_a, grad_b
@@ -119,6 +135,8 @@ class Pow(Op):
 @register_op("exp")
 class Exp(Op):
     """z = eᵃ;  ∂z/∂a = eᵃ = z (the forward's output is reused)."""
+
+    rule = "g·z  (z = eᵃ)"
 
     @staticmethod
     def forward(ctx, a):
@@ -136,6 +154,8 @@ class Exp(Op):
 class Log(Op):
     """z = ln a;  ∂z/∂a = 1/a."""
 
+    rule = "g / a"
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -150,6 +170,8 @@ class Log(Op):
 @register_op("sqrt")
 class Sqrt(Op):
     """z = √a;  ∂z/∂a = 1/(2√a) = 1/(2z)."""
+
+    rule = "g / (2z)  (z = √a)"
 
     @staticmethod
     def forward(ctx, a):
@@ -167,6 +189,8 @@ class Sqrt(Op):
 class Abs(Op):
     """z = |a|;  ∂z/∂a = sign(a) (0 at a = 0, as PyTorch)."""
 
+    rule = "g·sign(a)"
+
     @staticmethod
     def forward(ctx, a):
         ctx.sign = np.sign(a)
@@ -181,6 +205,8 @@ class Abs(Op):
 class ReLU(Op):
     """z = max(a, 0);  ∂z/∂a = 1 where a > 0, else 0."""
 
+    rule = "g·[a > 0]"
+
     @staticmethod
     def forward(ctx, a):
         ctx.positive = a > 0
@@ -194,6 +220,8 @@ class ReLU(Op):
 @register_op("tanh")
 class Tanh(Op):
     """z = tanh a;  ∂z/∂a = 1 − z²."""
+
+    rule = "g·(1 − z²)"
 
     @staticmethod
     def forward(ctx, a):
@@ -210,6 +238,8 @@ class Tanh(Op):
 @register_op("sigmoid")
 class Sigmoid(Op):
     """z = σ(a) = 1/(1 + e⁻ᵃ);  ∂z/∂a = z(1 − z)."""
+
+    rule = "g·z·(1 − z)"
 
     @staticmethod
     def forward(ctx, a):
@@ -228,6 +258,8 @@ class Sigmoid(Op):
 @register_op("clip")
 class Clip(Op):
     """z = min(max(a, lo), hi);  ∂z/∂a = 1 where lo ≤ a ≤ hi, else 0 (either bound may be None)."""
+
+    rule = "g·[lo ≤ a ≤ hi]"
 
     @staticmethod
     def forward(ctx, a, lo=None, hi=None):
@@ -249,6 +281,8 @@ class Clip(Op):
 @register_op("astype", method=False)
 class Cast(Op):
     """z = a converted to another float dtype;  the gradient is converted back."""
+
+    rule = "g cast back to the input's dtype"
 
     @staticmethod
     def forward(ctx, a, dtype):

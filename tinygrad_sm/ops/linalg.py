@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..function import register_op
-from .common import Op
+from .common import Op, as_operand
 
 
 @register_op("matmul")
@@ -17,8 +17,11 @@ class MatMul(Op):
     gradients back to each input's shape.
     """
 
+    rule = "∂A = g @ Bᵀ,  ∂B = Aᵀ @ g"
+
     @staticmethod
     def forward(ctx, a, b):
+        a, b = as_operand(a), as_operand(b)
         a_shape, b_shape = np.shape(a), np.shape(b)
         if len(a_shape) == 0 or len(b_shape) == 0:
             raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a_shape} and {b_shape}")
@@ -64,6 +67,8 @@ class Linear(Op):
     x has shape (..., in), W (out, in), b (out,) or None. One op instead of
     transpose + matmul + add: fewer nodes, and no broadcast to undo for b.
     """
+
+    rule = "∂x = g W,  ∂W = gᵀ x,  ∂b = Σ_rows g"
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):

@@ -13,6 +13,8 @@ class Sum(Op):
     """z = Σᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1, so the backward copies ``grad`` back
     along every summed axis (broadcasts it to the input's shape)."""
 
+    rule = "g copied back along the summed axes"
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         axes = normalize_axis(axis, a.ndim, "sum", a.shape)
@@ -28,6 +30,8 @@ class Sum(Op):
 @register_op("mean")
 class Mean(Op):
     """z = (1/n) Σᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/n."""
+
+    rule = "g / n copied back along the averaged axes"
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
@@ -53,8 +57,9 @@ class _Extremum(Op):
         if a.size == 0:
             raise ValueError(f"{cls.name}: cannot reduce an empty tensor of shape {a.shape}")
         extreme = cls.reduce(a, axis=axes, keepdims=True)
-        winners = a == extreme
-        ctx.share = np.divide(winners, winners.sum(axis=axes, keepdims=True), dtype=a.dtype)
+        if ctx.needs_input_grad[0]:  # (integer and bool tensors never need it)
+            winners = a == extreme
+            ctx.share = np.divide(winners, winners.sum(axis=axes, keepdims=True), dtype=a.dtype)
         ctx.kept_shape = extreme.shape
         return extreme if keepdims else extreme.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
@@ -68,6 +73,7 @@ class Max(_Extremum):
     """z = maxᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/k for each of the k elements equal to the max, else 0
     (``torch.amax``'s rule)."""
 
+    rule = "g to the maxima (split evenly among ties)"
     reduce = staticmethod(np.max)
 
     @staticmethod
@@ -79,6 +85,7 @@ class Max(_Extremum):
 class Min(_Extremum):
     """z = minᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/k for each of the k elements equal to the min, else 0."""
 
+    rule = "g to the minima (split evenly among ties)"
     reduce = staticmethod(np.min)
 
     @staticmethod

@@ -23,6 +23,8 @@ def _shape_argument(shape: tuple) -> tuple:
 class Reshape(Op):
     """z = a viewed with another shape;  the gradient is reshaped back."""
 
+    rule = "g reshaped back to the input's shape"
+
     @staticmethod
     def forward(ctx, a, *shape):
         ctx.input_shape = a.shape
@@ -37,6 +39,8 @@ class Reshape(Op):
 class Transpose(Op):
     """z = a with its axes permuted (NumPy's meaning; no argument reverses them);
     the gradient is permuted back with the inverse permutation."""
+
+    rule = "g transposed back"
 
     @staticmethod
     def forward(ctx, a, *axes):
@@ -58,6 +62,8 @@ class Transpose(Op):
 class SwapAxes(Op):
     """z = a with two axes exchanged;  the gradient exchanges them back."""
 
+    rule = "g with the two axes swapped back"
+
     @staticmethod
     def forward(ctx, a, axis1, axis2):
         normalize_axis((axis1,), a.ndim, "swapaxes", a.shape)
@@ -73,6 +79,8 @@ class SwapAxes(Op):
 @register_op("broadcast_to")
 class BroadcastTo(Op):
     """z = a repeated along new or size-1 axes;  the gradient is summed back (``unbroadcast``)."""
+
+    rule = "g summed over the broadcast axes"
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -94,7 +102,7 @@ def _plain_index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        return np.asarray(index) if index else np.zeros(0, dtype=np.intp)  # x[[]] selects nothing, as in NumPy
     return index
 
 
@@ -102,6 +110,8 @@ def _plain_index(index: Any) -> Any:
 class GetItem(Op):
     """z = a[index] (ints, slices, integer arrays, boolean masks);
     the gradient is added back at the same places, so an element picked twice gets both gradients."""
+
+    rule = "g added back at a[index]"
 
     @staticmethod
     def forward(ctx, a, index):
@@ -120,6 +130,8 @@ class ScatterAdd(Op):
     """z = zeros(shape) with ``values`` added at ``index`` — the adjoint of indexing,
     used by getitem's backward; its own backward is indexing again."""
 
+    rule = "g[index]"
+
     @staticmethod
     def forward(ctx, values, index, shape):
         ctx.index = _plain_index(index)
@@ -134,11 +146,15 @@ class ScatterAdd(Op):
 class Concatenate(Op):
     """z = the inputs joined along ``axis``;  each input gets its slice of the gradient back."""
 
+    rule = "∂ᵢ = the i-th slice of g"
+
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         if not arrays:
             raise ValueError("concatenate: need at least one tensor")
         arrays = [np.asarray(a) for a in arrays]
+        if any(a.ndim == 0 for a in arrays):
+            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated (use Tensor.stack)")
         ctx.axis = normalize_axis(axis, arrays[0].ndim, "concatenate", arrays[0].shape)[0]
         try:
             out = np.concatenate(arrays, axis=ctx.axis)
@@ -159,6 +175,8 @@ class Concatenate(Op):
 @register_op("stack", method=False)
 class Stack(Op):
     """z = the inputs stacked along a new ``axis``;  input i gets ``grad`` at position i of that axis."""
+
+    rule = "∂ᵢ = g[i] along the stacked axis"
 
     @staticmethod
     def forward(ctx, *arrays, axis=0):

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..function import register_op
 from ..tensor import Tensor
-from .common import Op, exp, keepdims_shape, normalize_axis
+from .common import Op, as_operand, exp, keepdims_shape, normalize_axis
 
 
 def _shift_by_max(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -117,7 +117,7 @@ class CrossEntropy(Op):
 
     @staticmethod
     def forward(ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-        given_target = target
+        given_target = as_operand(target)  # probabilities given as nested lists: an array for backward
         z, target, weight = _check_cross_entropy(logits, target, weight, reduction, label_smoothing)
         n, classes = z.shape
         smoothing = float(label_smoothing)
@@ -165,7 +165,14 @@ class CrossEntropy(Op):
             ctx.save_for_backward(logits, exp_shifted, sum_exp)
 
         losses = losses.astype(z.dtype, copy=False)
-        ctx.inverse_denominator = 1.0 / denominator if denominator else 0.0  # all rows ignored: zero gradient
+        if denominator:
+            ctx.inverse_denominator = 1.0 / denominator
+        elif ctx.soft_targets or not kept.any():
+            ctx.inverse_denominator = 0.0  # every row ignored: the "mean" loss is nan, the gradient zero (PyTorch)
+        else:
+            # rows kept but with weights summing to 0: "mean" divides by 0, so (as in PyTorch) the
+            # gradient is nan on those rows and 0 on ignored ones
+            ctx.inverse_denominator = np.where(kept, np.nan, 0.0).astype(z.dtype)[:, None]
         if reduction == "none":
             return losses if np.ndim(logits) == 2 else losses.reshape(())
         total = losses.sum()

@@ -1,0 +1,418 @@
+"""The engine (tinygrad_sm/autograd.py): accumulation, broadcasting, retain_graph/create_graph,
+grad modes, grad(), deep graphs, and freeing the graph."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+from helpers import random_array
+
+import tinygrad_sm
+from tinygrad_sm import Tensor, enable_grad, is_grad_enabled, no_grad
+
+
+# ----- accumulation and broadcasting ------------------------------------------------------
+def test_gradients_accumulate_across_backward_calls():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [5.0, 7.0])
+    x.zero_grad()
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_a_tensor_used_several_times_sums_its_gradients():
+    x = Tensor([3.0], requires_grad=True)
+    y = x * 2
+    z = y * y + y + x  # dz/dx = 8x + 2 + 1
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [27.0])
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    (a + a).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [((3, 1), (1, 4)), ((), (2, 3)), ((2, 3, 4), (4,)), ((1, 1), (5,))])
+@pytest.mark.parametrize("dtype_a, dtype_b", [(np.float32, np.float32), (np.float32, np.float64), (np.float64, np.float32)])
+def test_gradient_has_the_input_shape_and_dtype(shape_a, shape_b, dtype_a, dtype_b):
+    a = Tensor(random_array(0, shape_a).astype(dtype_a), requires_grad=True)
+    b = Tensor(random_array(1, shape_b).astype(dtype_b), requires_grad=True)
+    out = a * b + a
+    assert out.dtype == np.result_type(dtype_a, dtype_b)
+    out.sum().backward()
+    assert a.grad.shape == a.shape and a.grad.dtype == dtype_a
+    assert b.grad.shape == b.shape and b.grad.dtype == dtype_b
+    broadcast = np.broadcast_shapes(shape_a, shape_b)
+    ones = np.ones(broadcast)
+    np.testing.assert_allclose(a.grad.data, sum_to(ones * (b.data.astype(np.float64) + 1), shape_a), rtol=1e-6)
+    np.testing.assert_allclose(b.grad.data, sum_to(ones * a.data.astype(np.float64), shape_b), rtol=1e-6)
+
+
+def sum_to(x, shape):
+    """Sum x down to shape (the reverse of broadcasting), written independently of the library."""
+    x = x.sum(axis=tuple(range(x.ndim - len(shape))))
+    return x.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True).reshape(shape)
+
+
+def test_leaf_grad_owns_its_buffer():
+    # a + b hands the same gradient to both inputs; changing one .grad in place must not change the other
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.data *= 10
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+    c = Tensor([1.0, 2.0], requires_grad=True)
+    seed = np.array([5.0, 6.0])
+    c.backward(seed)
+    seed[0] = -1.0
+    np.testing.assert_array_equal(c.grad.data, [5.0, 6.0])
+
+
+def test_only_leaves_that_require_grad_get_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    constant = Tensor([5.0, 6.0])
+    y = x * constant
+    z = y.sum()
+    z.backward()
+    assert constant.grad is None
+    assert y.grad is None and z.grad is None  # non-leaf grads are not kept
+    np.testing.assert_array_equal(x.grad.data, [5.0, 6.0])
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, [4.0, 8.0])
+    np.testing.assert_array_equal(x.grad.data, [8.0, 16.0])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).retain_grad()
+
+
+# ----- backward() arguments ---------------------------------------------------------------
+def test_backward_on_non_scalar_needs_a_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    with pytest.raises(RuntimeError, match=r"scalar.*shape \(2,\)"):
+        y.backward()
+    y.backward(np.array([1.0, 0.5]))
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    x.zero_grad()
+    (x * x).backward(Tensor([1.0, 1.0]))
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    x.zero_grad()
+    (x * x).backward([3.0, 0.0])
+    np.testing.assert_array_equal(x.grad.data, [6.0, 0.0])
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        (x * x).backward(np.ones(3))
+
+
+def test_backward_of_a_size_one_non_scalar():
+    x = Tensor([[2.0]], requires_grad=True)
+    (x * x).backward()
+    np.testing.assert_array_equal(x.grad.data, [[4.0]])
+
+
+def test_backward_on_a_tensor_without_graph_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).sum().backward()
+
+
+# ----- retain_graph / create_graph ----------------------------------------------------------
+def test_second_backward_without_retain_graph_raises_clearly():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"second time.*retain_graph=True"):
+        y.backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])  # the failed call added nothing
+
+
+def test_backward_frees_saved_values_unless_retained():
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+    loss = x.cross_entropy([0, 1, 2, 0])
+    node = loss.grad_fn
+    # the arrays forward computed and kept (not the input itself)
+    saved = [weakref.ref(v) for v in node.saved_tensors if isinstance(v, np.ndarray) and v is not x.data]
+    assert saved
+    loss.backward(retain_graph=True)
+    assert not node.freed and all(r() is not None for r in saved)
+    loss.backward()
+    assert node.freed
+    assert all(r() is None for r in saved)  # gone, although the loss tensor and its node are still alive
+
+
+def test_backward_works_inside_no_grad():
+    # as in PyTorch, grad mode affects recording in forward, not backward()
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    with no_grad():
+        y.backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.data.copy()
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * first)
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_create_graph_retains_the_graph_by_default():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x**3).sum()
+    y.backward(create_graph=True)
+    assert x.grad.grad_fn is not None  # the gradient 3x² is itself differentiable
+    np.testing.assert_array_equal(x.grad.data, [3.0, 12.0])
+    y.backward()  # retain_graph defaulted to create_graph=True, so this works
+    np.testing.assert_array_equal(x.grad.data, [6.0, 24.0])
+
+
+def test_create_graph_gradient_can_be_differentiated():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x**3).sum().backward(create_graph=True)
+    gradient = x.grad
+    x.grad = None
+    gradient.sum().backward()  # d/dx Σ 3x² = 6x
+    np.testing.assert_array_equal(x.grad.data, [6.0, 12.0])
+
+
+def test_third_derivative():
+    x = Tensor(np.array(2.0), requires_grad=True)
+    (d1,) = tinygrad_sm.grad(x**4, x, create_graph=True)
+    (d2,) = tinygrad_sm.grad(d1, x, create_graph=True)
+    (d3,) = tinygrad_sm.grad(d2, x)
+    assert (d1.item(), d2.item(), d3.item()) == (32.0, 48.0, 48.0)
+
+
+def test_gradient_penalty():
+    # d/dw ‖∂L/∂x‖² for L = Σ tanh(w x): the WGAN-GP pattern
+    w = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (gx,) = tinygrad_sm.grad((w * x).tanh().sum(), x, create_graph=True)
+    penalty = (gx * gx).sum()
+    penalty.backward()
+
+    def numpy_penalty(w_values):
+        return np.sum((w_values * (1 - np.tanh(w_values * x.data) ** 2)) ** 2)
+
+    eps = 1e-6
+    numeric = [(numpy_penalty(w.data + eps * e) - numpy_penalty(w.data - eps * e)) / (2 * eps) for e in np.eye(2)]
+    np.testing.assert_allclose(w.grad.data, numeric, rtol=1e-6)
+
+
+# ----- grad modes -------------------------------------------------------------------------
+def test_no_grad_and_enable_grad_context_managers_nest():
+    x = Tensor([1.0], requires_grad=True)
+    assert is_grad_enabled()
+    with no_grad():
+        assert not is_grad_enabled()
+        y = x * 2
+        with enable_grad():
+            assert is_grad_enabled()
+            z = x * 2
+            with no_grad():
+                w = x * 2
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad and z.grad_fn is not None
+    assert not w.requires_grad
+
+
+def test_grad_mode_is_restored_after_an_exception():
+    with pytest.raises(ZeroDivisionError):
+        with no_grad():
+            raise ZeroDivisionError
+    assert is_grad_enabled()
+
+
+def test_same_no_grad_object_entered_twice():
+    guard = no_grad()
+    with guard:
+        with guard:
+            assert not is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+
+def test_decorators_with_and_without_parentheses():
+    x = Tensor([1.0], requires_grad=True)
+
+    @no_grad
+    def bare(t):
+        return t * 2
+
+    @no_grad()
+    def called(t):
+        return t * 2
+
+    @enable_grad
+    def bare_enable(t):
+        return t * 2
+
+    @enable_grad()
+    def called_enable(t):
+        return t * 2
+
+    assert not bare(x).requires_grad and not called(x).requires_grad
+    assert bare.__name__ == "bare"  # functools.wraps-style
+    assert is_grad_enabled()
+    with no_grad():
+        assert bare_enable(x).requires_grad and called_enable(x).requires_grad
+        assert not is_grad_enabled()
+    # a decorated function can be called many times
+    assert not bare(x).requires_grad and not bare(x).requires_grad
+
+
+def test_detach_cuts_the_graph():
+    x = Tensor([2.0], requires_grad=True)
+    y = x * x.detach()  # the detached factor is a constant
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0])
+
+
+# ----- grad() -----------------------------------------------------------------------------
+def test_grad_returns_gradients_without_touching_dot_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = Tensor([3.0, 4.0], requires_grad=True)
+    gx, gy = tinygrad_sm.grad((x * y).sum(), [x, y])
+    np.testing.assert_array_equal(gx.data, [3.0, 4.0])
+    np.testing.assert_array_equal(gy.data, [1.0, 2.0])
+    assert x.grad is None and y.grad is None
+    (only,) = tinygrad_sm.grad((x * x).sum(), x)
+    np.testing.assert_array_equal(only.data, [2.0, 4.0])
+    assert isinstance(tinygrad_sm.grad((x * x).sum(), x), tuple)
+
+
+def test_grad_outputs_and_multiple_outputs():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    a, b = x * 2, x * x
+    (g,) = tinygrad_sm.grad([a, b], x, grad_outputs=[np.array([1.0, 1.0]), np.array([0.5, 2.0])])
+    np.testing.assert_array_equal(g.data, [2.0 + 1.0, 2.0 + 8.0])
+    (g,) = tinygrad_sm.grad(x * 3, x, grad_outputs=Tensor([1.0, -1.0]))
+    np.testing.assert_array_equal(g.data, [3.0, -3.0])
+    with pytest.raises(ValueError, match="grad_outputs"):
+        tinygrad_sm.grad([x * 2, x * 3], x, grad_outputs=[np.ones(2)])
+
+
+def test_grad_allow_unused():
+    x = Tensor([1.0], requires_grad=True)
+    unused = Tensor([5.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"input 1.*allow_unused=True"):
+        tinygrad_sm.grad((x * 2).sum(), [x, unused])
+    gx, gu = tinygrad_sm.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gu is None and gx.item() == 2.0
+
+
+def test_grad_with_respect_to_an_intermediate_tensor():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    z = (y * y).sum()
+    gy, gx = tinygrad_sm.grad(z, [y, x])
+    np.testing.assert_array_equal(gy.data, 2 * y.data)
+    np.testing.assert_array_equal(gx.data, 6 * y.data)
+
+
+def test_grad_errors():
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="input 0 does not require grad"):
+        tinygrad_sm.grad((x * 2).sum(), Tensor([1.0]))
+    with pytest.raises(RuntimeError, match="scalar"):
+        tinygrad_sm.grad(x * Tensor([1.0, 2.0]), x)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tinygrad_sm.grad(Tensor([1.0]).sum(), x)
+
+
+def test_grad_frees_the_graph_unless_retained():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    tinygrad_sm.grad(y, x, retain_graph=True)
+    tinygrad_sm.grad(y, x)
+    with pytest.raises(RuntimeError, match="second time"):
+        tinygrad_sm.grad(y, x)
+
+
+# ----- deep graphs and memory -------------------------------------------------------------
+def test_ten_thousand_op_chain():
+    x = Tensor(np.array(1.0), requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()  # no RecursionError
+    np.testing.assert_allclose(x.grad.data, 1.0001**10_000, rtol=1e-9)
+
+
+def test_deep_chain_second_derivative():
+    x = Tensor(np.array(0.5), requires_grad=True)
+    y = x
+    for _ in range(2_000):
+        y = y + x * 0.001
+    (g,) = tinygrad_sm.grad(y * y, x, create_graph=True)  # d/dx (3x)² = 18x
+    np.testing.assert_allclose(g.data, 18 * 0.5, rtol=1e-9)
+    (h,) = tinygrad_sm.grad(g, x)
+    np.testing.assert_allclose(h.data, 18.0, rtol=1e-9)
+
+
+def _training_step(w, refs, create_graph=False):
+    x = Tensor(np.random.default_rng(len(refs)).standard_normal((5, 4)))
+    hidden = (x @ w).tanh()
+    loss = hidden.cross_entropy([0, 1, 2, 0, 1])
+    refs += [weakref.ref(hidden), weakref.ref(hidden.grad_fn), weakref.ref(loss), weakref.ref(loss.grad_fn), weakref.ref(x)]
+    loss.backward(create_graph=create_graph)
+    w.data -= 0.1 * w.grad.data
+    w.grad = None
+
+
+def test_the_graph_is_freed_by_reference_counting_alone():
+    """After backward and dropping the references, every intermediate tensor and node dies
+    even with the garbage collector off: the graph holds no reference cycles."""
+    gc.collect()
+    gc.disable()
+    try:
+        w = Tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+        refs: list = []
+        for _ in range(30):
+            _training_step(w, refs)
+        assert refs and all(r() is None for r in refs)
+        # retain_graph keeps saved values only as long as the graph itself is referenced
+        refs.clear()
+        y = (w * w).sum()
+        refs.append(weakref.ref(y.grad_fn))
+        y.backward(retain_graph=True)
+        del y
+        assert refs[0]() is None
+    finally:
+        gc.enable()
+
+
+def test_create_graph_gradients_are_freed_once_dot_grad_is_cleared():
+    gc.collect()
+    gc.disable()
+    try:
+        w = Tensor(np.random.default_rng(1).standard_normal((4, 3)), requires_grad=True)
+        refs: list = []
+        for _ in range(5):
+            _training_step(w, refs, create_graph=True)  # w.grad (with its graph) is set to None in the step
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+
+
+def test_no_grad_records_nothing():
+    x = Tensor([1.0], requires_grad=True)
+    with no_grad():
+        y = (x * 2).exp().sum()
+    assert y.grad_fn is None and not y.requires_grad and y.is_leaf
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()

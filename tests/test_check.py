@@ -1,0 +1,168 @@
+"""gradcheck, jacobian and hessian (tinygrad_sm/check.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import random_array
+
+import tinygrad_sm
+from tinygrad_sm import Function, GradcheckError, Tensor
+
+
+class WrongSquare(Function):
+    """x² with a deliberately wrong backward: 3x instead of 2x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 3 * x * grad
+
+
+# ----- gradcheck --------------------------------------------------------------------------
+def test_gradcheck_passes_for_correct_gradients():
+    x = Tensor(random_array(0, (2, 3)), requires_grad=True)
+    assert tinygrad_sm.gradcheck(lambda t: (t.exp() * t).sum(), [x]) is True
+    assert tinygrad_sm.gradcheck(lambda t: t.softmax(), x) is True  # a single Tensor; non-scalar output
+
+
+def test_gradcheck_error_names_input_element_and_values():
+    y = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x = Tensor(np.array([[0.5, -1.0], [2.0, 4.0]]), requires_grad=True)
+    with pytest.raises(GradcheckError) as info:
+        tinygrad_sm.gradcheck(lambda a, b: a.sum() + WrongSquare.apply(b), [y, x])
+    error = info.value
+    assert error.input_index == 1
+    assert error.element == (0, 0)
+    assert error.output_element == (0, 0)
+    assert error.analytic == pytest.approx(1.5)  # 3 · 0.5
+    assert error.numeric == pytest.approx(1.0, rel=1e-6)  # 2 · 0.5
+    message = str(error)
+    assert "input 1" in message and "(0, 0)" in message and "analytic 1.5" in message and "numeric 1" in message
+    assert isinstance(error, RuntimeError)
+
+
+def test_gradcheck_raise_exception_false_returns_false():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert tinygrad_sm.gradcheck(lambda t: WrongSquare.apply(t), [x], raise_exception=False) is False
+    assert tinygrad_sm.gradcheck(lambda t: t * t, [x], raise_exception=False) is True
+
+
+def test_gradcheck_checks_only_inputs_that_require_grad():
+    wrong_but_unchecked = Tensor(np.array([1.0, 2.0]))
+    checked = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    assert tinygrad_sm.gradcheck(lambda a, b: WrongSquare.apply(a) * b, [wrong_but_unchecked, checked])
+    # with no input requiring grad, every floating-point input is checked
+    with pytest.raises(GradcheckError) as info:
+        tinygrad_sm.gradcheck(lambda a, b: WrongSquare.apply(a) * b, [Tensor(np.array([1.0])), Tensor(np.array([3.0]))])
+    assert info.value.input_index == 0
+
+
+def test_gradcheck_with_non_tensor_and_integer_inputs():
+    logits = Tensor(random_array(1, (3, 4)), requires_grad=True)
+    target = Tensor([0, 3, 1])
+    assert tinygrad_sm.gradcheck(lambda z, t, w: z.cross_entropy(t, weight=w), [logits, target, np.ones(4)])
+
+
+def test_gradcheck_works_in_float64_for_float32_inputs():
+    x = Tensor(random_array(2, (3,)).astype(np.float32), requires_grad=True)
+    seen = []
+
+    def fn(t):
+        seen.append(t.dtype)
+        return (t * t).tanh()
+
+    assert tinygrad_sm.gradcheck(fn, [x], atol=1e-8, rtol=1e-6)
+    assert set(seen) == {np.dtype(np.float64)}
+    assert x.dtype == np.float32 and x.grad is None  # the caller's tensor is untouched
+
+
+def test_gradcheck_of_a_non_contiguous_input():
+    # regression: a transposed input was perturbed through a copy, so every numeric derivative was 0
+    x = Tensor(random_array(3, (3, 2)).T, requires_grad=True)
+    assert not x.data.flags.c_contiguous
+    assert tinygrad_sm.gradcheck(lambda t: t.exp(), [x])
+
+
+def test_gradcheck_of_multiple_outputs():
+    x = Tensor(random_array(4, (3,)), requires_grad=True)
+    assert tinygrad_sm.gradcheck(lambda t: (t.exp(), t.sum() * t), [x])
+    with pytest.raises(GradcheckError) as info:
+        tinygrad_sm.gradcheck(lambda t: (t.exp(), WrongSquare.apply(t)), [x])
+    assert info.value.output_element[0] == 1  # the second output
+
+
+def test_gradcheck_argument_errors():
+    with pytest.raises(ValueError, match="no floating-point Tensor"):
+        tinygrad_sm.gradcheck(lambda t: t, [Tensor([1, 2])])
+    with pytest.raises(TypeError, match="must return a Tensor"):
+        tinygrad_sm.gradcheck(lambda t: 3.0, [Tensor([1.0])])
+
+
+def test_gradcheck_tolerances_are_used():
+    x = Tensor(np.array([1.0]), requires_grad=True)
+    # analytic 3, numeric 2: passes only with a tolerance of more than 1
+    assert tinygrad_sm.gradcheck(lambda t: WrongSquare.apply(t), [x], atol=1.01, rtol=0.0)
+    assert not tinygrad_sm.gradcheck(lambda t: WrongSquare.apply(t), [x], atol=0.99, rtol=0.0, raise_exception=False)
+
+
+# ----- jacobian ---------------------------------------------------------------------------
+def test_jacobian_shape_and_values():
+    x = random_array(5, (4,))
+    p = np.exp(x) / np.exp(x).sum()
+    jac = tinygrad_sm.jacobian(lambda t: t.softmax(), x)
+    assert jac.shape == (4, 4)
+    np.testing.assert_allclose(jac, np.diag(p) - np.outer(p, p), rtol=1e-12, atol=1e-15)
+
+
+def test_jacobian_of_matrix_function():
+    a = random_array(6, (3, 2))
+    x = random_array(7, (2, 4))
+    jac = tinygrad_sm.jacobian(lambda t: Tensor(a) @ t, x)
+    assert jac.shape == (3, 4, 2, 4)
+    expected = np.einsum("ik,jl->ijkl", a, np.eye(4))  # ∂(a x)_ij / ∂x_kl = a_ik δ_jl
+    np.testing.assert_allclose(jac, expected, rtol=1e-12)
+    scalar = tinygrad_sm.jacobian(lambda t: (t * t).sum(), x)
+    assert scalar.shape == (2, 4)
+    np.testing.assert_allclose(scalar, 2 * x)
+
+
+def test_jacobian_accepts_tensors_and_constant_functions():
+    x = Tensor(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(tinygrad_sm.jacobian(lambda t: t * 3, x), 3 * np.eye(2))
+    np.testing.assert_array_equal(tinygrad_sm.jacobian(lambda t: Tensor(np.ones(3)), x), np.zeros((3, 2)))
+
+
+# ----- hessian ----------------------------------------------------------------------------
+def test_hessian_shape_and_values():
+    a = random_array(8, (3, 3))
+    x = random_array(9, (3,))
+    hess = tinygrad_sm.hessian(lambda t: t @ Tensor(a) @ t, x)
+    assert hess.shape == (3, 3)
+    np.testing.assert_allclose(hess, a + a.T, rtol=1e-12)
+    m = random_array(10, (2, 2))
+    hess = tinygrad_sm.hessian(lambda t: (t**3).sum(), m)
+    assert hess.shape == (2, 2, 2, 2)
+    np.testing.assert_allclose(hess.reshape(4, 4), np.diag(6 * m.reshape(-1)), rtol=1e-12)
+
+
+def test_hessian_of_linear_and_constant_functions_is_zero():
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(tinygrad_sm.hessian(lambda t: (t * 3).sum(), x), np.zeros((2, 2)))
+    np.testing.assert_array_equal(tinygrad_sm.hessian(lambda t: Tensor(5.0), x), np.zeros((2, 2)))
+
+
+def test_hessian_of_log_sum_exp_matches_the_softmax_jacobian():
+    x = random_array(11, (5,))
+    p = np.exp(x) / np.exp(x).sum()
+    np.testing.assert_allclose(tinygrad_sm.hessian(lambda t: t.logsumexp(), x), np.diag(p) - np.outer(p, p), atol=1e-14)
+
+
+def test_hessian_needs_a_scalar():
+    with pytest.raises(ValueError, match=r"scalar.*\(2,\)"):
+        tinygrad_sm.hessian(lambda t: t * t, np.array([1.0, 2.0]))

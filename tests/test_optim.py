@@ -1,0 +1,236 @@
+"""Optimisers: PyTorch's update rules (closed form, an independent reference, and torch itself), in place, float32."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_sm
+from tinygrad_sm import Tensor, nn, optim
+
+
+def scalar_parameter(value: float = 1.0) -> Tensor:
+    return Tensor(np.array([value], np.float64), requires_grad=True)
+
+
+def run_steps(optimizer: optim.Optimizer, parameter: Tensor, grads: list[float]) -> list[float]:
+    values = []
+    for g in grads:
+        parameter.grad = Tensor(np.array([g], parameter.dtype))
+        optimizer.step()
+        values.append(parameter.numpy()[0])
+    return values
+
+
+# ----- closed form, worked by hand: p0 = 1, gradients 0.5 then -1, lr = 0.1 ----------------
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, [0.95, 1.05]),  # p ← p − η g
+        ({"weight_decay": 0.1}, [0.94, 1.0306]),  # g ← g + λ p:  0.5 + 0.1 = 0.6, then −1 + 0.094 = −0.906
+        ({"momentum": 0.9}, [0.95, 1.005]),  # b = 0.5, then b = 0.9·0.5 − 1 = −0.55
+        ({"momentum": 0.9, "nesterov": True}, [0.905, 1.0545]),  # d = g + μb: 0.5 + 0.45, then −1 − 0.495
+    ],
+)
+def test_sgd_closed_form(settings, expected):
+    p = scalar_parameter()
+    np.testing.assert_allclose(run_steps(optim.SGD([p], lr=0.1, **settings), p, [0.5, -1.0]), expected, rtol=1e-12)
+
+
+def test_adam_closed_form():
+    # step 1: m̂ = g and v̂ = g², so p moves by lr · g / (|g| + ε) ≈ lr · sign(g)
+    # step 2: m = 0.9·0.05 − 0.1 = −0.055, v = 0.999·0.00025 + 0.001 = 0.00124975,
+    #         p = 0.9 − 0.1 · (−0.055 / 0.19) / (√(0.00124975 / 0.001999) + 1e-8)
+    p = scalar_parameter()
+    values = run_steps(optim.Adam([p], lr=0.1), p, [0.5, -1.0])
+    np.testing.assert_allclose(values, [1 - 0.1 * 0.5 / (0.5 + 1e-8), 0.9366103542405654], rtol=1e-12)
+
+
+# ----- an independent float64 reference of PyTorch's documented algorithms ---------------
+def reference_sgd(p, grads, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+    p, buffer, trajectory = p.astype(np.float64), None, []
+    for g in grads:
+        g = g + weight_decay * p
+        if momentum:
+            buffer = g.copy() if buffer is None else momentum * buffer + g
+            g = g + momentum * buffer if nesterov else buffer
+        p = p - lr * g
+        trajectory.append(p)
+    return trajectory
+
+
+def reference_adam(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    p, m, v, trajectory = p.astype(np.float64), 0.0, 0.0, []
+    for t, g in enumerate(grads, start=1):
+        g = g + weight_decay * p
+        m = betas[0] * m + (1 - betas[0]) * g
+        v = betas[1] * v + (1 - betas[1]) * g * g
+        m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+        trajectory.append(p)
+    return trajectory
+
+
+SGD_SETTINGS = [
+    {"lr": 0.1},
+    {"lr": 0.1, "momentum": 0.9},
+    {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01},
+    {"lr": 0.1, "momentum": 0.5, "nesterov": True},
+    {"lr": 0.02, "momentum": 0.9, "weight_decay": 1e-3, "nesterov": True},
+]
+ADAM_SETTINGS = [
+    {},
+    {"lr": 0.01},
+    {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1},
+]
+CASES = [(optim.SGD, reference_sgd, s) for s in SGD_SETTINGS] + [(optim.Adam, reference_adam, s) for s in ADAM_SETTINGS]
+
+
+def random_problem(steps: int = 8, dtype=np.float64):
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 4)).astype(dtype)
+    grads = [rng.normal(size=(3, 4)).astype(dtype) for _ in range(steps)]
+    return start, grads
+
+
+@pytest.mark.parametrize(("optimizer_class", "reference", "settings"), CASES)
+def test_several_steps_match_the_reference_algorithm(optimizer_class, reference, settings):
+    start, grads = random_problem()
+    p = Tensor(start, requires_grad=True)
+    optimizer = optimizer_class([p], **settings)
+    for g, expected in zip(grads, reference(start, grads, **settings)):
+        p.grad = Tensor(g)
+        optimizer.step()
+        np.testing.assert_allclose(p.numpy(), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(("optimizer_class", "reference", "settings"), CASES)
+def test_several_float32_steps_match_torch(optimizer_class, reference, settings):
+    torch = pytest.importorskip("torch")
+    start, grads = random_problem(steps=10, dtype=np.float32)
+    ours = Tensor(start, requires_grad=True)
+    theirs = torch.tensor(start, requires_grad=True)
+    our_optimizer = optimizer_class([ours], **settings)
+    their_optimizer = getattr(torch.optim, optimizer_class.__name__)([theirs], **settings)
+    for g in grads:
+        ours.grad = Tensor(g)
+        theirs.grad = torch.from_numpy(g.copy())
+        our_optimizer.step()
+        their_optimizer.step()
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert ours.dtype == np.float32
+
+
+def test_training_an_mlp_matches_torch_step_for_step():
+    torch = pytest.importorskip("torch")
+    ours = nn.MLP([4, 8, 3], rng=0)
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    with torch.no_grad():
+        for their_p, our_p in zip(theirs.parameters(), ours.parameters()):
+            their_p.copy_(torch.from_numpy(our_p.numpy()))
+    our_optimizer = optim.Adam(ours.parameters(), lr=0.01)
+    their_optimizer = torch.optim.Adam(theirs.parameters(), lr=0.01)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x = rng.normal(size=(16, 4)).astype(np.float32)
+        y = rng.integers(0, 3, size=16)
+        our_optimizer.zero_grad()
+        ours(Tensor(x)).cross_entropy(y).backward()
+        our_optimizer.step()
+        their_optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(theirs(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        their_optimizer.step()
+    for our_p, their_p in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(our_p.numpy(), their_p.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("optimizer_class", "settings"), [(optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1,
+                                                                         "nesterov": True}),
+                                                           (optim.Adam, {"weight_decay": 0.1})])
+def test_steps_update_in_place_keep_the_dtype_record_no_graph_and_reuse_their_buffers(optimizer_class, settings):
+    p32 = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    p64 = Tensor(np.ones(4), requires_grad=True)
+    optimizer = optimizer_class([p32, p64], **settings)
+    arrays = (p32.data, p64.data)
+    (p32.sum() * 2 + (p64 * p64).sum()).backward()
+    grads = (p32.grad.numpy().copy(), p64.grad.numpy().copy())
+    optimizer.step()
+    state_arrays = {key: value for key, value in optimizer.state[p32].items() if isinstance(value, np.ndarray)}
+    optimizer.step()
+    assert p32.data is arrays[0] and p64.data is arrays[1]
+    assert p32.dtype == np.float32 and p64.dtype == np.float64
+    assert all(value.dtype == np.float32 for value in state_arrays.values())
+    assert p32.is_leaf and p32.grad_fn is None and p32.requires_grad
+    np.testing.assert_array_equal(p32.grad.numpy(), grads[0])  # the gradient is read, never changed
+    np.testing.assert_array_equal(p64.grad.numpy(), grads[1])
+    assert all(optimizer.state[p32][key] is value for key, value in state_arrays.items())  # no new buffers per step
+
+
+def test_parameters_without_a_gradient_are_left_alone():
+    used, unused = Tensor.ones(2, requires_grad=True), Tensor.ones(2, requires_grad=True)
+    optimizer = optim.SGD([used, unused], lr=0.5, momentum=0.9, weight_decay=0.1)
+    used.grad = Tensor(np.ones(2, np.float32))
+    optimizer.step()
+    np.testing.assert_array_equal(unused.numpy(), [1.0, 1.0])
+    assert unused not in optimizer.state
+    np.testing.assert_allclose(used.numpy(), [1 - 0.5 * 1.1] * 2, rtol=1e-6)
+
+
+def test_zero_grad_sets_grads_to_none():
+    p = Tensor.ones(3, requires_grad=True)
+    optimizer = optim.Adam([p])
+    (p * 2).sum().backward()
+    optimizer.zero_grad()
+    assert p.grad is None
+
+
+def test_parameter_groups_and_changing_the_learning_rate_between_steps():
+    a, b = scalar_parameter(), scalar_parameter()
+    optimizer = optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
+    assert optimizer.param_groups[0]["lr"] == 0.1 and optimizer.param_groups[1]["lr"] == 1.0
+    a.grad = b.grad = Tensor(np.array([1.0]))
+    optimizer.step()
+    assert a.numpy()[0] == pytest.approx(0.9) and b.numpy()[0] == pytest.approx(0.0)
+    optimizer.param_groups[0]["lr"] = 0.5
+    optimizer.step()
+    assert a.numpy()[0] == pytest.approx(0.4)
+
+
+def test_step_with_a_closure_returns_its_loss():
+    p = Tensor(np.array([3.0], np.float32), requires_grad=True)
+    optimizer = optim.SGD([p], lr=0.25)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    with tinygrad_sm.no_grad():
+        loss = optimizer.step(closure)
+    assert loss.item() == 9.0 and p.numpy()[0] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda p: optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
+        (lambda p: optim.SGD([p], lr=-0.1), ValueError, "invalid learning rate"),
+        (lambda p: optim.SGD([p], lr=float("nan")), ValueError, "invalid learning rate"),
+        (lambda p: optim.SGD([p], lr=0.1, momentum=-1), ValueError, "invalid momentum"),
+        (lambda p: optim.SGD([p], lr=0.1, nesterov=True), ValueError, "nesterov=True requires a momentum"),
+        (lambda p: optim.Adam([p], betas=(0.9, 1.0)), ValueError, r"invalid beta2"),
+        (lambda p: optim.Adam([p], betas=0.9), ValueError, "betas must be a pair"),
+        (lambda p: optim.Adam([p], eps=-1e-8), ValueError, "invalid eps"),
+        (lambda p: optim.Adam([p], weight_decay=-1), ValueError, "invalid weight_decay"),
+        (lambda p: optim.Adam(p), TypeError, "not one Tensor"),
+        (lambda p: optim.Adam([p, p]), ValueError, "appears more than once"),
+        (lambda p: optim.Adam([p * 2]), ValueError, "non-leaf"),
+        (lambda p: optim.Adam([Tensor([1, 2])]), TypeError, "dtype int64"),
+        (lambda p: optim.Adam([np.ones(2)]), TypeError, "not a Tensor"),
+        (lambda p: optim.Adam([{"params": [p], "momentum": 0.9}]), TypeError, "unknown hyper-parameter"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(make, error, message):
+    with pytest.raises(error, match=message):
+        make(Tensor.ones(2, requires_grad=True))

@@ -1,0 +1,273 @@
+"""Module: a callable that owns parameters, found by walking its attributes.
+
+A module needs no registration calls. Its parameters and sub-modules are
+discovered by walking ``vars(self)`` in attribute definition order:
+
+* a leaf ``Tensor`` with ``requires_grad=True`` is a parameter;
+* a ``Module`` is a child;
+* a list, tuple or dict is walked item by item (``self.layers = [Linear(...), ...]``
+  gives the names ``layers.0.weight``, ``layers.1.weight``, ...).
+
+Names are dotted attribute paths, as in PyTorch: a module's own parameters come
+first, then each child's, recursively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(..., strict=False)`` could not match (as PyTorch returns)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _is_parameter(tensor: Tensor) -> bool:
+    """A leaf that requires grad; a computed tensor kept on the module (e.g. a cached activation) is not one."""
+    return tensor.requires_grad and tensor.is_leaf
+
+
+def _walk_container(name: str, value: Any) -> list[tuple[str, Module | Tensor]]:
+    """The modules and parameters inside ``value`` (a Module, or lists, tuples and dicts of them), with dotted names."""
+    if isinstance(value, Module):
+        return [(name, value)]
+    if isinstance(value, Tensor):
+        return [(name, value)] if _is_parameter(value) else []
+    if isinstance(value, list | tuple):
+        items = [(f"{name}.{i}", item) for i, item in enumerate(value)]
+    elif isinstance(value, dict):
+        items = [(f"{name}.{key}", item) for key, item in value.items() if isinstance(key, str)]
+    else:
+        return []
+    return [entry for item_name, item in items for entry in _walk_container(item_name, item)]
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses set attributes in ``__init__`` (no ``super().__init__()`` needed)
+    and define ``forward``; calling the module calls ``forward``.
+
+    Example::
+
+        class TwoLayer(Module):
+            def __init__(self):
+                self.fc1 = Linear(4, 8)
+                self.fc2 = Linear(8, 3)
+
+            def forward(self, x):
+                return self.fc2(self.fc1(x).relu())
+
+        [name for name, _ in TwoLayer().named_parameters()]
+        # ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+    """
+
+    #: True in training mode (``train()``), False in evaluation mode (``eval()``).
+    training: bool = True
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward(...)")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ----- discovery ----------------------------------------------------------------
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        """The (name, value) pairs to search for parameters and children: the instance attributes."""
+        return iter(vars(self).items())
+
+    def _split_members(self) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Module | Tensor]]]:
+        """This module's own parameters (Tensor attributes), then everything nested, in definition order.
+
+        Nested entries are sub-modules and the parameters found inside lists,
+        tuples and dicts (which play the part of PyTorch's ModuleList,
+        ParameterList and ModuleDict), each with its dotted name.
+        """
+        own: list[tuple[str, Tensor]] = []
+        nested: list[tuple[str, Module | Tensor]] = []
+        for name, value in self._members():
+            if isinstance(value, Tensor):
+                if _is_parameter(value):
+                    own.append((name, value))
+            else:
+                nested.extend(_walk_container(name, value))
+        return own, nested
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules (also those inside lists, tuples and dicts) with their names, each once."""
+        seen: set[int] = set()
+        for name, value in self._split_members()[1]:
+            if isinstance(value, Module) and id(value) not in seen:
+                seen.add(id(value))
+                yield name, value
+
+    def children(self) -> Iterator[Module]:
+        for _, child in self.named_children():
+            yield child
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (name ``prefix``) and every sub-module, depth first in definition order, each once."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child_name}" if name else child_name, child) for child_name, child in module.named_children()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def _named_parameters(self, remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
+        """Own parameters first, then the nested ones in definition order (PyTorch's order).
+
+        With ``remove_duplicate`` a tensor or module met twice is skipped the
+        second time (``named_parameters``); without it, a shared one appears
+        under every name (``state_dict``). A module is never entered inside itself.
+        """
+        seen: set[int] = set()
+        stack: list[tuple[str, Module | Tensor, frozenset[int]]] = [("", self, frozenset())]
+        while stack:
+            name, value, ancestors = stack.pop()
+            if remove_duplicate:
+                if id(value) in seen:
+                    continue
+                seen.add(id(value))
+            if isinstance(value, Tensor):
+                yield name, value
+                continue
+            if id(value) in ancestors:
+                continue
+            inside = ancestors | {id(value)}
+            own, nested = value._split_members()
+            prefix = f"{name}." if name else ""
+            stack.extend((prefix + child_name, child, inside) for child_name, child in reversed(own + nested))
+
+    def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        """``(dotted_name, tensor)`` for every parameter, each tensor once (a shared one under its first name)."""
+        return self._named_parameters(remove_duplicate=True)
+
+    def parameters(self) -> Iterator[Tensor]:
+        """Every parameter once, in ``named_parameters()`` order (what an optimiser takes)."""
+        for _, parameter in self.named_parameters():
+            yield parameter
+
+    # ----- modes and gradients ------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=True``) or evaluation mode on this module and all sub-modules."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (``train(False)``): e.g. ``Dropout`` becomes the identity."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (``.grad = None``, as PyTorch's default)."""
+        for parameter in self.parameters():
+            parameter.grad = None
+
+    # ----- state dict ---------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """``{dotted_name: copy of the parameter's array}``; a shared parameter appears under each of its names."""
+        return {name: parameter.data.copy() for name, parameter in self._named_parameters(remove_duplicate=False)}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters, in place (an optimiser holding them keeps working).
+
+        Every key must name a parameter and every parameter must be given
+        (unless ``strict=False``); shapes must match exactly. Nothing is changed
+        unless every check passes. Returns the missing and unexpected keys.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
+        parameters = dict(self._named_parameters(remove_duplicate=False))
+        missing = [name for name in parameters if name not in state_dict]
+        unexpected = [str(name) for name in state_dict if name not in parameters]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {unexpected}")
+        arrays = {}
+        for name, parameter in parameters.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if array.dtype.kind not in "biuf":
+                problems.append(f"{name} holds {array.dtype} data, expected numbers")
+            elif array.shape != parameter.shape:
+                problems.append(f"size mismatch for {name}: the state dict has shape {array.shape}, the model {parameter.shape}")
+            else:
+                arrays[name] = array
+        if problems:
+            raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
+        for name, array in arrays.items():
+            np.copyto(parameters[name].data, array, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    # ----- display ------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (e.g. ``in_features=2, ...``)."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        if self.extra_repr():
+            lines.append(f"  {self.extra_repr()}")
+        for name, child in children:
+            child_text = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_text}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+class Sequential(Module):
+    """Modules applied one after the other: ``Sequential(f, g)(x) == g(f(x))``.
+
+    Children are named by position, as in PyTorch: ``0.weight``, ``2.bias``, ...
+    """
+
+    def __init__(self, *modules: Module):
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(module).__name__}, not a Module")
+        self.modules_in_order = list(modules)
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        yield from ((str(i), module) for i, module in enumerate(self.modules_in_order))
+        yield from ((name, value) for name, value in vars(self).items() if name != "modules_in_order")
+
+    def forward(self, x: Any) -> Any:
+        for module in self.modules_in_order:
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: int | slice) -> Module:
+        if isinstance(index, slice):
+            return Sequential(*self.modules_in_order[index])
+        return self.modules_in_order[index]
+
+    def __len__(self) -> int:
+        return len(self.modules_in_order)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.modules_in_order)

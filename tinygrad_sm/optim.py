@@ -1,0 +1,217 @@
+"""Optimisers: SGD (momentum, weight decay, Nesterov) and Adam, with PyTorch's update rules.
+
+An optimiser holds parameters (leaf Tensors) and, on ``step()``, moves each one
+that has a gradient. Updates are plain NumPy on ``p.data``, in place and outside
+the graph: nothing is recorded, the array keeps its dtype, and the scratch
+arrays an update needs are allocated once per parameter, not once per step.
+
+As in PyTorch, ``params`` is an iterable of Tensors or of *parameter groups*
+(dicts with a ``"params"`` list and any hyper-parameters to override), and
+``optimizer.param_groups[i]["lr"]`` may be changed between steps.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .autograd import enable_grad
+from .tensor import Tensor
+
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state, ``zero_grad()`` and ``step()``."""
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]):
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors (model.parameters()), not one Tensor")
+        self.defaults = defaults
+        self.param_groups: list[dict[str, Any]] = []
+        #: per-parameter state (momentum buffers, moment estimates, ...), keyed by the parameter
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group of parameters; hyper-parameters it does not set take the optimiser's defaults."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{type(self).__name__}: a parameter group must be a dict with a 'params' entry, got {group!r}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        known = {id(p) for existing in self.param_groups for p in existing["params"]}
+        owner = type(self).__name__
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{owner}: parameter {i} is a {type(p).__name__}, not a Tensor")
+            if not p.is_leaf:
+                raise ValueError(f"{owner}: can't optimize a non-leaf Tensor (parameter {i}, shape {p.shape})")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{owner}: parameter {i} has dtype {p.dtype}; only floating-point tensors can be optimised")
+            if id(p) in known:
+                raise ValueError(f"{owner}: parameter {i} (shape {p.shape}) appears more than once")
+            known.add(id(p))
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(f"{owner}: unknown hyper-parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}")
+        group = {**self.defaults, **group, "params": params}
+        self._check_hyperparameters(group)
+        self.param_groups.append(group)
+
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (``.grad = None``, PyTorch's default)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss first."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {}
+                self._update(p.data, p.grad.data, group, state)
+        return loss
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            settings = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
+            lines.append(f"  group {i}: {len(group['params'])} parameter(s), {settings}")
+        return "\n".join([*lines, ")"])
+
+
+def _scratch(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
+    """A work array shaped like ``like``, allocated on first use and reused on every later step."""
+    array = state.get(key)
+    if array is None:
+        array = state[key] = np.empty_like(like)
+    return array
+
+
+def _check_number(owner: str, name: str, value: Any, low: float, high: float = math.inf, high_open: bool = False) -> None:
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (is_number and low <= value and (value < high if high_open else value <= high)):
+        interval = f"[{low}, {high})" if high_open else (f">= {low}" if high == math.inf else f"[{low}, {high}]")
+        raise ValueError(f"{owner}: invalid {name} {value!r} (expected a number {interval})")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with PyTorch's rules (dampening 0).
+
+    With g = ∇p + λ·p (``weight_decay`` λ), μ = ``momentum``, η = ``lr``:
+
+        b ← g                 on the first step, then   b ← μ·b + g
+        d = g + μ·b  if nesterov,  b  if μ ≠ 0,  g  otherwise
+        p ← p − η·d
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float, momentum: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov})
+
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        _check_number("SGD", "learning rate (lr)", group["lr"], 0.0)
+        _check_number("SGD", "momentum", group["momentum"], 0.0)
+        _check_number("SGD", "weight_decay", group["weight_decay"], 0.0)
+        if group["nesterov"] and group["momentum"] <= 0:
+            raise ValueError("SGD: nesterov=True requires a momentum > 0")
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        g = grad
+        if weight_decay != 0:
+            g = np.multiply(param, weight_decay, out=_scratch(state, "decayed_grad", param))
+            g += grad
+        if momentum != 0:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                buffer = state["momentum_buffer"] = g.copy()
+            else:
+                buffer *= momentum
+                buffer += g
+            if group["nesterov"]:
+                direction = np.multiply(buffer, momentum, out=_scratch(state, "nesterov_direction", param))
+                direction += g
+                g = direction
+            else:
+                g = buffer
+        update = np.multiply(g, lr, out=_scratch(state, "update", param))
+        param -= update
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with PyTorch's rules (L2 ``weight_decay`` added to the gradient, not AdamW).
+
+    With g = ∇p + λ·p, step t = 1, 2, ...:
+
+        m ← β₁·m + (1 − β₁)·g          (computed as m + (1 − β₁)(g − m), PyTorch's lerp)
+        v ← β₂·v + (1 − β₂)·g²
+        p ← p − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+
+    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
+        _check_number("Adam", "learning rate (lr)", group["lr"], 0.0)
+        _check_number("Adam", "eps", group["eps"], 0.0)
+        _check_number("Adam", "weight_decay", group["weight_decay"], 0.0)
+        betas = group["betas"]
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        _check_number("Adam", "beta1 (betas[0])", betas[0], 0.0, 1.0, high_open=True)
+        _check_number("Adam", "beta2 (betas[1])", betas[1], 0.0, 1.0, high_open=True)
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(param)
+            state["exp_avg_sq"] = np.zeros_like(param)
+        state["step"] += 1
+        step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        work = _scratch(state, "work", param)
+
+        g = grad
+        if weight_decay != 0:
+            g = np.multiply(param, weight_decay, out=_scratch(state, "decayed_grad", param))
+            g += grad
+        np.subtract(g, m, out=work)  # m ← m + (1 − β₁)(g − m)
+        work *= 1 - beta1
+        m += work
+        v *= beta2  # v ← β₂ v + (1 − β₂) g²
+        np.multiply(g, g, out=work)
+        work *= 1 - beta2
+        v += work
+
+        step_size = lr / (1 - beta1**step)
+        np.sqrt(v, out=work)  # denominator √v / √(1 − β₂ᵗ) + ε
+        work /= math.sqrt(1 - beta2**step)
+        work += eps
+        np.divide(m, work, out=work)
+        work *= step_size
+        param -= work
