@@ -16,6 +16,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+import functools  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
@@ -102,10 +103,12 @@ def main() -> None:
         g0 = rng.standard_normal(shape).astype(np.float32)
         y0 = rng.integers(0, shape[1], shape[0])
         z = Tensor(z0, requires_grad=True)
-        rows.append((f"softmax fwd+bwd {shape}", median_time(lambda: softmax_tinygrad(z, g0), inner=inner),
-                     median_time(lambda: softmax_numpy(z0, g0), inner=inner)))
-        rows.append((f"cross_entropy fwd+bwd {shape}", median_time(lambda: cross_entropy_tinygrad(z, y0), inner=inner),
-                     median_time(lambda: cross_entropy_numpy(z0, y0), inner=inner)))
+        rows.append((f"softmax fwd+bwd {shape}",
+                     median_time(functools.partial(softmax_tinygrad, z, g0), inner=inner),
+                     median_time(functools.partial(softmax_numpy, z0, g0), inner=inner)))
+        rows.append((f"cross_entropy fwd+bwd {shape}",
+                     median_time(functools.partial(cross_entropy_tinygrad, z, y0), inner=inner),
+                     median_time(functools.partial(cross_entropy_numpy, z0, y0), inner=inner)))
 
     print(f"{'workload':<52} {'tinygrad_sm µs':>15} {'NumPy µs':>10} {'ratio':>7}")
     for name, ours, numpy in rows:
