@@ -94,13 +94,16 @@ def test_numpy_backward_is_differentiable_once():
         tinygrad_sm.hessian(lambda t: Cube.apply(t).sum(), np.array([1.0, 2.0]))
 
 
-def test_numpy_backward_first_derivative_under_create_graph_of_other_ops():
-    # Cube inside a graph whose *other* parts need second derivatives: d/dx of (x * ∂Cube/∂x ...) is not
-    # requested through Cube's rule, so the first derivative of the whole expression is still right
+def test_numpy_backward_gives_correct_first_derivatives_under_create_graph():
+    # backward(create_graph=True) through a graph that contains a NumPy-only rule: the gradient is right,
+    # only differentiating it again through that rule is refused
     x = Tensor([1.0, 2.0], requires_grad=True)
     loss = (Cube.apply(x) + x * x).sum()
     loss.backward(create_graph=True)
     np.testing.assert_array_equal(x.grad.data, [5.0, 16.0])
+    gradient, x.grad = x.grad, None
+    with pytest.raises(RuntimeError, match="only once"):
+        gradient.sum().backward()
 
 
 def test_differentiable_custom_op_has_correct_second_derivatives():
