@@ -20,7 +20,7 @@ class Sum(Op):
         axes = normalize_axis(axis, a.ndim, "sum", a.shape)
         ctx.input_shape = a.shape
         ctx.kept_shape = keepdims_shape(a.shape, axes)
-        return np.sum(a, axis=axes, keepdims=keepdims)
+        return np.asarray(a).sum(axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):

@@ -11,6 +11,8 @@ only the vector–Jacobian product gᵀJ = p ⊙ (g − ⟨g, p⟩), which costs
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..function import register_op
@@ -20,7 +22,7 @@ from .common import Op, as_operand, exp, keepdims_shape, normalize_axis
 
 def _shift_by_max(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """z minus its max along ``axes`` (the stable-softmax trick)."""
-    return z - np.max(z, axis=axes, keepdims=True)
+    return z - z.max(axis=axes, keepdims=True)
 
 
 @register_op("softmax")
@@ -33,7 +35,7 @@ class Softmax(Op):
     def forward(ctx, z, axis=-1):
         ctx.axes = normalize_axis(axis, z.ndim, "softmax", z.shape)
         e = np.exp(_shift_by_max(z, ctx.axes))
-        p = e / np.sum(e, axis=ctx.axes, keepdims=True)
+        p = e / e.sum(axis=ctx.axes, keepdims=True)
         ctx.save_for_backward(p)
         return p
 
@@ -121,7 +123,7 @@ class CrossEntropy(Op):
         z, target, weight = _check_cross_entropy(logits, target, weight, reduction, label_smoothing)
         n, classes = z.shape
         smoothing = float(label_smoothing)
-        class_weight = np.ones(classes, z.dtype) if weight is None else weight
+        class_weight = _unit_weights(classes, z.dtype) if weight is None else weight
         shifted = _shift_by_max(z, (1,))
         ctx.soft_targets = target.dtype.kind == "f"
         ctx.smoothing, ctx.reduction, ctx.logits_shape = smoothing, reduction, np.shape(logits)
@@ -150,7 +152,7 @@ class CrossEntropy(Op):
             if smoothing > 0:
                 shifted_weighted = shifted @ class_weight
             exp_shifted = np.exp(shifted, out=shifted)  # shifted is not needed any more: reuse its buffer
-            sum_exp = np.sum(exp_shifted, axis=1, keepdims=True)
+            sum_exp = exp_shifted.sum(axis=1, keepdims=True)
             log_sum_exp = np.log(sum_exp[:, 0])
             losses = target_weight * (log_sum_exp - shifted_target)  # −w[yᵢ]·log p[i, yᵢ]
             if not all_kept:
@@ -178,8 +180,10 @@ class CrossEntropy(Op):
         total = losses.sum()
         if reduction == "sum":
             return total
+        if denominator:
+            return total / z.dtype.type(denominator)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (total / np.asarray(denominator, dtype=z.dtype)).astype(z.dtype)
+            return total / z.dtype.type(denominator)
 
     @staticmethod
     def backward(ctx, grad):
@@ -242,18 +246,19 @@ def _target_distribution(ctx, target):
 
 def _check_cross_entropy(logits, target, weight, reduction, label_smoothing):
     """Validate the arguments; return logits as (N, C), targets as (N,) or (N, C), weight as (C,) or None."""
-    shape = np.shape(logits)
+    logits = np.asarray(logits)
+    shape = logits.shape
     if len(shape) not in (1, 2):
         raise ValueError(f"cross_entropy: logits must have shape (N, C) or (C,), got {shape}")
-    if np.asarray(logits).dtype.kind != "f":
-        raise TypeError(f"cross_entropy: logits must be floating point, got {np.asarray(logits).dtype}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, int | float | np.floating | np.integer) \
             or not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
     classes = shape[-1]
-    z = np.asarray(logits).reshape(-1, classes)
+    z = logits if len(shape) == 2 else logits.reshape(1, classes)
     target = np.asarray(target.data if isinstance(target, Tensor) else target)
     if target.dtype.kind == "f" and target.shape == shape:
         target = target.reshape(z.shape).astype(z.dtype, copy=False)
@@ -276,6 +281,14 @@ def _check_cross_entropy(logits, target, weight, reduction, label_smoothing):
             raise ValueError(f"cross_entropy: weight must have shape ({classes},) (one per class), got {weight.shape}")
         weight = weight.astype(z.dtype)
     return z, target, weight
+
+
+@functools.lru_cache(maxsize=32)
+def _unit_weights(classes: int, dtype: np.dtype) -> np.ndarray:
+    """The default class weights, all 1 (cached, read-only)."""
+    weights = np.ones(classes, dtype)
+    weights.flags.writeable = False
+    return weights
 
 
 def _check_class_range(target, kept, all_kept, classes, ignore_index):
