@@ -107,7 +107,11 @@ def topological_order(root: Tensor) -> list[Tensor]:
         if ctx is not None:
             for parent in ctx.parents:
                 if parent is not None and parent._requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+                    if parent._ctx is None:  # a leaf has no inputs to wait for: it can go in now
+                        visited.add(id(parent))
+                        order.append(parent)
+                    else:
+                        stack.append((parent, False))
     return order
 
 

@@ -117,8 +117,9 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on Tensors (or plain values) and record the node if a gradient is needed."""
         ctx = cls.__new__(cls)
-        # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through
-        arrays = [arg.data if isinstance(arg, Tensor) else _plain_scalar(arg) for arg in args]
+        # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through;
+        # a NumPy scalar becomes a Python scalar so that, as in PyTorch, it never upcasts a float32 tensor
+        arrays = [arg.data if isinstance(arg, Tensor) else arg.item() if isinstance(arg, np.generic) else arg for arg in args]
         needs_grad = tuple([isinstance(arg, Tensor) and arg._requires_grad for arg in args])
         ctx.needs_input_grad = needs_grad
         try:
@@ -159,12 +160,6 @@ class Function:
 
 
 _FLOAT64 = np.dtype(np.float64)
-
-
-def _plain_scalar(value: Any) -> Any:
-    """A NumPy scalar (np.float64(2.0), ...) becomes a Python scalar, so it does not upcast
-    a float32 tensor: a scalar takes the tensor's dtype, as in PyTorch."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _to_default_float(data: np.ndarray) -> np.ndarray:
