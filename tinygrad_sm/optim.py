@@ -2,8 +2,11 @@
 
 An optimiser holds parameters (leaf Tensors) and, on ``step()``, moves each one
 that has a gradient. Updates are plain NumPy on ``p.data``, in place and outside
-the graph: nothing is recorded, the array keeps its dtype, and the scratch
-arrays an update needs are allocated once per parameter, not once per step.
+the graph: nothing is recorded, the array keeps its dtype, and the state an
+update keeps (momentum buffers, moment estimates) is allocated once per
+parameter, then updated in place. SGD keeps nothing else between steps: its few
+temporaries live only during ``step()``, so a model's memory between steps is
+parameters + gradients + momentum buffers, as in PyTorch.
 
 As in PyTorch, ``params`` is an iterable of Tensors or of *parameter groups*
 (dicts with a ``"params"`` list and any hyper-parameters to override), and
@@ -82,14 +85,20 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {}
-                self._update(p.data, p.grad.data, group, state)
+            self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """Update the parameters of one group that have a gradient (``_update`` on each)."""
+        all_state, update = self.state, self._update
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            state = all_state.get(p)
+            if state is None:
+                state = all_state[p] = {}
+            update(p.data, grad.data, group, state)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -138,27 +147,36 @@ class SGD(Optimizer):
         if group["nesterov"] and group["momentum"] <= 0:
             raise ValueError("SGD: nesterov=True requires a momentum > 0")
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
-        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-        g = grad
-        if weight_decay != 0:
-            g = np.multiply(param, weight_decay, out=_scratch(state, "decayed_grad", param))
-            g += grad
-        if momentum != 0:
-            buffer = state.get("momentum_buffer")
-            if buffer is None:
-                buffer = state["momentum_buffer"] = g.copy()
-            else:
-                buffer *= momentum
-                buffer += g
-            if group["nesterov"]:
-                direction = np.multiply(buffer, momentum, out=_scratch(state, "nesterov_direction", param))
-                direction += g
-                g = direction
-            else:
-                g = buffer
-        update = np.multiply(g, lr, out=_scratch(state, "update", param))
-        param -= update
+    def _step_group(self, group: dict[str, Any]) -> None:
+        # One loop per group with the hyper-parameters read once: for a small model the
+        # Python around the NumPy calls costs as much as the arithmetic.
+        lr, momentum, weight_decay, nesterov = group["lr"], group["momentum"], group["weight_decay"], group["nesterov"]
+        all_state = self.state
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            param, g = p.data, grad.data
+            state = all_state.get(p)
+            if state is None:
+                state = all_state[p] = {}
+            if weight_decay != 0:
+                g = param * weight_decay  # g + λ·p, in a temporary: the gradient itself is never changed
+                g += grad.data
+            if momentum != 0:
+                buffer = state.get("momentum_buffer")
+                if buffer is None:
+                    buffer = state["momentum_buffer"] = g.copy()  # b ← g on the first step
+                else:
+                    buffer *= momentum  # b ← μ·b + g, in place
+                    buffer += g
+                if nesterov:
+                    direction = buffer * momentum  # d = g + μ·b
+                    direction += g
+                    g = direction
+                else:
+                    g = buffer
+            param -= lr * g  # p ← p − η·d (one temporary, freed at once; as fast as a kept scratch array)
 
 
 class Adam(Optimizer):
