@@ -163,6 +163,26 @@ def test_hessian_of_log_sum_exp_matches_the_softmax_jacobian():
     np.testing.assert_allclose(tinygrad_sm.hessian(lambda t: t.logsumexp(), x), np.diag(p) - np.outer(p, p), atol=1e-14)
 
 
+ZERO_D_SECOND_DERIVATIVES = {
+    # op: (f''(x) in closed form) -- the ops whose forward saves its own output
+    "exp": lambda x: np.exp(x),
+    "tanh": lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2),
+    "sigmoid": lambda x: (s := 1 / (1 + np.exp(-x))) * (1 - s) * (1 - 2 * s),
+    "sqrt": lambda x: -0.25 * x**-1.5,
+    "log": lambda x: -1 / x**2,
+}
+
+
+@pytest.mark.parametrize("op", sorted(ZERO_D_SECOND_DERIVATIVES))
+def test_hessian_of_ops_on_0d_tensors(op):
+    # NumPy returns a scalar, not an array, for a 0-d result; the saved output must still be
+    # recognised as the output in a create_graph backward (it once became a constant: f'' = 0).
+    x = np.array(0.7)
+    expected = ZERO_D_SECOND_DERIVATIVES[op](0.7)
+    np.testing.assert_allclose(tinygrad_sm.hessian(lambda t: getattr(t, op)(), x), expected, rtol=1e-12)
+    np.testing.assert_allclose(tinygrad_sm.hessian(lambda t: getattr(t.reshape(1), op)().sum(), x), expected, rtol=1e-12)
+
+
 def test_hessian_needs_a_scalar():
     with pytest.raises(ValueError, match=r"scalar.*\(2,\)"):
         tinygrad_sm.hessian(lambda t: t * t, np.array([1.0, 2.0]))

@@ -127,7 +127,7 @@ class Function:
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
             raise _op_error(cls, error, args) from None
         if type(data) is not np.ndarray:
-            data = np.asarray(data)
+            data = _as_output_array(ctx, data)
         if data.dtype == _FLOAT64 and not any(type(a) is np.ndarray and a.dtype.kind == "f" for a in arrays):
             data = _to_default_float(data)  # only ints and Python floats went in: the default dtype, as in PyTorch
         if grad_mode.anomaly is not None:
@@ -160,6 +160,17 @@ class Function:
 
 
 _FLOAT64 = np.dtype(np.float64)
+
+
+def _as_output_array(ctx: Function, data: Any) -> np.ndarray:
+    """The output as an ndarray. NumPy gives scalars for 0-d results (``np.exp(np.array(1.0))``
+    is an ``np.float64``); if forward saved that scalar, the saved value becomes the new
+    array too, so a ``create_graph`` backward still recognises it as the output."""
+    array = np.asarray(data)
+    saved = ctx._saved
+    if saved and any(value is data for value in saved):
+        ctx._saved = tuple(array if value is data else value for value in saved)
+    return array
 
 
 def _to_default_float(data: np.ndarray) -> np.ndarray:
