@@ -133,7 +133,7 @@ def _default_gradient(output: Tensor, create_graph: bool, what: str):
             f"{what}: grad can be implicitly created only for a scalar output, but the output has shape {output.shape}; "
             "pass gradient= (a tensor of that shape, e.g. ones) to backward()"
         )
-    ones = np.ones_like(output.data)
+    ones = np.ones(output.data.shape, output.data.dtype)  # (np.ones_like is a slower Python wrapper)
     return Tensor._make(ones) if create_graph else ones
 
 

@@ -160,12 +160,9 @@ class Function:
         """Drop the saved values and whatever else forward kept on ctx (done by backward unless
         ``retain_graph``); the node keeps only what the graph's shape needs."""
         state = self.__dict__
-        self.__dict__ = {
-            "parents": state["parents"],
-            "_output": state["_output"],
-            "needs_input_grad": state["needs_input_grad"],
-            "_saved": None,
-        }
+        if len(state) > 3 + ("_saved" in state):  # forward kept more on ctx (ctx.axes = ...): drop that too
+            self.__dict__ = {name: state[name] for name in ("parents", "_output", "needs_input_grad")}
+        self._saved = None
 
 
 _FLOAT64 = np.dtype(np.float64)

@@ -123,7 +123,7 @@ class CrossEntropy(Op):
         z, target, weight = _check_cross_entropy(logits, target, weight, reduction, label_smoothing)
         n, classes = z.shape
         smoothing = float(label_smoothing)
-        class_weight = _unit_weights(classes, z.dtype) if weight is None else weight
+        class_weight = _ones(classes, z.dtype) if weight is None else weight
         shifted = _shift_by_max(z, (1,))
         ctx.soft_targets = target.dtype.kind == "f"
         ctx.smoothing, ctx.reduction, ctx.logits_shape = smoothing, reduction, np.shape(logits)
@@ -139,15 +139,23 @@ class CrossEntropy(Op):
             ctx.save_for_backward(logits, given_target, exp_shifted, sum_exp, log_probs)
         else:
             # q is sparse here: (1 − ε)·w[yᵢ] at (i, yᵢ), plus (ε/C)·w on every kept row
-            rows = np.arange(n)
-            kept = target != ignore_index
-            all_kept = bool(kept.all())
-            _check_class_range(target, kept, all_kept, classes, ignore_index)
-            safe_target = target if all_kept else np.where(kept, target, 0)
-            if weight is None:
-                target_weight = kept.astype(z.dtype)
+            rows = _row_indices(n)
+            in_range = target.size == 0 or (target.min() >= 0 and target.max() < classes)
+            if in_range and weight is None and not 0 <= ignore_index < classes:
+                # the usual case: every row kept, every weight 1 (fewer NumPy calls: this runs every step)
+                kept, all_kept, safe_target = _ones(n, np.dtype(bool)), True, target
+                target_weight, denominator = _ones(n, z.dtype), n
             else:
-                target_weight = np.where(kept, class_weight[safe_target], 0).astype(z.dtype)
+                kept = target != ignore_index
+                all_kept = bool(kept.all())
+                if not in_range:
+                    _check_class_range(target, kept, classes, ignore_index)
+                safe_target = target if all_kept else np.where(kept, target, 0)
+                if weight is None:
+                    target_weight = kept.astype(z.dtype)
+                else:
+                    target_weight = np.where(kept, class_weight[safe_target], 0).astype(z.dtype)
+                denominator = target_weight.sum()
             shifted_target = shifted[rows, safe_target]
             if smoothing > 0:
                 shifted_weighted = shifted @ class_weight
@@ -163,7 +171,6 @@ class CrossEntropy(Op):
                 losses = (1 - smoothing) * losses + np.where(kept, smoothing / classes * smooth, 0)
             ctx.rows, ctx.kept, ctx.target = rows, kept, safe_target
             ctx.target_mass = (1 - smoothing) * target_weight  # q at (i, yᵢ), before the smoothing part
-            denominator = target_weight.sum()
             ctx.save_for_backward(logits, exp_shifted, sum_exp)
 
         losses = losses.astype(z.dtype, copy=False)
@@ -215,22 +222,24 @@ class CrossEntropy(Op):
             grad_logits = (probs * dist.sum(axis=1, keepdims=True) - dist) * scale
             return grad_logits.reshape(ctx.logits_shape), grad_target
 
-        # The same formula, (p · Σ_c q_c − q) · scale, on one (N, C) buffer.
-        grad_logits = exp_shifted / sum_exp  # p
+        # The same formula, (p · Σ_c q_c − q) · scale, on one (N, C) buffer; the first term,
+        # e/Σe · Σ_c q_c · scale, is one pass over (N, C) with the per-row factors combined first.
         if ctx.soft_targets:
             dist = _target_distribution(ctx, target)
-            grad_logits *= dist.sum(axis=1, keepdims=True) * scale
+            grad_logits = exp_shifted * (dist.sum(axis=1, keepdims=True) * scale / sum_exp)
             grad_logits -= dist * scale
         else:
             row_scale = scale.reshape(-1)  # (N,) or (1,)
             row_mass = ctx.target_mass
             if ctx.smoothing > 0:
                 row_mass = row_mass + ctx.kept * (ctx.smoothing / classes * ctx.class_weight.sum())
-            grad_logits *= (row_mass * row_scale)[:, None]
+            grad_logits = exp_shifted * ((row_mass * row_scale)[:, None] / sum_exp)
             grad_logits[ctx.rows, ctx.target] -= ctx.target_mass * row_scale
             if ctx.smoothing > 0:
                 grad_logits -= np.outer(ctx.kept * row_scale, ctx.smoothing / classes * ctx.class_weight)
-        return grad_logits.reshape(ctx.logits_shape), grad_target
+        if grad_logits.shape != ctx.logits_shape:  # (a reshape to the same shape would be a view: the engine would copy it)
+            grad_logits = grad_logits.reshape(ctx.logits_shape)
+        return grad_logits, grad_target
 
 
 def _target_distribution(ctx, target):
@@ -284,16 +293,23 @@ def _check_cross_entropy(logits, target, weight, reduction, label_smoothing):
 
 
 @functools.lru_cache(maxsize=32)
-def _unit_weights(classes: int, dtype: np.dtype) -> np.ndarray:
-    """The default class weights, all 1 (cached, read-only)."""
-    weights = np.ones(classes, dtype)
-    weights.flags.writeable = False
-    return weights
+def _ones(length: int, dtype: np.dtype) -> np.ndarray:
+    """Ones (e.g. the default class weights), cached and read-only."""
+    ones = np.ones(length, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
-def _check_class_range(target, kept, all_kept, classes, ignore_index):
-    if all_kept and (target.size == 0 or (target.min() >= 0 and target.max() < classes)):
-        return
+@functools.lru_cache(maxsize=32)
+def _row_indices(n: int) -> np.ndarray:
+    """0, 1, ..., n − 1 (cached and read-only): with the targets, indexes each row's true class."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
+
+def _check_class_range(target, kept, classes, ignore_index):
+    """Raise if a kept row's class index is outside 0..classes − 1."""
     bad = kept & ((target < 0) | (target >= classes))
     if bad.any():
         value = int(target[bad][0])
