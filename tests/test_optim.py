@@ -166,6 +166,19 @@ def test_steps_update_in_place_keep_the_dtype_record_no_graph_and_reuse_their_bu
     assert all(optimizer.state[p32][key] is value for key, value in state_arrays.items())  # no new buffers per step
 
 
+@pytest.mark.parametrize("shape", [(300, 1000), (70_000,), (3, 40_000, 2), (2, 3), ()])
+def test_big_sgd_updates_go_in_blocks_with_the_same_result(shape):
+    # the blockwise p -= lr * d (small temporaries) must give exactly the one-shot result
+    from tinygrad_sm.optim import _subtract_scaled
+
+    rng = np.random.default_rng(0)
+    param = rng.normal(size=shape).astype(np.float32)
+    direction = rng.normal(size=shape).astype(np.float32)
+    expected = param - np.float32(0.1) * direction
+    _subtract_scaled(param, 0.1, direction)
+    assert np.array_equal(param, expected)
+
+
 def test_parameters_without_a_gradient_are_left_alone():
     used, unused = Tensor.ones(2, requires_grad=True), Tensor.ones(2, requires_grad=True)
     optimizer = optim.SGD([used, unused], lr=0.5, momentum=0.9, weight_decay=0.1)

@@ -119,6 +119,21 @@ def _scratch(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
     return array
 
 
+_BLOCK = 1 << 16  # elements per block of an SGD update (256 KiB in float32)
+
+
+def _subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> None:
+    """``param -= scale * direction``, in blocks of rows when the arrays are big, so the temporary
+    ``scale * direction`` is one block, not one more parameter-sized array at the step's memory peak."""
+    rows = len(direction) if direction.ndim else 1
+    if direction.size <= _BLOCK or rows == 1 or direction.shape != param.shape:
+        param -= scale * direction
+        return
+    block = max(1, _BLOCK * rows // direction.size)  # rows per block
+    for start in range(0, rows, block):
+        param[start:start + block] -= scale * direction[start:start + block]
+
+
 def _check_number(owner: str, name: str, value: Any, low: float, high: float = math.inf, high_open: bool = False) -> None:
     is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not (is_number and low <= value and (value < high if high_open else value <= high)):
@@ -176,7 +191,7 @@ class SGD(Optimizer):
                     g = direction
                 else:
                     g = buffer
-            param -= lr * g  # p ← p − η·d (one temporary, freed at once; as fast as a kept scratch array)
+            _subtract_scaled(param, lr, g)  # p ← p − η·d
 
 
 class Adam(Optimizer):
