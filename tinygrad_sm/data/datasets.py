@@ -12,7 +12,8 @@ from importlib import resources
 
 import numpy as np
 
-from ._rng import RngLike, _as_generator, _check_positive_int
+from .._checks import positive_int
+from ._rng import RngLike, _as_generator
 
 _DIGITS_FILE = "digits.npz"
 
@@ -48,8 +49,8 @@ def spiral(
         int64 class indices of shape ``(n_per_class * n_classes,)``, ordered
         class by class.
     """
-    n_per_class = _check_positive_int("n_per_class", n_per_class)
-    n_classes = _check_positive_int("n_classes", n_classes)
+    n_per_class = positive_int("n_per_class", n_per_class)
+    n_classes = positive_int("n_classes", n_classes)
     noise = _check_non_negative("noise", noise)
     gen = _as_generator(rng)
 
@@ -97,9 +98,9 @@ def blobs(
         int64 class indices of shape ``(n_per_class * n_classes,)``, ordered
         class by class.
     """
-    n_per_class = _check_positive_int("n_per_class", n_per_class)
-    n_classes = _check_positive_int("n_classes", n_classes)
-    n_features = _check_positive_int("n_features", n_features)
+    n_per_class = positive_int("n_per_class", n_per_class)
+    n_classes = positive_int("n_classes", n_classes)
+    n_features = positive_int("n_features", n_features)
     spread = _check_non_negative("spread", spread)
     gen = _as_generator(rng)
 

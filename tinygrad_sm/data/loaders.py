@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._rng import RngLike, _as_generator, _check_positive_int
+from .._checks import positive_int
+from ._rng import RngLike, _as_generator
 
 
 def train_test_split(
@@ -80,7 +81,7 @@ def batches(
     X = np.asarray(X)
     y = np.asarray(y)
     n = _check_same_length(X, y)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     order = _as_generator(rng).permutation(n) if shuffle else None
     return _iter_batches(X, y, batch_size, order)
 

@@ -12,15 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._checks import positive_int
 from ..random import as_generator
 from ..tensor import Tensor
 from .module import Module
-
-
-def _positive_int(owner: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class Linear(Module):
@@ -32,8 +27,8 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, rng: int | np.random.Generator | None = None):
-        self.in_features = _positive_int("Linear", "in_features", in_features)
-        self.out_features = _positive_int("Linear", "out_features", out_features)
+        self.in_features = positive_int("Linear: in_features", in_features)
+        self.out_features = positive_int("Linear: out_features", out_features)
         generator = as_generator(rng)
         bound = 1.0 / math.sqrt(self.in_features)
         shape = (self.out_features, self.in_features)
@@ -126,7 +121,7 @@ class MLP(Module):
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
-        sizes = [_positive_int("MLP", "every size", size) for size in sizes]
+        sizes = [positive_int("MLP: every size", size) for size in sizes]
         if isinstance(activation, str):
             if activation not in _ACTIVATIONS:
                 choices = ", ".join(map(repr, _ACTIVATIONS))
