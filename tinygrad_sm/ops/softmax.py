@@ -34,8 +34,8 @@ class Softmax(Op):
     @staticmethod
     def forward(ctx, z, axis=-1):
         ctx.axes = normalize_axis(axis, z.ndim, "softmax", z.shape)
-        p = np.exp(_shift_by_max(z, ctx.axes))  # e^(z − max): a fresh array, so it is normalised in place
-        p /= p.sum(axis=ctx.axes, keepdims=True)
+        e = np.exp(_shift_by_max(z, ctx.axes))
+        p = e / e.sum(axis=ctx.axes, keepdims=True)
         ctx.save_for_backward(p)
         return p
 
