@@ -72,13 +72,14 @@ class Linear(Op):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        if np.ndim(weight) != 2 or np.ndim(x) == 0 or np.shape(x)[-1] != np.shape(weight)[1]:
+        x, weight = np.asarray(x), np.asarray(weight)
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
             raise ValueError(
-                f"linear: input of shape {np.shape(x)} does not fit weight of shape {np.shape(weight)} "
-                f"(expected input (..., {np.shape(weight)[-1] if np.ndim(weight) else '?'}))"
+                f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                f"(expected input (..., {weight.shape[-1] if weight.ndim else '?'}))"
             )
-        if bias is not None and np.shape(bias) != (np.shape(weight)[0],):
-            raise ValueError(f"linear: bias must have shape ({np.shape(weight)[0]},), got {np.shape(bias)}")
+        if bias is not None and np.shape(bias) != weight.shape[:1]:
+            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {np.shape(bias)}")
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is not None:
