@@ -134,6 +134,40 @@ def test_second_backward_without_retain_graph_raises_clearly():
     np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])  # the failed call added nothing
 
 
+# What PyTorch 2.13 does on a second backward() without retain_graph: ops that saved no tensor
+# (only sizes) run again and accumulate; ops that saved one raise.
+SECOND_BACKWARD = [
+    ("add", lambda x: x + 1, [2.0, 2.0]),
+    ("sub", lambda x: 1 - x, [-2.0, -2.0]),
+    ("neg", lambda x: -x, [-2.0, -2.0]),
+    ("reshape", lambda x: x.reshape(2, 1), [2.0, 2.0]),
+    ("transpose", lambda x: x.reshape(1, 2).T, [2.0, 2.0]),
+    ("mean", lambda x: x.mean(), [1.0, 1.0]),
+    ("slice", lambda x: x[0:2], [2.0, 2.0]),
+    ("concatenate", lambda x: Tensor.concatenate([x, x]), [4.0, 4.0]),
+    ("mul by a constant", lambda x: x * 2.0, None),
+    ("div by a constant", lambda x: x / 2.0, None),
+    ("mul", lambda x: x * x, None),
+    ("exp", lambda x: x.exp(), None),
+    ("relu", lambda x: x.relu(), None),
+    ("max", lambda x: x.max(), None),
+    ("integer index", lambda x: x[[0, 0, 1]], None),
+]
+
+
+@pytest.mark.parametrize("name, make, twice", SECOND_BACKWARD, ids=[case[0] for case in SECOND_BACKWARD])
+def test_second_backward_runs_again_exactly_where_pytorch_does(name, make, twice):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = make(x).sum()
+    y.backward()
+    if twice is None:
+        with pytest.raises(RuntimeError, match="second time"):
+            y.backward()
+    else:
+        y.backward()
+        np.testing.assert_array_equal(x.grad.data, twice)
+
+
 def test_backward_frees_saved_values_unless_retained():
     x = Tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
     loss = x.cross_entropy([0, 1, 2, 0])

@@ -153,16 +153,27 @@ class Function:
 
     @property
     def freed(self) -> bool:
-        """True once a backward without ``retain_graph`` has released the saved values."""
+        """True once a backward without ``retain_graph`` has released the values this node needs."""
         return self._saved is None
 
     def release(self) -> None:
-        """Drop the saved values and whatever else forward kept on ctx (done by backward unless
-        ``retain_graph``); the node keeps only what the graph's shape needs."""
+        """Free the arrays forward kept for backward (done by backward unless ``retain_graph``).
+
+        As in PyTorch, the saved values go, and so does every array forward stored on ctx;
+        small settings (axes, shapes, flags) stay. A node that kept no array (``add``,
+        ``sum``, ``reshape``, ...) can therefore run its backward again; one that did is
+        marked freed, and a second backward through it raises.
+        """
         state = self.__dict__
-        if len(state) > 3 + ("_saved" in state):  # forward kept more on ctx (ctx.axes = ...): drop that too
-            self.__dict__ = {name: state[name] for name in ("parents", "_output", "needs_input_grad")}
-        self._saved = None
+        saved = state.get("_saved", ())
+        held = saved is not None and any(isinstance(value, np.ndarray | Tensor) for value in saved)
+        if len(state) > 3 + ("_saved" in state):  # forward stored more on ctx (ctx.axes = ...)
+            arrays = [name for name, value in state.items() if isinstance(value, np.ndarray | Tensor)]
+            for name in arrays:
+                del state[name]
+            held = held or bool(arrays)
+        if held:
+            self._saved = None
 
 
 _FLOAT64 = np.dtype(np.float64)

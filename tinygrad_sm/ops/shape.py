@@ -3,6 +3,7 @@ moves the gradient back the same way (reshape back, transpose back, scatter back
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -161,7 +162,7 @@ class Concatenate(Op):
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}") from None
-        ctx.bounds = np.cumsum([0] + [a.shape[ctx.axis] for a in arrays])
+        ctx.bounds = list(itertools.accumulate([a.shape[ctx.axis] for a in arrays], initial=0))  # where each input starts
         return out
 
     @staticmethod
