@@ -126,3 +126,13 @@ def test_sum_over_all_axes_as_tuple_equals_none():
     x = random_array(1, (2, 3, 4))
     np.testing.assert_allclose(Tensor(x).sum(axis=(0, 1, 2)).data, Tensor(x).sum().data)
     np.testing.assert_allclose(Tensor(x).mean(axis=(-1, -2, -3)).data, x.mean())
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_extremum_over_the_non_empty_axes_of_an_empty_tensor_is_empty(name):
+    # as torch.amax(x, dim=1) on shape (0, 2): only reducing over an axis of size 0 is an error
+    x = Tensor(np.zeros((0, 2)), requires_grad=True)
+    out = getattr(x, name)(axis=1)
+    assert out.shape == (0,)
+    out.sum().backward()
+    assert x.grad.shape == (0, 2)

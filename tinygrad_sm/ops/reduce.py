@@ -54,8 +54,9 @@ class _Extremum(Op):
     @classmethod
     def _forward(cls, ctx, a, axis, keepdims):
         axes = normalize_axis(axis, a.ndim, cls.name, a.shape)
-        if a.size == 0:
-            raise ValueError(f"{cls.name}: cannot reduce an empty tensor of shape {a.shape}")
+        empty = [i for i in axes if a.shape[i] == 0]
+        if empty:  # (reducing the other axes of an empty tensor is fine: the result is empty too)
+            raise ValueError(f"{cls.name}: cannot reduce over axis {empty[0]}, which has size 0 (shape {a.shape})")
         extreme = cls.reduce(a, axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:  # (integer and bool tensors never need it)
             winners = a == extreme
