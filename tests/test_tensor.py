@@ -37,6 +37,21 @@ def test_dtype_rules(data, dtype):
     np.testing.assert_array_equal(t.data, np.asarray(data))
 
 
+@pytest.mark.parametrize("make, dtype", [
+    (lambda: Tensor([1, 2]) + Tensor(np.ones(2, np.float32)), np.float32),  # NumPy says float64; PyTorch float32
+    (lambda: Tensor(np.ones(2, np.float32)) * Tensor([2, 3]), np.float32),
+    (lambda: Tensor([1, 2]) / Tensor([2, 2]), np.float32),  # ints only: the default dtype
+    (lambda: Tensor([1, 2]) + 0.5, np.float32),
+    (lambda: Tensor([1, 4]).sqrt(), np.float32),
+    (lambda: Tensor([1, 2]) + Tensor(np.ones(2)), np.float64),  # a float64 operand keeps float64
+    (lambda: Tensor(np.ones(2, np.float32)) + Tensor(np.ones(2)), np.float64),  # float32 with float64: NumPy's rule
+    (lambda: Tensor(np.ones(2, np.float32)) * np.float64(2.0), np.float32),  # a NumPy scalar acts as a Python one
+    (lambda: Tensor([1, 2]) * Tensor([2, 2]), np.int64),
+])
+def test_result_dtypes_follow_pytorch(make, dtype):
+    assert make().dtype == dtype
+
+
 def test_explicit_dtype_and_default_dtype(float64_default):
     assert tinygrad_sm.get_default_dtype() == np.float64
     assert Tensor([1.0, 2.0]).dtype == np.float64

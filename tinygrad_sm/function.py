@@ -64,6 +64,9 @@ class Function:
     #: True when ``backward`` uses only operations that also work on Tensors,
     #: so that ``create_graph=True`` can record it (all built-in ops).
     differentiable_backward: bool = False
+    #: True when the result's float dtype comes from the inputs' (PyTorch's promotion); False for
+    #: an op that picks it itself (``astype``)
+    dtype_from_inputs: bool = True
 
     # Instances get a __dict__ on purpose: forward may store anything on ctx (ctx.axis = ...).
     _saved: tuple | None = ()
@@ -137,8 +140,10 @@ class Function:
             raise _op_error(cls, error, args) from None
         if type(data) is not np.ndarray:
             data = _as_output_array(ctx, data)
-        if data.dtype is _FLOAT64 and not any(type(a) is np.ndarray and a.dtype.kind == "f" for a in arrays):
-            data = _to_default_float(data)  # only ints and Python floats went in: the default dtype, as in PyTorch
+        if data.dtype is _FLOAT64 and cls.dtype_from_inputs and not any(
+            type(a) is np.ndarray and a.dtype == _FLOAT64 for a in arrays
+        ):
+            data = _float_result(data, arrays)  # NumPy upcast ints (or ints with float32) to float64; PyTorch does not
         if grad_mode.anomaly is not None:
             grad_mode.anomaly.after_forward(cls, ctx, data, args)
         if not (grad_mode.enabled and True in needs_grad):
@@ -190,7 +195,11 @@ def _as_output_array(ctx: Function, data: Any) -> np.ndarray:
     return array
 
 
-def _to_default_float(data: np.ndarray) -> np.ndarray:
+def _float_result(data: np.ndarray, arrays: list) -> np.ndarray:
+    """The float dtype PyTorch gives when no float64 array went in: float32 if a float32 array
+    did (int64 + float32 is float32), else the default dtype (ints and Python floats only)."""
+    if any(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays):
+        return data.astype(np.float32)
     default = get_default_dtype()
     return data if default == _FLOAT64 else data.astype(default)
 

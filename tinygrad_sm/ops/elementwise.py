@@ -283,6 +283,7 @@ class Cast(Op):
     """z = a converted to another float dtype;  the gradient is converted back."""
 
     rule = "g cast back to the input's dtype"
+    dtype_from_inputs = False
 
     @staticmethod
     def forward(ctx, a, dtype):
