@@ -516,7 +516,8 @@ Two more things the engine does, both easy to trip over:
 - gradients **accumulate**: a second backward pass adds to `.grad` (that is why training loops call
   `zero_grad()`);
 - without `retain_graph=True`, `backward()` frees the values the nodes saved, and a second backward
-  pass through the same graph is an error that says so.
+  pass through a node that needs them (here `tanh`, which saved its output) is an error that says so.
+  As in PyTorch, nodes that saved nothing (`+`, `sum`, `reshape`) could run again.
 '''),
     code(r'''
 loss.backward(retain_graph=True)  # the graph is still there: the gradient is added a second time
