@@ -49,9 +49,9 @@ def spiral(
         int64 class indices of shape ``(n_per_class * n_classes,)``, ordered
         class by class.
     """
-    n_per_class = positive_int("n_per_class", n_per_class)
-    n_classes = positive_int("n_classes", n_classes)
-    noise = _check_non_negative("noise", noise)
+    n_per_class = positive_int("spiral: n_per_class", n_per_class)
+    n_classes = positive_int("spiral: n_classes", n_classes)
+    noise = _check_non_negative("spiral: noise", noise)
     gen = _as_generator(rng)
 
     radius = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
@@ -98,10 +98,10 @@ def blobs(
         int64 class indices of shape ``(n_per_class * n_classes,)``, ordered
         class by class.
     """
-    n_per_class = positive_int("n_per_class", n_per_class)
-    n_classes = positive_int("n_classes", n_classes)
-    n_features = positive_int("n_features", n_features)
-    spread = _check_non_negative("spread", spread)
+    n_per_class = positive_int("blobs: n_per_class", n_per_class)
+    n_classes = positive_int("blobs: n_classes", n_classes)
+    n_features = positive_int("blobs: n_features", n_features)
+    spread = _check_non_negative("blobs: spread", spread)
     gen = _as_generator(rng)
 
     centres = gen.uniform(-5.0, 5.0, size=(n_classes, n_features))

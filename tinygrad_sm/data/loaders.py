@@ -40,7 +40,7 @@ def train_test_split(
     """
     X = np.asarray(X)
     y = np.asarray(y)
-    n = _check_same_length(X, y)
+    n = _check_same_length(X, y, "train_test_split")
     n_test = _n_test(test_size, n)
     perm = _as_generator(rng).permutation(n)
     test_idx, train_idx = perm[:n_test], perm[n_test:]
@@ -80,8 +80,8 @@ def batches(
     """
     X = np.asarray(X)
     y = np.asarray(y)
-    n = _check_same_length(X, y)
-    batch_size = positive_int("batch_size", batch_size)
+    n = _check_same_length(X, y, "batches")
+    batch_size = positive_int("batches: batch_size", batch_size)
     order = _as_generator(rng).permutation(n) if shuffle else None
     return _iter_batches(X, y, batch_size, order)
 
@@ -97,11 +97,11 @@ def _iter_batches(
             yield X[idx], y[idx]
 
 
-def _check_same_length(X: np.ndarray, y: np.ndarray) -> int:
+def _check_same_length(X: np.ndarray, y: np.ndarray, owner: str) -> int:
     if X.ndim == 0 or y.ndim == 0:
-        raise ValueError("X and y must be arrays with at least one dimension")
+        raise ValueError(f"{owner}: X and y must be arrays with at least one dimension")
     if len(X) != len(y):
-        raise ValueError(f"X and y have different lengths: {len(X)} != {len(y)}")
+        raise ValueError(f"{owner}: X and y have different lengths: {len(X)} != {len(y)}")
     return len(X)
 
 
@@ -110,18 +110,18 @@ def _n_test(test_size: object, n: int) -> int:
         n_test = int(test_size)
         if not 1 <= n_test <= n - 1:
             raise ValueError(
-                f"test_size={n_test} must be between 1 and n_samples - 1 = {n - 1}"
+                f"train_test_split: test_size={n_test} must be between 1 and n_samples - 1 = {n - 1}"
             )
         return n_test
     if isinstance(test_size, numbers.Real) and not isinstance(test_size, bool):
         if not 0.0 < test_size < 1.0:
-            raise ValueError(f"a float test_size must be in (0, 1), got {test_size}")
+            raise ValueError(f"train_test_split: a float test_size must be in (0, 1), got {test_size}")
         n_test = math.ceil(test_size * n)
         if n_test >= n:
             raise ValueError(
-                f"test_size={test_size} with {n} samples leaves no training samples"
+                f"train_test_split: test_size={test_size} with {n} samples leaves no training samples"
             )
         return n_test
     raise ValueError(
-        f"test_size must be a float in (0, 1) or an int count, got {test_size!r}"
+        f"train_test_split: test_size must be a float in (0, 1) or an int count, got {test_size!r}"
     )
