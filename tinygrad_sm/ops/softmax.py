@@ -140,7 +140,8 @@ class CrossEntropy(Op):
         else:
             # q is sparse here: (1 − ε)·w[yᵢ] at (i, yᵢ), plus (ε/C)·w on every kept row
             rows = _row_indices(n)
-            in_range = target.size == 0 or (target.min() >= 0 and target.max() < classes)
+            # (as unsigned numbers negative targets are huge, so one max checks both ends of the range)
+            in_range = target.size == 0 or target.view(np.uint64).max() < classes
             if in_range and weight is None and not 0 <= ignore_index < classes:
                 # the usual case: every row kept, every weight 1 (fewer NumPy calls: this runs every step)
                 kept, all_kept, safe_target = _ones(n, np.dtype(bool)), True, target
@@ -162,7 +163,9 @@ class CrossEntropy(Op):
             exp_shifted = np.exp(shifted, out=shifted)  # shifted is not needed any more: reuse its buffer
             sum_exp = exp_shifted.sum(axis=1, keepdims=True)
             log_sum_exp = np.log(sum_exp[:, 0])
-            losses = target_weight * (log_sum_exp - shifted_target)  # −w[yᵢ]·log p[i, yᵢ]
+            losses = log_sum_exp - shifted_target  # −log p[i, yᵢ]
+            if weight is not None or not all_kept:
+                losses *= target_weight  # −w[yᵢ]·log p[i, yᵢ]
             if not all_kept:
                 losses = np.where(kept, losses, 0)  # an ignored row's log p may be nan or inf: it still adds 0
             if smoothing > 0:
@@ -170,7 +173,7 @@ class CrossEntropy(Op):
                     smooth = log_sum_exp * class_weight.sum() - shifted_weighted  # −Σ_c w_c log p_ic
                 losses = (1 - smoothing) * losses + np.where(kept, smoothing / classes * smooth, 0)
             ctx.rows, ctx.kept, ctx.target = rows, kept, safe_target
-            ctx.target_mass = (1 - smoothing) * target_weight  # q at (i, yᵢ), before the smoothing part
+            ctx.target_mass = (1 - smoothing) * target_weight if smoothing else target_weight  # q at (i, yᵢ), before smoothing
             ctx.save_for_backward(logits, exp_shifted, sum_exp)
 
         losses = losses.astype(z.dtype, copy=False)
