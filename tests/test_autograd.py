@@ -152,6 +152,7 @@ SECOND_BACKWARD = [
     ("relu", lambda x: x.relu(), None),
     ("max", lambda x: x.max(), None),
     ("integer index", lambda x: x[[0, 0, 1]], None),
+    ("index tuple of arrays", lambda x: x.reshape(1, 2)[np.array([0, 0]), np.array([1, 0])], None),
 ]
 
 

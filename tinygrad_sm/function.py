@@ -164,21 +164,29 @@ class Function:
     def release(self) -> None:
         """Free the arrays forward kept for backward (done by backward unless ``retain_graph``).
 
-        As in PyTorch, the saved values go, and so does every array forward stored on ctx;
-        small settings (axes, shapes, flags) stay. A node that kept no array (``add``,
-        ``sum``, ``reshape``, ...) can therefore run its backward again; one that did is
-        marked freed, and a second backward through it raises.
+        As in PyTorch, the saved values go, and so does everything forward stored on ctx that
+        holds an array (``ctx.mask``, an index tuple of arrays); small settings (axes, shapes,
+        flags) stay. A node that kept no array (``add``, ``sum``, ``reshape``, ...) can
+        therefore run its backward again; one that did is marked freed, and a second
+        backward through it raises.
         """
         state = self.__dict__
         saved = state.get("_saved", ())
-        held = saved is not None and any(isinstance(value, np.ndarray | Tensor) for value in saved)
+        held = saved is not None and _holds_array(saved)
         if len(state) > 3 + ("_saved" in state):  # forward stored more on ctx (ctx.axes = ...)
-            arrays = [name for name, value in state.items() if isinstance(value, np.ndarray | Tensor)]
+            arrays = [name for name, value in state.items() if name != "parents" and _holds_array(value)]
             for name in arrays:
                 del state[name]
             held = held or bool(arrays)
         if held:
             self._saved = None
+
+
+def _holds_array(value: Any) -> bool:
+    """True for an ndarray or Tensor, or a tuple/list with one inside (at any depth)."""
+    if isinstance(value, np.ndarray | Tensor):
+        return True
+    return isinstance(value, tuple | list) and any(_holds_array(part) for part in value)
 
 
 _FLOAT64 = np.dtype(np.float64)

@@ -126,7 +126,7 @@ def _subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> 
     """``param -= scale * direction``, in blocks of rows when the arrays are big, so the temporary
     ``scale * direction`` is one block, not one more parameter-sized array at the step's memory peak."""
     rows = len(direction) if direction.ndim else 1
-    if direction.size <= _BLOCK or rows == 1 or direction.shape != param.shape:
+    if direction.size <= _BLOCK or rows == 1:
         param -= scale * direction
         return
     block = max(1, _BLOCK * rows // direction.size)  # rows per block
