@@ -451,3 +451,232 @@ def test_no_grad_records_nothing():
     assert y.grad_fn is None and not y.requires_grad and y.is_leaf
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.backward()
+
+
+# ----- grad mode is per thread (as in PyTorch) -------------------------------------------
+def _in_thread(fn):
+    import threading
+
+    result, errors = [], []
+
+    def run():
+        try:
+            result.append(fn())
+        except BaseException as error:  # re-raised in the main thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+def test_no_grad_in_another_thread_leaves_this_thread_recording():
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with tinygrad_sm.no_grad():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    inside.wait(5)
+    try:
+        assert tinygrad_sm.is_grad_enabled()
+        assert (Tensor([1.0], requires_grad=True) * 2).requires_grad
+    finally:
+        release.set()
+        thread.join()
+    assert tinygrad_sm.is_grad_enabled()
+
+
+def test_no_grad_blocks_exiting_out_of_order_in_two_threads_restore_each_thread():
+    import threading
+
+    steps = [threading.Event() for _ in range(3)]
+
+    def first():
+        with tinygrad_sm.no_grad():
+            steps[0].set()
+            steps[1].wait(5)  # the second thread enters after us and leaves after us
+        steps[2].set()
+
+    def second():
+        steps[0].wait(5)
+        with tinygrad_sm.no_grad():
+            steps[1].set()
+            steps[2].wait(5)
+        return tinygrad_sm.is_grad_enabled()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert _in_thread(second) is True
+    thread.join()
+    assert tinygrad_sm.is_grad_enabled()
+    assert _in_thread(tinygrad_sm.is_grad_enabled) is True
+
+
+def test_a_decorated_function_running_in_two_threads_restores_each():
+    import threading
+
+    gate = threading.Barrier(2)
+
+    @tinygrad_sm.no_grad()
+    def inference():
+        gate.wait(5)
+        return tinygrad_sm.is_grad_enabled()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(inference())) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [False, False]
+    assert tinygrad_sm.is_grad_enabled()
+
+
+def test_backward_in_one_thread_does_not_stop_recording_in_another():
+    import threading
+
+    def train(seed, out):
+        rng = np.random.default_rng(seed)
+        w = Tensor(rng.standard_normal(4), requires_grad=True)
+        for _ in range(200):
+            x = rng.standard_normal(4)
+            loss = ((w * x).sum() - 1.0) ** 2
+            if not loss.requires_grad:
+                out.append("loss not recorded")
+                return
+            w.grad = None
+            loss.backward()
+            expected = 2 * (float((w.data * x).sum()) - 1.0) * x
+            if not np.allclose(w.grad.data, expected, rtol=1e-5, atol=1e-6):
+                out.append("wrong gradient")
+                return
+        out.append("ok")
+
+    results: list[str] = []
+    threads = [threading.Thread(target=train, args=(seed, results)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["ok"] * 4
+
+
+def test_a_new_thread_starts_with_grad_enabled_even_inside_no_grad():
+    with tinygrad_sm.no_grad():
+        assert _in_thread(tinygrad_sm.is_grad_enabled) is True
+
+
+def test_no_grad_with_a_non_function_argument_is_an_error():
+    with pytest.raises(TypeError, match="no_grad: expected a function to decorate"):
+        tinygrad_sm.no_grad(5)
+    with pytest.raises(TypeError, match="enable_grad: expected a function"):
+        tinygrad_sm.enable_grad("x")
+
+
+# ----- 0-d tensors: .data and .grad.data are ndarrays --------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_d_gradients_are_ndarrays(dtype):
+    x = Tensor(np.array(2.0, dtype), requires_grad=True)
+    (x * x).backward()
+    assert type(x.grad.data) is np.ndarray and x.grad.shape == () and x.grad.dtype == dtype
+    (x * x).backward()  # accumulated
+    assert type(x.grad.data) is np.ndarray and float(x.grad.data) == 8.0
+    y = x.exp()
+    y.retain_grad()
+    (y * 3).backward()
+    assert type(y.grad.data) is np.ndarray
+    (g,) = tinygrad_sm.grad(x.exp() * x, x)
+    assert type(g.data) is np.ndarray
+
+
+def test_a_custom_backward_receives_an_ndarray_for_a_zero_d_output():
+    seen = []
+
+    class Square(tinygrad_sm.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.append(type(grad))
+            (a,) = ctx.saved_tensors
+            return 2 * a * grad
+
+    x = Tensor(3.0, requires_grad=True)
+    (Square.apply(x) * 2 + Square.apply(x)).backward()  # the grad of a 0-d output is a sum of 0-d arrays
+    assert seen == [np.ndarray, np.ndarray]
+    assert float(x.grad.data) == 18.0
+
+
+def test_comparisons_and_argmax_of_zero_d_give_ndarrays():
+    assert type((Tensor(1.0) < 2).data) is np.ndarray
+    assert type(Tensor([1.0, 3.0]).argmax().data) is np.ndarray
+    assert type(Tensor([1.0, 3.0]).argmin().data) is np.ndarray
+    assert type(Tensor(np.float64(2.0)).data) is np.ndarray
+
+
+# ----- every .grad is its own object -------------------------------------------------------
+def test_create_graph_gives_each_leaf_its_own_grad():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward(create_graph=True)
+    assert a.grad is not b.grad and a.grad.data is not b.grad.data
+    (a * 5).sum().backward()  # a later backward into a changes a.grad only (PyTorch: b.grad stays [1, 1])
+    np.testing.assert_array_equal(a.grad.data, [6.0, 6.0])
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+    a.grad.data *= 0
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_leaf_root_never_gets_the_callers_gradient_object(create_graph):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    seed = Tensor([5.0, 6.0])
+    x.backward(seed, create_graph=create_graph)
+    assert x.grad is not seed and x.grad.data is not seed.data
+    np.testing.assert_array_equal(x.grad.data, [5.0, 6.0])
+    x.grad.data[0] = 0
+    assert seed.data[0] == 5.0
+
+
+def test_create_graph_grads_stay_differentiable_after_the_copy():
+    a = Tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    b = Tensor([3.0, 4.0], dtype=np.float64, requires_grad=True)
+    ((a * b) + (a * b)).sum().backward(create_graph=True)  # a.grad = 2b, b.grad = 2a
+    (hessian_row,) = tinygrad_sm.grad(a.grad.sum(), [b])
+    np.testing.assert_array_equal(hessian_row.data, [2.0, 2.0])
+
+
+# ----- user-given gradients ------------------------------------------------------------------
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_gradient_of_another_dtype_is_cast_to_the_outputs(create_graph):
+    x = Tensor([1.0, 2.0], requires_grad=True)  # float32
+    (x * 2).backward(Tensor(np.ones(2, np.float64)), create_graph=create_graph)
+    assert x.grad.dtype == np.float32
+    (x * 2).backward(np.ones(2, np.float64))
+    assert x.grad.dtype == np.float32
+    (g,) = tinygrad_sm.grad(x * 2, x, grad_outputs=np.ones(2, np.float64))
+    assert g.dtype == np.float32
+
+
+def test_bad_gradients_and_grad_arguments_are_clear_errors():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="backward: gradient must be a Tensor or an array of numbers of shape \\(2,\\), got str"):
+        (x * 2).backward(gradient="abc")
+    with pytest.raises(TypeError, match="grad: outputs must be a Tensor or a non-empty list of Tensors, got int"):
+        tinygrad_sm.grad(5, x)
+    with pytest.raises(TypeError, match="grad: inputs must be a Tensor or a non-empty list of Tensors"):
+        tinygrad_sm.grad((x * 2).sum(), [])
+    with pytest.raises(TypeError, match="grad: inputs must be"):
+        tinygrad_sm.grad((x * 2).sum(), [x, 3])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import gradient_function, random_array, tensors
@@ -269,3 +271,143 @@ def test_built_in_ops_are_registered_and_differentiable_twice():
         op = get_op(name)
         assert issubclass(op, Function) and op.name == name
         assert op.differentiable_backward, name
+
+
+# ----- create_graph: a saved array belongs to the argument it came in as -------------------
+@pytest.mark.parametrize(
+    ("name", "fn", "expected"),
+    [
+        ("t * t.detach()", lambda t: (t * t.detach()).sum(), lambda x: np.zeros((x.size, x.size))),
+        ("t.detach() * t", lambda t: (t.detach() * t).sum(), lambda x: np.zeros((x.size, x.size))),
+        ("t * t.data", lambda t: (t * t.data).sum(), lambda x: np.zeros((x.size, x.size))),
+        ("t * t", lambda t: (t * t).sum(), lambda x: 2 * np.eye(x.size)),
+        ("t / t.detach()", lambda t: (t / t.detach()).sum(), lambda x: np.zeros((x.size, x.size))),
+        ("t.detach() ** t", lambda t: (t.detach() ** t).sum(), lambda x: np.diag(x**x * np.log(x) ** 2)),
+        ("t ** t.detach()", lambda t: (t ** t.detach()).sum(), lambda x: np.diag(x * (x - 1) * x ** (x - 2))),
+    ],
+)
+def test_hessian_of_a_tensor_with_its_own_detached_copy(name, fn, expected):
+    x = np.array([1.5, 2.0, 3.0])
+    np.testing.assert_allclose(tinygrad_sm.hessian(fn, x), expected(x), rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_two_leaves_sharing_one_array_are_two_inputs():
+    data = np.array([1.5, 2.0])
+    a = Tensor(data, requires_grad=True)
+    b = Tensor._make(a.data, requires_grad=True)  # the same buffer, another leaf
+    (ga,) = tinygrad_sm.grad((a * b).sum(), [a], create_graph=True)  # ∂/∂a (a·b) = b
+    (gb,) = tinygrad_sm.grad(ga.sum(), [b])
+    np.testing.assert_array_equal(gb.data, [1.0, 1.0])
+
+
+def test_a_cast_output_keeps_its_second_derivative():
+    # int64 ** float32 is computed in float64 by NumPy, then cast to float32 (PyTorch's dtype)
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    out = Tensor([3, 3]) ** t
+    assert out.dtype == np.float32
+    (g,) = tinygrad_sm.grad(out.sum(), t, create_graph=True)
+    (h,) = tinygrad_sm.grad(g.sum(), t)
+    np.testing.assert_allclose(h.data, 3.0 ** np.array([1.0, 2.0]) * np.log(3.0) ** 2, rtol=1e-6)  # PyTorch: [3.62, 10.86]
+
+
+# ----- keyword arguments mean what positional ones mean --------------------------------------
+def test_a_tensor_given_by_keyword_is_an_input():
+    probs = Tensor([[0.2, 0.8], [0.5, 0.5]], requires_grad=True)
+    by_keyword = Tensor([[1.0, 2.0], [0.0, 1.0]], requires_grad=True)
+    by_position = Tensor(by_keyword.data, requires_grad=True)
+    probs_too = Tensor(probs.data, requires_grad=True)
+    by_keyword.cross_entropy(target=probs).backward()
+    by_position.cross_entropy(probs_too).backward()
+    np.testing.assert_array_equal(by_keyword.grad.data, by_position.grad.data)
+    np.testing.assert_array_equal(probs.grad.data, probs_too.grad.data)
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    lo = Tensor([1.5, 0.0], requires_grad=True)
+    x.clip(lo=lo).sum().backward()
+    np.testing.assert_array_equal(lo.grad.data, [1.0, 0.0])
+
+
+def test_keyword_argument_errors_name_the_op():
+    x = Tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match="cross_entropy: got multiple values for argument 'target'"):
+        Tensor.cross_entropy(x, 0, target=1)
+    with pytest.raises(TypeError, match="mul: missing required argument 'a'"):
+        get_op("mul").apply(b=x)
+    with pytest.raises(TypeError, match="concatenate: axis= is a Tensor that requires grad"):
+        Tensor.concatenate([x, x], axis=Tensor(0.0, requires_grad=True))
+
+
+# ----- what a custom op may return ----------------------------------------------------------
+def _custom_op(forward_result=None, backward_result=None):
+    class Custom(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2 if forward_result is None else forward_result(a)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return backward_result(grad)
+
+    return Custom
+
+
+def test_a_custom_backward_may_return_a_number_or_a_tensor():
+    x = Tensor(2.0, requires_grad=True)
+    _custom_op(backward_result=lambda g: 2.0).apply(x).backward()
+    assert type(x.grad.data) is np.ndarray and x.grad.item() == 2.0
+    y = Tensor([1.0, 2.0], requires_grad=True)
+    _custom_op(backward_result=lambda g: Tensor(g * 2)).apply(y).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, [2.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("result", "kind", "message"),
+    [
+        (lambda g: None, RuntimeError, r"Custom\.backward returned None \(did it forget to `return`\?\)"),
+        (lambda g: [g], TypeError, r"Custom\.backward returned a list; return a tuple"),
+        (lambda g: "abc", TypeError, r"Custom\.backward returned a str as the gradient of input 0"),
+    ],
+)
+def test_a_bad_custom_backward_result_is_a_clear_error(result, kind, message):
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(kind, match=message):
+        _custom_op(backward_result=result).apply(x).sum().backward()
+
+
+@pytest.mark.parametrize(
+    ("result", "message"),
+    [
+        (lambda a: "abc", "Custom: forward must return a numpy.ndarray, got str"),
+        (lambda a: [1.0, 2.0], "Custom: forward must return a numpy.ndarray, got list"),
+        (lambda a: np.array(["x"]), "Custom: forward must return an array of numbers, got dtype <U1"),
+    ],
+)
+def test_a_custom_forward_must_return_an_array_of_numbers(result, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        _custom_op(forward_result=result).apply(Tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_an_error_in_a_users_forward_keeps_the_users_line():
+    import traceback
+
+    class Buggy(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.reshape(7)  # the bug: the line the traceback must show
+
+    with pytest.raises(ValueError, match=r"Buggy: cannot reshape .* \(input shapes: \(2,\)\)") as info:
+        Buggy.apply(Tensor([1.0, 2.0]))
+    lines = "".join(traceback.format_exception(info.value))
+    assert "return a.reshape(7)  # the bug" in lines
+    assert "During handling" not in lines
+
+
+def test_register_op_never_replaces_a_built_in_op(registry_cleanup):
+    class Exp(Function):  # the built-in's own class name, in another module
+        @staticmethod
+        def forward(ctx, a):
+            return a
+
+    with pytest.raises(ValueError, match=r"an op named 'exp' is already registered \(tinygrad_sm\.ops\.elementwise\.Exp\)"):
+        register_op("exp", Exp)
+    assert get_op("exp").__module__ == "tinygrad_sm.ops.elementwise"
+    np.testing.assert_allclose(Tensor([1.0]).exp().data, [np.e], rtol=1e-6)

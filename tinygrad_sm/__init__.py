@@ -14,6 +14,7 @@ from .autograd import enable_grad, grad, is_grad_enabled, no_grad
 from .check import GradcheckError, gradcheck, hessian, jacobian
 from .function import Function, get_op, ops, register_op
 from .io import load, save  # noqa: F401  (public functions)
+from .ops.selection import where
 from .random import manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
@@ -36,4 +37,5 @@ __all__ = [
     "ops",
     "register_op",
     "set_default_dtype",
+    "where",
 ]

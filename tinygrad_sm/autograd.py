@@ -27,24 +27,32 @@ from .tensor import Tensor
 
 # ----- grad mode ------------------------------------------------------------------------
 class _SetGradMode(contextlib.ContextDecorator):
-    """Sets grad mode inside a ``with`` block or a decorated function; nests and restores."""
+    """Sets this thread's grad mode inside a ``with`` block or a decorated function; nests and restores.
+
+    The mode to restore is kept on the thread's own stack (``grad_mode.outer_modes``), not on
+    this object, so one decorated function may run in several threads at once.
+    """
 
     enabled = True
 
     def __new__(cls, func=None):
         self = super().__new__(cls)
-        self._previous = []
         if func is not None:  # used as a bare decorator: @no_grad
+            if not callable(func):
+                raise TypeError(
+                    f"{cls.__name__}: expected a function to decorate (@{cls.__name__}) or no argument "
+                    f"(with {cls.__name__}():), got {type(func).__name__} {func!r}"
+                )
             return self(func)
         return self
 
     def __enter__(self):
-        self._previous.append(grad_mode.enabled)
+        grad_mode.outer_modes.append(grad_mode.enabled)
         grad_mode.enabled = self.enabled
         return self
 
     def __exit__(self, *exc_info):
-        grad_mode.enabled = self._previous.pop()
+        grad_mode.enabled = grad_mode.outer_modes.pop()
         return False
 
 
@@ -117,13 +125,24 @@ def topological_order(root: Tensor) -> list[Tensor]:
 
 # ----- backward -------------------------------------------------------------------------
 def _as_gradient(value: Any, like: Tensor, create_graph: bool, what: str):
-    """Check a user-given gradient and return it as an ndarray (or Tensor under create_graph)."""
+    """Check a user-given gradient and return it as an ndarray (or Tensor under create_graph)
+    of the output's shape and dtype (a gradient always has its tensor's dtype, as in PyTorch)."""
     if isinstance(value, Tensor):
         tensor = value
     else:
-        tensor = Tensor(np.asarray(value, dtype=like.dtype))
+        try:
+            tensor = Tensor._make(np.asarray(value, dtype=like.dtype))
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{what}: gradient must be a Tensor or an array of numbers of shape {like.shape}, "
+                f"got {type(value).__name__} {value!r:.60}"
+            ) from None
     if tensor.shape != like.shape:
         raise ValueError(f"{what}: gradient has shape {tensor.shape} but the output has shape {like.shape}")
+    if tensor.dtype != like.dtype:
+        if tensor.dtype.kind not in "fiub":
+            raise TypeError(f"{what}: gradient must hold numbers, got dtype {tensor.dtype}")
+        tensor = tensor.astype(like.dtype) if create_graph else Tensor._make(tensor.data.astype(like.dtype))
     return tensor if create_graph else tensor.data
 
 
@@ -172,8 +191,7 @@ def run_backward(
     for root, grad in zip(roots, root_grads):
         if root._requires_grad:
             _accumulate(grads, id(root), grad)
-            if not create_graph:
-                handed_out.add(id(grad))
+            handed_out.add(id(grad))  # the caller's own gradient: a leaf root's .grad gets a copy
 
     previous_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
@@ -182,6 +200,8 @@ def run_backward(
             grad = grads.pop(id(tensor), None)
             if grad is None:
                 continue
+            if type(grad) is not np.ndarray and not create_graph:
+                grad = np.asarray(grad)  # a sum of 0-d arrays is a NumPy scalar; rules and .grad get arrays
             ctx = tensor._ctx
             if wanted:
                 if id(tensor) in wanted:
@@ -203,6 +223,8 @@ def run_backward(
                 input_grads = type(ctx).backward(ctx, grad)
                 if type(input_grads) is not tuple or len(input_grads) != len(ctx.parents):
                     input_grads = _match_inputs(input_grads, ctx)
+                if any(type(g) is not np.ndarray and g is not None for g in input_grads):
+                    input_grads = _as_gradient_arrays(input_grads, ctx)
             if grad_mode.anomaly is not None:
                 grad_mode.anomaly.after_backward(ctx, grad, input_grads)
             for parent, parent_grad in zip(ctx.parents, input_grads):
@@ -210,7 +232,7 @@ def run_backward(
                     continue
                 if wanted and id(parent) not in needed:
                     continue
-                data = parent.data
+                data = parent._data
                 if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
                     parent_grad = _fit_to(parent_grad, parent, ctx)
                 key = id(parent)
@@ -254,6 +276,16 @@ def _call_backward_recorded(ctx: Function, grad: Tensor) -> tuple:
 def _match_inputs(result: Any, ctx: Function) -> tuple:
     """One gradient per forward argument: a lone gradient becomes a 1-tuple; trailing ones may be omitted."""
     cls = type(ctx)
+    if result is None and any(ctx.needs_input_grad):
+        raise RuntimeError(
+            f"{cls.__name__}.backward returned None (did it forget to `return`?): return one gradient per "
+            "forward input, None for an input that needs none"
+        )
+    if isinstance(result, list):
+        raise TypeError(
+            f"{cls.__name__}.backward returned a list; return a tuple of gradients (one per forward input), "
+            "or a single gradient for a single input"
+        )
     if type(result) is not tuple:
         result = (result,)
     if len(result) != len(ctx.parents):
@@ -267,6 +299,24 @@ def _match_inputs(result: Any, ctx: Function) -> tuple:
             )
         result = (result + (None,) * len(missing))[:count]
     return result
+
+
+def _as_gradient_arrays(input_grads: tuple, ctx: Function) -> tuple:
+    """A plain backward's gradients as ndarrays: a NumPy scalar (a 0-d result), a Python number or a
+    Tensor is accepted; anything else is an error that names the rule and the input."""
+    arrays = []
+    for i, g in enumerate(input_grads):
+        if isinstance(g, Tensor):
+            g = g.data
+        elif isinstance(g, np.generic | int | float) and not isinstance(g, bool):
+            g = np.asarray(g)
+        elif g is not None and not isinstance(g, np.ndarray):
+            raise TypeError(
+                f"{type(ctx).__name__}.backward returned a {type(g).__name__} as the gradient of input {i}; "
+                "return a numpy array (or None)"
+            )
+        arrays.append(g)
+    return tuple(arrays)
 
 
 def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Function]) -> Any:
@@ -306,18 +356,24 @@ def _accumulate(grads: dict[int, Any], key: int, grad: Any) -> None:
 
 
 def _store_leaf_grad(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[int]) -> None:
-    if create_graph:
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    """Add ``grad`` to ``tensor.grad``. A gradient object already stored elsewhere (``a + b`` hands
+    one gradient to both; a leaf root gets the caller's own ``gradient``) is copied first: every
+    ``.grad`` is its own Tensor with its own buffer, because optimisers and users change it in place."""
+    previous = tensor._grad
+    if previous is not None:
+        if create_graph:
+            tensor._grad = previous + grad
+        else:
+            previous.data = previous._data + grad
         return
-    if tensor.grad is None:
-        # The array may be shared (a view, or the same array given to two inputs by `add`);
-        # the leaf's .grad must own its buffer because optimisers and users change it in place.
-        if id(grad) in handed_out or not grad.flags.owndata or not grad.flags.writeable:
-            grad = grad.copy()
-        handed_out.add(id(grad))
-        tensor.grad = Tensor._make(grad)
-    else:
-        tensor.grad.data = tensor.grad.data + grad
+    if create_graph:
+        if id(grad) in handed_out:
+            grad = grad.clone()  # a recorded copy: the graph behind the gradient stays
+    elif id(grad) in handed_out or not grad.flags.owndata or not grad.flags.writeable:
+        # (a view, or the same array given to two inputs by `add`)
+        grad = grad.copy()
+    handed_out.add(id(grad))
+    tensor._grad = grad if create_graph else Tensor._make(grad)
 
 
 def backward(output: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
@@ -349,8 +405,8 @@ def grad(
     As ``torch.autograd.grad``: returns a tuple with one Tensor per input
     (``None`` for an input the outputs do not depend on, if ``allow_unused``).
     """
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    outputs = _tensor_list(outputs, "outputs")
+    inputs = _tensor_list(inputs, "inputs")
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor | np.ndarray) or not isinstance(grad_outputs, Iterable):
@@ -360,7 +416,7 @@ def grad(
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     for i, tensor in enumerate(inputs):
-        if not isinstance(tensor, Tensor) or not tensor.requires_grad:
+        if not tensor.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
     seeds = []
     for output, given in zip(outputs, grad_outputs):
@@ -380,3 +436,12 @@ def grad(
                 "pass allow_unused=True to get None for it"
             )
     return tuple(results)
+
+
+def _tensor_list(value: Any, what: str) -> list[Tensor]:
+    """``grad``'s outputs or inputs: a Tensor or a non-empty sequence of Tensors."""
+    values = [value] if isinstance(value, Tensor) else value
+    if not isinstance(values, list | tuple) or not values or not all(isinstance(v, Tensor) for v in values):
+        shown = type(value).__name__ if not isinstance(value, list | tuple) else f"{type(value).__name__} {value!r:.60}"
+        raise TypeError(f"grad: {what} must be a Tensor or a non-empty list of Tensors, got {shown}")
+    return list(values)

@@ -35,6 +35,7 @@ Two ways of running ``backward``:
 from __future__ import annotations
 
 import inspect
+import threading
 import weakref
 from typing import Any
 
@@ -45,12 +46,21 @@ from .tensor import Tensor, get_default_dtype
 _make_tensor = Tensor._make
 
 
-class _GradMode:
+class _GradMode(threading.local):
     """Whether ops record the graph (switched by ``no_grad``/``enable_grad``), and the
-    anomaly checker that ``detect_anomaly()`` installs (None when off)."""
+    anomaly checker that ``detect_anomaly()`` installs (None when off).
+
+    One per thread, as in PyTorch: a ``no_grad()`` block or a ``backward()`` in one
+    thread never switches recording off in another. (The class attributes are each
+    thread's starting values; ``__init__`` runs once in every thread that looks.)
+    """
 
     enabled = True
     anomaly = None
+
+    def __init__(self) -> None:
+        #: the grad modes that the open ``no_grad``/``enable_grad`` blocks will restore, innermost last
+        self.outer_modes: list[bool] = []
 
 
 grad_mode = _GradMode()
@@ -105,10 +115,16 @@ class Function:
         return tuple(self._as_graph_tensor(value) for value in saved)
 
     def _as_graph_tensor(self, value: Any) -> Any:
+        """The Tensor a saved array came from: the input it was handed to forward as, or the output.
+
+        Matched by the argument, not by the array alone: in ``t * t.detach()`` both arguments
+        hold one array, and only the first is ``t`` (``apply`` gave the second its own view).
+        """
         if not isinstance(value, np.ndarray):
             return value
-        for parent in self.parents:
-            if parent is not None and parent.data is value:
+        handed = self.__dict__.get("_forward_arrays")
+        for i, parent in enumerate(self.parents):
+            if parent is not None and (parent.data if handed is None else handed[i]) is value:
                 return parent
         output = self._output()
         if output is not None and output.data is value:
@@ -119,6 +135,8 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on Tensors (or plain values) and record the node if a gradient is needed."""
+        if kwargs:  # an input given by keyword (``target=probs``) is an input like a positional one
+            args, kwargs = _bind_keywords(cls, args, kwargs)
         ctx = cls.__new__(cls)
         # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through;
         # a NumPy scalar becomes a Python scalar so that, as in PyTorch, it never upcasts a float32 tensor.
@@ -133,17 +151,19 @@ class Function:
                 arrays.append(arg.item() if isinstance(arg, np.generic) else arg)
                 parents.append(None)
                 needs_grad.append(False)
+        if len(arrays) > 2 or (len(arrays) == 2 and arrays[0] is arrays[1]):
+            _separate_aliases(ctx, arrays, parents)
         ctx.needs_input_grad = needs_grad = tuple(needs_grad)
         try:
             data = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
-            raise _op_error(cls, error, args) from None
-        if type(data) is not np.ndarray:
-            data = _as_output_array(ctx, data)
-        if data.dtype is _FLOAT64 and cls.dtype_from_inputs and not any(
-            type(a) is np.ndarray and a.dtype == _FLOAT64 for a in arrays
-        ):
-            data = _float_result(data, arrays)  # NumPy upcast ints (or ints with float32) to float64; PyTorch does not
+            # the message gains the op's name and the input shapes; the traceback keeps the line that raised
+            renamed = _name_the_op(cls, error, args)
+            if renamed is error:
+                raise
+            raise renamed.with_traceback(error.__traceback__) from None
+        if type(data) is not np.ndarray or data.dtype is not _FLOAT32:
+            data = _output_array(cls, ctx, data, arrays)
         if grad_mode.anomaly is not None:
             grad_mode.anomaly.after_forward(cls, ctx, data, args)
         if not (grad_mode.enabled and True in needs_grad):
@@ -174,7 +194,7 @@ class Function:
         saved = state.get("_saved", ())
         held = saved is not None and _holds_array(saved)
         if len(state) > 3 + ("_saved" in state):  # forward stored more on ctx (ctx.axes = ...)
-            arrays = [name for name, value in state.items() if name != "parents" and _holds_array(value)]
+            arrays = [name for name, value in state.items() if name not in _ENGINE_FIELDS and _holds_array(value)]
             for name in arrays:
                 del state[name]
             held = held or bool(arrays)
@@ -189,18 +209,107 @@ def _holds_array(value: Any) -> bool:
     return isinstance(value, tuple | list) and any(_holds_array(part) for part in value)
 
 
+_FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
+#: what apply stores on a node for the engine (never freed by ``release``)
+_ENGINE_FIELDS = ("parents", "_forward_arrays")
 
 
-def _as_output_array(ctx: Function, data: Any) -> np.ndarray:
-    """The output as an ndarray. NumPy gives scalars for 0-d results (``np.exp(np.array(1.0))``
-    is an ``np.float64``); if forward saved that scalar, the saved value becomes the new
-    array too, so a ``create_graph`` backward still recognises it as the output."""
-    array = np.asarray(data)
-    saved = ctx._saved
-    if saved and any(value is data for value in saved):
-        ctx._saved = tuple(array if value is data else value for value in saved)
-    return array
+def _separate_aliases(ctx: Function, arrays: list, parents: list) -> None:
+    """Give each argument its own array object, where one array came in as two different arguments.
+
+    ``t * t.detach()`` hands forward the same array twice, once as ``t`` and once as a constant.
+    The second gets a view of it (same numbers, a distinct object), and the arrays forward saw are
+    kept on ctx, so that a ``create_graph`` backward maps each saved array to its own argument.
+    """
+    first_use: dict[int, int] = {}
+    for i, array in enumerate(arrays):
+        if type(array) is not np.ndarray:
+            continue
+        j = first_use.setdefault(id(array), i)
+        if j != i and parents[j] is not parents[i]:
+            arrays[i] = array.view()
+            ctx._forward_arrays = arrays
+
+
+def _bind_keywords(cls: type[Function], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Move keyword arguments of forward's positional parameters into ``args`` (defaults fill the gaps).
+
+    Then ``z.cross_entropy(target=probs)`` is ``z.cross_entropy(probs)``: a Tensor given by keyword
+    is an input of the graph too. A Tensor that remains a keyword argument (forward takes it as
+    keyword-only) is passed on as its array, and may not require grad.
+    """
+    name = cls.name or cls.__name__
+    parameters = _positional_parameters(cls)
+    given = [i for i, (parameter, _) in enumerate(parameters) if parameter in kwargs]
+    if given:
+        kwargs = dict(kwargs)
+        for i in given:
+            if i < len(args):
+                raise TypeError(f"{name}: got multiple values for argument {parameters[i][0]!r}")
+        extra = []
+        for parameter, default in parameters[len(args):given[-1] + 1]:
+            if parameter in kwargs:
+                extra.append(kwargs.pop(parameter))
+            elif default is inspect.Parameter.empty:
+                raise TypeError(f"{name}: missing required argument {parameter!r}")
+            else:
+                extra.append(default)
+        args = (*args, *extra)
+    for key, value in kwargs.items():
+        if isinstance(value, Tensor):
+            if value._requires_grad:
+                raise TypeError(
+                    f"{name}: {key}= is a Tensor that requires grad, but {name} takes {key} as a setting, "
+                    "not as a differentiable input"
+                )
+            kwargs = {**kwargs, key: value.data}
+    return args, kwargs
+
+
+_POSITIONAL_PARAMETERS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def _positional_parameters(cls: type[Function]) -> tuple[tuple[str, Any], ...]:
+    """(name, default) of each parameter of ``cls.forward`` after ``ctx`` that can be given by position."""
+    parameters = _POSITIONAL_PARAMETERS.get(cls)
+    if parameters is None:
+        try:
+            signature = list(inspect.signature(cls.forward).parameters.values())[1:]
+        except (TypeError, ValueError):
+            signature = []
+        positional = []
+        for parameter in signature:
+            if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                break
+            positional.append((parameter.name, parameter.default))
+        parameters = _POSITIONAL_PARAMETERS[cls] = tuple(positional)
+    return parameters
+
+
+def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: list) -> np.ndarray:
+    """forward's result as an ndarray of PyTorch's result dtype, or a clear error.
+
+    NumPy gives scalars for 0-d results (``np.exp(np.array(1.0))`` is an ``np.float64``), and
+    upcasts ints (or ints with float32) to float64 where PyTorch does not. Where the result
+    changes, a saved output is changed with it, so a ``create_graph`` backward still
+    recognises it as the output.
+    """
+    name = cls.name or cls.__name__
+    result = data
+    if type(result) is not np.ndarray:
+        if not isinstance(result, np.ndarray | np.generic | bool | int | float):
+            raise TypeError(f"{name}: forward must return a numpy.ndarray, got {type(result).__name__} {result!r:.60}")
+        result = np.asarray(result)
+    if result.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: forward must return an array of numbers, got dtype {result.dtype}")
+    if result.dtype == _FLOAT64 and cls.dtype_from_inputs and not any(
+        type(a) is np.ndarray and a.dtype == _FLOAT64 for a in arrays
+    ):
+        result = _float_result(result, arrays)
+    if result is not data and ctx._saved and any(value is data for value in ctx._saved):
+        ctx._saved = tuple(result if value is data else value for value in ctx._saved)
+    return result
 
 
 def _float_result(data: np.ndarray, arrays: list) -> np.ndarray:
@@ -212,21 +321,29 @@ def _float_result(data: np.ndarray, arrays: list) -> np.ndarray:
     return data if default == _FLOAT64 else data.astype(default)
 
 
-def _op_error(cls: type[Function], error: Exception, args: tuple) -> Exception:
-    """Re-raise a NumPy error as one that names the op and the input shapes."""
+def _name_the_op(cls: type[Function], error: Exception, args: tuple) -> Exception:
+    """The error with the op's name and the input shapes in front of its message.
+
+    Changed in place where its message is its argument, so its type and its traceback (with the
+    line of forward that raised) stay; otherwise (NumPy's ufunc errors compute their message)
+    a new error of the nearest built-in kind.
+    """
     message = str(error)
     name = cls.name or cls.__name__
     if message.startswith(f"{name}:"):
-        return type(error)(message) if type(error) in (ValueError, IndexError, TypeError) else error
+        return error
     shapes = ", ".join(str(a.shape) for a in args if isinstance(a, Tensor | np.ndarray))
-    kind = type(error) if type(error) in (ValueError, IndexError, TypeError) else ValueError
-    if isinstance(error, np.exceptions.AxisError):
-        kind = np.exceptions.AxisError
-    return kind(f"{name}: {message} (input shapes: {shapes})")
+    message = f"{name}: {message} (input shapes: {shapes})"
+    error.args = (message,)
+    if str(error) == message:
+        return error
+    kinds = (np.exceptions.AxisError, IndexError, TypeError, ValueError, ZeroDivisionError)  # most specific first
+    return next(kind for kind in kinds if isinstance(error, kind))(message)
 
 
 # ----- the registry ---------------------------------------------------------------------
 _REGISTRY: dict[str, type[Function]] = {}
+_BUILT_IN = __name__.rpartition(".")[0] + ".ops"  # the module prefix of the built-in ops
 
 
 def register_op(name: str, function: type[Function] | None = None, *, method: bool = True):
@@ -234,7 +351,8 @@ def register_op(name: str, function: type[Function] | None = None, *, method: bo
 
     Usable directly, ``register_op("cube", Cube)``, or as a decorator,
     ``@register_op("cube")``. Re-registering a name raises unless it is the
-    same class redefined (re-running a notebook cell).
+    same class redefined in the same module (re-running a notebook cell); a
+    built-in op is never replaced.
     """
 
     def register(cls: type[Function]) -> type[Function]:
@@ -243,8 +361,12 @@ def register_op(name: str, function: type[Function] | None = None, *, method: bo
         if not name.isidentifier():
             raise ValueError(f"register_op: {name!r} is not a valid method name")
         existing = _REGISTRY.get(name)
-        if existing is not None and existing.__qualname__ != cls.__qualname__:
-            raise ValueError(f"register_op: an op named {name!r} is already registered ({existing.__qualname__})")
+        redefined = existing is not None and (existing.__module__, existing.__qualname__) == (cls.__module__, cls.__qualname__)
+        if existing is not None and existing is not cls and (not redefined or existing.__module__.startswith(_BUILT_IN)):
+            raise ValueError(
+                f"register_op: an op named {name!r} is already registered ({existing.__module__}.{existing.__qualname__}); "
+                "pick another name"
+            )
         if existing is None and method and hasattr(Tensor, name):
             raise ValueError(f"register_op: Tensor already has an attribute {name!r}")
         cls.name = name

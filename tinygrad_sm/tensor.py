@@ -8,6 +8,9 @@ those methods. The engine that walks the graph lives in ``autograd.py``.
 
 from __future__ import annotations
 
+import math
+import numbers
+import operator
 from typing import Any
 
 import numpy as np
@@ -20,10 +23,15 @@ _default_dtype = np.dtype(np.float32)
 def set_default_dtype(dtype: Any) -> None:
     """Set the dtype that Python floats and float lists become (float32 or float64)."""
     global _default_dtype
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"set_default_dtype: only float32 and float64 are supported, got {dtype}")
-    _default_dtype = dtype
+    try:
+        # None is refused: np.dtype(None) would quietly mean float64
+        parsed = None if dtype is None else np.dtype(dtype)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed not in (np.float32, np.float64):
+        shown = parsed if parsed is not None else repr(dtype)
+        raise TypeError(f"set_default_dtype: only float32 and float64 are supported, got {shown}")
+    _default_dtype = parsed
 
 
 def get_default_dtype() -> np.dtype:
@@ -70,26 +78,32 @@ class Tensor:
     Tensor([0.6285, 0.2312, 0.1402], grad_fn=<SoftmaxBackward>)
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_retains_grad", "name", "__weakref__")
+    __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "name", "__weakref__")
     # ndarray (op) Tensor defers to the Tensor's reflected operator instead of looping over it.
     __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
-        self.data = _to_array(data, dtype)
-        self.grad: Tensor | None = None
+        self._data = _to_array(data, dtype)
+        self._grad: Tensor | None = None
         self._ctx = None
         self._retains_grad = False
         self._requires_grad = False
         self.name = name
-        if requires_grad:
-            self.requires_grad = True
+        if requires_grad is not False:
+            _check_requires_grad("Tensor", requires_grad)
+            self.requires_grad = requires_grad
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False, ctx: Any = None) -> Tensor:
-        """Wrap an ndarray without copying or checking (for the engine and the ops)."""
+        """Wrap an ndarray without copying (for the engine and the ops).
+
+        The one place every internal Tensor is made, so it keeps the invariant that ``.data``
+        is an ndarray: NumPy returns scalars (``np.float64``) for 0-d results, which have no
+        in-place arithmetic and would break an optimiser's ``buffer *= momentum``.
+        """
         tensor = cls.__new__(cls)
-        tensor.data = data
-        tensor.grad = None
+        tensor._data = data if type(data) is np.ndarray else np.asarray(data)
+        tensor._grad = None
         tensor._requires_grad = requires_grad
         tensor._ctx = ctx
         tensor._retains_grad = False
@@ -97,15 +111,51 @@ class Tensor:
         return tensor
 
     # ----- attributes -------------------------------------------------------------------
+    def _set_data(self, value: Any) -> None:
+        """``x.data = array`` swaps the numbers behind a tensor, outside the graph (as in PyTorch,
+        the shape may change); the value must be an ndarray (or a Tensor, whose array is taken)."""
+        if isinstance(value, Tensor):
+            value = value._data
+        elif isinstance(value, np.generic):
+            value = np.asarray(value)
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"Tensor.data must be a numpy.ndarray, got {type(value).__name__}")
+        if value.dtype.kind not in "fiub":
+            raise TypeError(f"Tensor.data must hold numbers or booleans, got dtype {value.dtype}")
+        if self._requires_grad and value.dtype.kind != "f":
+            raise TypeError(f"Tensor.data: a tensor that requires grad must hold floating-point data, got dtype {value.dtype}")
+        self._data = value
+
+    #: the ndarray (read through a C-level getter: this attribute is read on every op)
+    data = property(operator.attrgetter("_data"), _set_data)
+
+    def _set_grad(self, value: Tensor | None) -> None:
+        """``x.grad = g`` is checked as in PyTorch: None, or a Tensor of ``x``'s shape and dtype."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"Tensor.grad must be a Tensor or None, got {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"Tensor.grad: assigned grad has shape {value._data.shape}, but the tensor has shape {self._data.shape}"
+                )
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(
+                    f"Tensor.grad: assigned grad has dtype {value._data.dtype}, but the tensor has dtype {self._data.dtype}"
+                )
+        self._grad = value
+
+    #: the accumulated gradient, a Tensor of this tensor's shape and dtype, or None
+    grad = property(operator.attrgetter("_grad"), _set_grad)
+
     @property
     def requires_grad(self) -> bool:
         return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and self.data.dtype.kind != "f":
+        if value and self._data.dtype.kind != "f":
             raise TypeError(
-                f"only floating-point tensors can require gradients; this tensor has dtype {self.data.dtype} "
+                f"only floating-point tensors can require gradients; this tensor has dtype {self._data.dtype} "
                 "(convert it first, e.g. Tensor(data, dtype=np.float32))"
             )
         if not value and self._ctx is not None:
@@ -130,37 +180,37 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - the NumPy/PyTorch name
         return self.transpose()
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        if self._data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self._data.size} elements is ambiguous")
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -169,24 +219,24 @@ class Tensor:
         return int(self.item())
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     # ----- conversions ------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied), as ``torch.Tensor.numpy()``."""
-        return self.data
+        return self._data
 
     def item(self) -> float | int | bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item(): only a one-element tensor can become a Python scalar, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor._make(self.data)
+        return Tensor._make(self._data)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``.grad = None``)."""
@@ -249,22 +299,22 @@ class Tensor:
 
     # Comparisons give boolean tensors outside the graph, as in PyTorch.
     def __lt__(self, other):
-        return Tensor._make(self.data < _data(other))
+        return Tensor._make(self._data < _data(other))
 
     def __le__(self, other):
-        return Tensor._make(self.data <= _data(other))
+        return Tensor._make(self._data <= _data(other))
 
     def __gt__(self, other):
-        return Tensor._make(self.data > _data(other))
+        return Tensor._make(self._data > _data(other))
 
     def __ge__(self, other):
-        return Tensor._make(self.data >= _data(other))
+        return Tensor._make(self._data >= _data(other))
 
     def __eq__(self, other):  # type: ignore[override]
-        return Tensor._make(self.data == _data(other))
+        return Tensor._make(self._data == _data(other))
 
     def __ne__(self, other):  # type: ignore[override]
-        return Tensor._make(self.data != _data(other))
+        return Tensor._make(self._data != _data(other))
 
     __hash__ = object.__hash__
 
@@ -275,51 +325,79 @@ class Tensor:
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         """Indices of the maxima (not differentiable)."""
-        return Tensor._make(np.argmax(self.data, axis=axis, keepdims=keepdims))
+        return Tensor._make(np.argmax(self._data, axis=axis, keepdims=keepdims))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         """Indices of the minima (not differentiable)."""
-        return Tensor._make(np.argmin(self.data, axis=axis, keepdims=keepdims))
+        return Tensor._make(np.argmin(self._data, axis=axis, keepdims=keepdims))
 
     # ----- constructors -----------------------------------------------------------------
     @staticmethod
     def zeros(*shape, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-        return Tensor(np.zeros(_shape(shape), dtype=dtype or _default_dtype), requires_grad=requires_grad)
+        """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+        values = np.zeros(_shape(shape, "Tensor.zeros"), dtype=_dtype(dtype, "Tensor.zeros"))
+        return Tensor(values, requires_grad=_check_requires_grad("Tensor.zeros", requires_grad))
 
     @staticmethod
     def ones(*shape, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-        return Tensor(np.ones(_shape(shape), dtype=dtype or _default_dtype), requires_grad=requires_grad)
+        """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+        values = np.ones(_shape(shape, "Tensor.ones"), dtype=_dtype(dtype, "Tensor.ones"))
+        return Tensor(values, requires_grad=_check_requires_grad("Tensor.ones", requires_grad))
 
     @staticmethod
     def randn(*shape, rng=None, requires_grad: bool = False, dtype: Any = None) -> Tensor:
         """Standard normal samples from ``rng`` (an int seed, a Generator, or the default generator)."""
-        values = as_generator(rng).standard_normal(_shape(shape))
-        return Tensor(values.astype(dtype or _default_dtype), requires_grad=requires_grad)
+        size, dtype = _shape(shape, "Tensor.randn"), _dtype(dtype, "Tensor.randn", floating=True)
+        _check_requires_grad("Tensor.randn", requires_grad)
+        values = as_generator(rng).standard_normal(size)
+        return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
     @staticmethod
     def uniform(*shape, low: float = 0.0, high: float = 1.0, rng=None, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-        """Samples from U[low, high)."""
-        values = as_generator(rng).uniform(low, high, _shape(shape))
-        return Tensor(values.astype(dtype or _default_dtype), requires_grad=requires_grad)
+        """Samples from U[low, high): finite bounds with ``low <= high`` (equal bounds give that value)."""
+        size, dtype = _shape(shape, "Tensor.uniform"), _dtype(dtype, "Tensor.uniform", floating=True)
+        _check_requires_grad("Tensor.uniform", requires_grad)
+        for name, bound in (("low", low), ("high", high)):
+            _finite(bound, "Tensor.uniform", name)
+        if low > high:
+            raise ValueError(f"Tensor.uniform: low must be <= high, got low={low!r} > high={high!r}")
+        if not math.isfinite(float(high) - float(low)):
+            raise ValueError(f"Tensor.uniform: the range high - low overflows (low={low!r}, high={high!r})")
+        values = as_generator(rng).uniform(low, high, size)
+        return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
     @staticmethod
     def arange(*args, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-        """As ``numpy.arange``; float ranges take the default dtype."""
+        """As ``numpy.arange`` (``arange(stop)``, ``arange(start, stop)``, ``arange(start, stop, step)``);
+        float ranges take the default dtype."""
+        if not 1 <= len(args) <= 3:
+            raise TypeError(f"Tensor.arange: expected 1 to 3 numbers (start, stop, step), got {len(args)}")
+        for name, arg in zip(("start", "stop", "step") if len(args) > 1 else ("stop",), args):
+            _finite(arg, "Tensor.arange", name)
+        if len(args) == 3 and args[2] == 0:
+            raise ValueError(f"Tensor.arange: step must be nonzero, got {args[2]!r}")
+        explicit = dtype is not None
+        dtype = _dtype(dtype, "Tensor.arange") if explicit else None
+        _check_requires_grad("Tensor.arange", requires_grad)
         values = np.arange(*args, dtype=dtype)
-        if dtype is None and values.dtype.kind == "f":
+        if not explicit and values.dtype.kind == "f":
             values = values.astype(_default_dtype)
         return Tensor(values, requires_grad=requires_grad)
 
     @staticmethod
     def eye(n: int, m: int | None = None, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-        return Tensor(np.eye(n, m, dtype=dtype or _default_dtype), requires_grad=requires_grad)
+        """The ``n`` x ``m`` identity matrix (``m`` defaults to ``n``)."""
+        n = _size(n, "Tensor.eye", "n")
+        m = n if m is None else _size(m, "Tensor.eye", "m")
+        values = np.eye(n, m, dtype=_dtype(dtype, "Tensor.eye"))
+        return Tensor(values, requires_grad=_check_requires_grad("Tensor.eye", requires_grad))
 
     # ----- display ----------------------------------------------------------------------
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(", suppress_small=False)
+        body = np.array2string(self._data, precision=4, separator=", ", prefix="Tensor(", suppress_small=False)
         extras = []
-        if self.data.dtype not in (_default_dtype, np.int64, np.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (_default_dtype, np.int64, np.bool_):
+            extras.append(f"dtype={self._data.dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
         elif self._requires_grad:
@@ -331,8 +409,48 @@ def _data(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
-    """Accept both ``zeros(2, 3)`` and ``zeros((2, 3))``."""
+def _shape(shape: tuple, what: str = "shape") -> tuple[int, ...]:
+    """Accept both ``zeros(2, 3)`` and ``zeros((2, 3))``; every size an int >= 0 (a clear error naming ``what``)."""
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
-        return tuple(shape[0])
-    return tuple(shape)
+        shape = tuple(shape[0])
+    return tuple(_size(size, what, "each size") for size in shape)
+
+
+def _size(value: Any, what: str, name: str) -> int:
+    """One size (a dimension, ``eye``'s n): an int >= 0, or a clear error naming ``what`` and ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{what}: {name} must be non-negative, got {value}")
+    return int(value)
+
+
+def _finite(value: Any, what: str, name: str) -> None:
+    """Check that ``value`` is a finite real number (a bound of a range)."""
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{what}: {name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{what}: {name} must be finite, got {value!r}")
+
+
+def _dtype(dtype: Any, what: str, floating: bool = False) -> np.dtype:
+    """The dtype a constructor makes (None: the default dtype), or a clear error naming ``what``."""
+    if dtype is None:
+        return _default_dtype
+    try:
+        parsed = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what}: {dtype!r} is not a dtype") from None
+    allowed = "f" if floating else "fiub"
+    if parsed.kind not in allowed:
+        expected = "a floating-point dtype" if floating else "a numeric or bool dtype"
+        raise TypeError(f"{what}: expected {expected}, got {parsed}")
+    return parsed
+
+
+def _check_requires_grad(what: str, requires_grad: Any) -> bool:
+    """``requires_grad`` itself, if it is a bool (as in PyTorch: not an int, not a string)."""
+    if not isinstance(requires_grad, bool):
+        raise TypeError(f"{what}: requires_grad must be a bool (True or False), got {type(requires_grad).__name__} "
+                        f"{requires_grad!r}")
+    return requires_grad

@@ -280,3 +280,48 @@ def test_probability_targets_as_nested_lists():
     np.testing.assert_allclose(loss.data, reference_cross_entropy(z, np.array(target)), rtol=1e-12)
     loss.backward()
     np.testing.assert_allclose(logits.grad.data, (np.exp(log_softmax(z)) - np.array(target)) / 2, rtol=1e-12)
+
+
+def test_probability_targets_with_a_class_ignore_index_are_an_error():
+    # PyTorch: "ignore_index is not supported for floating point target" (a negative index is the default, fine)
+    logits, probs = Tensor(np.zeros((2, 3))), np.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match="cross_entropy: ignore_index is not supported for probability targets"):
+        logits.cross_entropy(probs, ignore_index=1)
+    assert np.isfinite(logits.cross_entropy(probs, ignore_index=-1).item())
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_an_ignored_row_gets_zero_even_from_an_infinite_upstream_gradient(smoothing, create_graph):
+    logits = Tensor(np.zeros((3, 4)), requires_grad=True)
+    losses = logits.cross_entropy(np.array([1, -100, 2]), reduction="none", label_smoothing=smoothing)
+    losses.backward(np.array([1.0, np.inf, 1.0]), create_graph=create_graph)
+    np.testing.assert_array_equal(logits.grad.data[1], 0.0)  # PyTorch: 0, not nan
+    assert np.isfinite(logits.grad.data).all()
+
+
+def test_cross_entropy_option_corners_match_pytorch():
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    zeros = np.zeros((3, 4))
+    cases = [
+        # kept rows whose weights sum to 0: nan loss and nan gradient on kept rows, 0 on ignored ones
+        dict(target=[0, 2, 3], weight=[0.0, 1.0, 0.0, 0.0]),
+        dict(target=[0, 2, -100], weight=[0.0, 1.0, 0.0, 0.0], label_smoothing=0.1),
+        dict(target=[-100, -100, -100]),
+        dict(target=[1, 1, 3], weight=[1.0, 2.0, 3.0, 4.0], reduction="sum", label_smoothing=0.3),
+    ]
+    for case in cases:
+        case = dict(case)
+        target = np.array(case.pop("target"))
+        weight = np.array(case.pop("weight")) if "weight" in case else None
+        logits = Tensor(zeros + np.arange(4.0), requires_grad=True)
+        loss = logits.cross_entropy(target, weight=weight, **case)
+        loss.backward()
+        torch_logits = torch.tensor(zeros + np.arange(4.0), requires_grad=True)
+        torch_weight = None if weight is None else torch.tensor(weight)
+        torch_loss = functional.cross_entropy(torch_logits, torch.tensor(target), weight=torch_weight, **case)
+        torch_loss.backward()
+        np.testing.assert_allclose(loss.data, torch_loss.detach().numpy(), rtol=1e-12, equal_nan=True, err_msg=str(case))
+        np.testing.assert_allclose(logits.grad.data, torch_logits.grad.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True,
+                                   err_msg=str(case))

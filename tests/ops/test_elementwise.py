@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import (
@@ -291,3 +293,130 @@ def test_mixed_float32_float64_promotes():
 def test_elementwise_ops_are_registered():
     names = set(tinygrad_sm.ops())
     assert {"add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "relu", "tanh", "sigmoid", "clip"} <= names
+
+
+# ----- masked rules select: an infinite upstream gradient gives 0, not nan (as PyTorch) ------
+INF = np.inf
+SELECTING_RULES = {
+    # name: (tinygrad fn, torch fn, input, upstream gradient)
+    "relu": (lambda x: x.relu(), lambda x: x.relu(), [-1.0, 0.0, 4.0], [INF, INF, 1.0]),
+    "clip": (lambda x: x.clip(0.0, 1.0), lambda x: x.clamp(0.0, 1.0), [-1.0, 0.5, 2.0], [INF, 1.0, -INF]),
+    "clip lo": (lambda x: x.clip(0.0, None), lambda x: x.clamp(0.0, None), [-1.0, 0.5], [INF, 1.0]),
+    "pow 0": (lambda x: x**0, lambda x: x**0, [0.0, 2.0, -3.0], [INF, INF, -INF]),
+    "pow 0.0": (lambda x: x**0.0, lambda x: x**0.0, [0.0, 2.0], [INF, INF]),
+}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (∞·0 in the unselected branch)
+@pytest.mark.parametrize("name", SELECTING_RULES)
+def test_masked_rules_select_instead_of_multiplying(name):
+    fn, _, values, upstream = SELECTING_RULES[name]
+    x = Tensor(np.array(values), requires_grad=True)
+    fn(x).backward(np.array(upstream))
+    assert not np.isnan(x.grad.data).any(), x.grad.data
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", SELECTING_RULES)
+def test_masked_rules_match_pytorch_for_infinite_upstream_gradients(name):
+    torch = pytest.importorskip("torch")
+    fn, torch_fn, values, upstream = SELECTING_RULES[name]
+    x = Tensor(np.array(values), requires_grad=True)
+    fn(x).backward(np.array(upstream))
+    tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    torch_fn(tx).backward(torch.tensor(upstream, dtype=torch.float64))
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+
+
+def test_relu_then_sqrt_at_zero_is_zero_not_nan():
+    x = Tensor([-1.0, 0.0, 4.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        x.relu().sqrt().sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 0.25])  # PyTorch: [0, 0, 0.25]
+
+
+# ----- pow at b = 0: the Hessian is symmetric ------------------------------------------------
+def test_pow_mixed_second_partial_at_zero_exponent_is_one_over_a():
+    a = np.array([2.0, 3.0, 0.5])
+
+    def f(ab):
+        return (ab[0] ** ab[1]).sum()
+
+    hess = tinygrad_sm.hessian(f, np.stack([a, np.zeros(3)]))  # shape (2, 3, 2, 3)
+    # ∂²(aᵇ)/∂a∂b = aᵇ⁻¹(1 + b ln a) = 1/a at b = 0, from both sides
+    np.testing.assert_allclose(np.diag(hess[0, :, 1, :]), 1 / a, rtol=1e-12)
+    np.testing.assert_allclose(np.diag(hess[1, :, 0, :]), 1 / a, rtol=1e-12)
+    np.testing.assert_allclose(np.diag(hess[1, :, 1, :]), np.log(a) ** 2, rtol=1e-12)  # ∂²/∂b² = aᵇ ln²a
+    np.testing.assert_allclose(np.diag(hess[0, :, 0, :]), 0.0, atol=1e-12)  # ∂²/∂a² = b(b−1)aᵇ⁻² = 0
+
+
+def test_pow_second_derivative_of_a_constant_zero_exponent_is_zero():
+    np.testing.assert_array_equal(tinygrad_sm.hessian(lambda t: (t**0).sum(), np.array([0.0, 2.0])), np.zeros((2, 2)))
+
+
+# ----- division: -g·(a/b)/b never under- or overflows where the result is representable ------
+def test_division_gradient_in_float32_does_not_overflow():
+    a = Tensor(np.array([1e-30], np.float32))
+    b = Tensor(np.array([1e-23], np.float32), requires_grad=True)
+    (a / b).sum().backward()
+    np.testing.assert_allclose(b.grad.data, [-1e16], rtol=1e-6)  # PyTorch: -1e16 (a/b² would be -inf)
+    a = Tensor(np.array([1e30], np.float32))
+    b = Tensor(np.array([1e20], np.float32), requires_grad=True)
+    (a / b).sum().backward()
+    np.testing.assert_allclose(b.grad.data, [-1e-10], rtol=1e-6)  # b² overflows to inf
+
+
+# ----- clip with Tensor bounds (PyTorch's clamp) ---------------------------------------------
+def test_clip_with_tensor_bounds_gradcheck():
+    a = away_from(random_array(8, (3, 4)), [-0.5, 0.5])
+    lo = np.full((3, 1), -0.5)  # bounds of other shapes, broadcast
+    hi = np.full((4,), 0.5)
+    check_gradients(lambda x, l, h: x.clip(l, h), a, lo, hi)
+    check_second_derivatives(lambda x, l, h: x.clip(l, h) * x, a, lo, hi)
+
+
+def test_clip_with_tensor_bounds_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    # below, inside, above, lo > hi (the result is hi), lo == hi, on a bound
+    a, lo, hi = [-2.0, 0.5, 5.0, -2.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0, 1.0, 1.0], [2.0, 2.0, 2.0, -1.0, 1.0, 3.0]
+    g = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    ours = [Tensor(np.array(v), requires_grad=True) for v in (a, lo, hi)]
+    ours[0].clip(ours[1], ours[2]).backward(np.array(g))
+    theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a, lo, hi)]
+    out = torch.clamp(theirs[0], theirs[1], theirs[2])
+    out.backward(torch.tensor(g, dtype=torch.float64))
+    np.testing.assert_array_equal(ours[0].clip(ours[1], ours[2]).data, out.detach().numpy())
+    for mine, torch_tensor in zip(ours, theirs):
+        np.testing.assert_array_equal(mine.grad.data, torch_tensor.grad.numpy())
+
+
+def test_clip_bounds_of_a_wider_shape_broadcast():
+    x = Tensor([0.5, 2.0], requires_grad=True)
+    out = x.clip(np.zeros((3, 1)), np.ones((3, 2)))
+    assert out.shape == (3, 2)  # as torch.clamp
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0])
+
+
+# ----- operands --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda x: x + "a", "add: unsupported operand of type str: 'a'"),
+        (lambda x: "a" - x, "sub: unsupported operand of type str"),
+        (lambda x: x * {1: 2}, "mul: unsupported operand of type dict"),
+        (lambda x: x / None, "div: unsupported operand of type NoneType"),
+        (lambda x: x ** ["a"], "pow: unsupported operand of type list"),
+        (lambda x: x @ "ab", "matmul: unsupported operand of type str"),
+    ],
+)
+def test_a_non_numeric_operand_is_a_clear_error(call, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        call(Tensor([1.0, 2.0]))
+
+
+def test_astype_with_a_bad_dtype_is_a_clear_error():
+    with pytest.raises(TypeError, match="astype: 'foo' is not a dtype"):
+        Tensor([1.0]).astype("foo")
+    with pytest.raises(TypeError, match="astype: only numeric and bool dtypes"):
+        Tensor([1.0]).astype(str)

@@ -104,3 +104,26 @@ def test_hessian_vector_product_of_a_quadratic_form():
     (hvp,) = tinygrad_sm.grad((gradient * v).sum(), x)
     np.testing.assert_allclose(hvp.data, (a + a.T) @ v, rtol=1e-12)
     np.testing.assert_allclose(tinygrad_sm.hessian(lambda t: t @ Tensor(a) @ t, x.data), a + a.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape"), [((3, 0), (2, 0)), ((3, 2), (0, 2)), ((0, 2), (4, 2)), ((2, 3, 0), (5, 0))])
+def test_linear_with_a_zero_size_axis(x_shape, w_shape):
+    x = Tensor(np.ones(x_shape), requires_grad=True)
+    w = Tensor(np.ones(w_shape), requires_grad=True)
+    b = Tensor(np.ones(w_shape[0]), requires_grad=True)
+    out = x.linear(w, b)
+    assert out.shape == x_shape[:-1] + w_shape[:1]
+    out.sum().backward()
+    assert x.grad.shape == x_shape and w.grad.shape == w_shape and b.grad.shape == w_shape[:1]
+    np.testing.assert_array_equal(b.grad.data, np.full(w_shape[0], np.prod(x_shape[:-1])))
+
+
+def test_linear_promotes_a_float64_bias_as_numpy():
+    # API.md: mixed float32/float64 operands give float64 (PyTorch raises for this mix)
+    x32, w32 = Tensor(np.ones((2, 3), np.float32), requires_grad=True), Tensor(np.ones((4, 3), np.float32))
+    b64 = Tensor(np.ones(4), requires_grad=True)
+    out = x32.linear(w32, b64)
+    assert out.dtype == np.float64
+    out.sum().backward()
+    assert x32.grad.dtype == np.float32 and b64.grad.dtype == np.float64
+    assert x32.linear(w32, Tensor(np.ones(4, np.float32))).dtype == np.float32

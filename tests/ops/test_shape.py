@@ -215,3 +215,38 @@ def test_empty_index_list_selects_nothing():
     assert empty.shape == X[[]].shape == (0, 4)
     (empty.sum() + x.sum()).backward()
     np.testing.assert_array_equal(x.grad.data, np.ones(X.shape))
+
+
+# ----- clone --------------------------------------------------------------------------------
+def test_clone_copies_and_passes_the_gradient():
+    x = Tensor(X, requires_grad=True)
+    y = x.clone()
+    assert y.data is not x.data and not np.shares_memory(y.data, x.data)
+    np.testing.assert_array_equal(y.data, X)
+    check_gradients(lambda t: t.clone(), X)
+    check_second_derivatives(cube(lambda t: t.clone()), X)
+
+
+# ----- argument errors and 0-d corners (as PyTorch) --------------------------------------------
+def test_concatenate_and_stack_need_a_list_of_tensors():
+    x = Tensor(X)
+    with pytest.raises(TypeError, match=r"concatenate: expected a list or tuple of tensors, got Tensor \(write concatenate"):
+        Tensor.concatenate(x)
+    with pytest.raises(TypeError, match="stack: expected a list or tuple of tensors, got Tensor"):
+        Tensor.stack(x)
+    with pytest.raises(TypeError, match="concatenate: axis must be an int, got None"):
+        Tensor.concatenate([x, x], axis=None)  # NumPy would flatten; PyTorch raises
+
+
+def test_reshape_without_a_shape_is_an_error():
+    with pytest.raises(TypeError, match="reshape: missing the new shape"):
+        Tensor(X).reshape()
+
+
+@pytest.mark.parametrize("axes", [(0, 0), (-1, 0), (0, -1)])
+def test_swapaxes_of_a_zero_d_tensor(axes):
+    x = Tensor(2.0, requires_grad=True)
+    y = x.swapaxes(*axes)
+    assert y.shape == () and y.item() == 2.0
+    (y * 3).backward()
+    assert x.grad.item() == 3.0

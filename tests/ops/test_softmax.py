@@ -164,3 +164,22 @@ def test_rows_with_minus_inf_in_a_batch_do_not_spoil_other_rows():
     out = x.logsumexp(axis=1)
     np.testing.assert_allclose(out.data, [-inf, np.log(4.0)])
     np.testing.assert_allclose(x.softmax(axis=1).data[1], [0.25, 0.75])
+
+
+# ----- empty axes and integer inputs (as PyTorch) ------------------------------------------------
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize(("shape", "axis"), [((2, 0), 1), ((2, 0), 0), ((0, 3), -1), ((0,), 0)])
+def test_an_empty_tensor_gives_an_empty_result(name, shape, axis):
+    x = Tensor(np.ones(shape), requires_grad=True)
+    out = getattr(x, name)(axis=axis)
+    assert out.shape == shape
+    out.sum().backward()
+    assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.bool_])
+def test_softmax_of_an_integer_tensor_is_an_error(name, dtype):
+    with pytest.raises(TypeError, match=f"{name}: expected a floating-point tensor, got dtype"):
+        getattr(Tensor(np.array([1, 2], dtype)), name)()

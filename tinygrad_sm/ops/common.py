@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function
+from ..function import Function, get_op
 from ..tensor import Tensor
 
 Axis = int | tuple[int, ...] | list[int] | None
@@ -87,6 +87,14 @@ def log(x: Any) -> Any:
     return x.log() if isinstance(x, Tensor) else np.log(x)
 
 
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """x where ``condition`` (a bool array) holds, else y. On Tensors it is the op ``where``, so that
+    a ``create_graph`` backward records it; a rule that routes a gradient uses this, not a 0/1 mask."""
+    if isinstance(x, Tensor) or isinstance(y, Tensor):
+        return get_op("where").apply(condition, x, y)
+    return np.where(condition, x, y)
+
+
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
     """``x`` repeated along broadcast axes to ``shape`` (a read-only view for ndarrays)."""
     return x.broadcast_to(shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
@@ -108,9 +116,18 @@ def scatter_add_array(values: np.ndarray, index: Any, shape: tuple[int, ...]) ->
     return out
 
 
-def as_operand(value: Any) -> Any:
-    """A list or tuple operand (``x ** [2, 3]``) becomes an ndarray, so a backward rule can do arithmetic with it."""
-    return np.asarray(value) if isinstance(value, list | tuple) else value
+def as_operand(value: Any, op: str) -> Any:
+    """An arithmetic operand: an ndarray or a Python/NumPy number as it is; a list or tuple (``x ** [2, 3]``)
+    as an ndarray, so a backward rule can do arithmetic with it; anything else is a clear TypeError."""
+    if type(value) is np.ndarray or isinstance(value, int | float | np.number | np.bool_):
+        return value
+    if isinstance(value, list | tuple):
+        array = np.asarray(value)
+        if array.dtype.kind in "fiub":
+            return array
+    raise TypeError(
+        f"{op}: unsupported operand of type {type(value).__name__}: {value!r:.60} (expected a Tensor, an array or a number)"
+    )
 
 
 def has_integer_array(index: Any) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..function import register_op
 from ..tensor import Tensor
-from .common import Op, as_operand, log
+from .common import Op, as_operand, log, where
 
 
 @register_op("add")
@@ -24,7 +24,7 @@ class Add(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.add(a, b)
+        return np.add(as_operand(a, "add"), as_operand(b, "add"))
 
     @staticmethod
     def backward(ctx, grad):
@@ -39,7 +39,7 @@ class Sub(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        return np.subtract(a, b)
+        return np.subtract(as_operand(a, "sub"), as_operand(b, "sub"))
 
     @staticmethod
     def backward(ctx, grad):
@@ -54,7 +54,7 @@ class Mul(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = as_operand(a), as_operand(b)
+        a, b = as_operand(a, "mul"), as_operand(b, "mul")
         ctx.save_for_backward(a, b)
         return np.multiply(a, b)
 
@@ -68,13 +68,17 @@ class Mul(Op):
 
 @register_op("div")
 class Div(Op):
-    """z = a / b;  ∂z/∂a = 1/b, ∂z/∂b = −a/b²."""
+    """z = a / b;  ∂z/∂a = 1/b, ∂z/∂b = −a/b² = −(a/b)/b.
 
-    rule = "∂a = g/b,  ∂b = −g·a/b²"
+    ∂b is computed as −g·((a/b)/b), as PyTorch does: a/b² would under- or overflow in
+    float32 where (a/b)/b does not (a = 1e-30, b = 1e-23: b² is 0, a/b² is inf).
+    """
+
+    rule = "∂a = g/b,  ∂b = −g·(a/b)/b"
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = as_operand(a), as_operand(b)
+        a, b = as_operand(a, "div"), as_operand(b, "div")
         ctx.save_for_backward(a, b)
         return np.true_divide(a, b)
 
@@ -82,7 +86,7 @@ class Div(Op):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         grad_a = grad / b if ctx.needs_input_grad[0] else None
-        grad_b = -grad * a / (b * b) if ctx.needs_input_grad[1] else None
+        grad_b = -grad * (a / b / b) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -103,22 +107,31 @@ class Neg(Op):
 
 @register_op("pow")
 class Pow(Op):
-    """z = aᵇ;  ∂z/∂a = b·aᵇ⁻¹, ∂z/∂b = aᵇ·ln a (taken as 0 where a = 0 and b ≥ 0, as PyTorch does)."""
+    """z = aᵇ;  ∂z/∂a = b·aᵇ⁻¹, ∂z/∂b = aᵇ·ln a.
 
-    rule = "∂a = g·b·aᵇ⁻¹,  ∂b = g·z·ln a"
+    Two places need care, as in PyTorch. Where b = 0, aᵇ = 1 does not depend on a: ∂a is 0
+    there, selected rather than computed (b·aᵇ⁻¹ is 0·∞ at a = 0, and g = ∞ would give
+    ∞·0). Where a = 0 and b ≥ 0, ∂b is taken as 0 (ln 0 = −∞). Inside each formula the
+    masked places get a harmless base (a + 1), so that the unused values stay finite and
+    a second derivative through them is 0, not nan.
+
+    When b itself is differentiable, ∂a is selected only where a = 0 as well: elsewhere the
+    formula b·aᵇ⁻¹ is exactly 0 at b = 0 and keeps its derivative ∂/∂b = aᵇ⁻¹ = 1/a, so the
+    mixed second partial is 1/a from both sides (PyTorch gives 0 for ∂/∂b of ∂a there).
+    """
+
+    rule = "∂a = g·b·aᵇ⁻¹ (0 where b = 0),  ∂b = g·z·ln a (0 where a = 0, b ≥ 0)"
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = as_operand(a), as_operand(b)
+        a, b = as_operand(a, "pow"), as_operand(b, "pow")
         out = np.power(a, b)
         ctx.save_for_backward(a, b, out)
         if ctx.needs_input_grad[0]:
-            # 1 where b = 0: there ∂z/∂a = 0 (as PyTorch), and aᵇ⁻¹⁺¹ = 1 keeps 0·a⁻¹ from being nan at a = 0
-            zero_exponent = np.asarray(b) == 0
-            ctx.zero_exponent = zero_exponent.astype(out.dtype) if zero_exponent.ndim else float(zero_exponent)
+            exponent_zero = np.equal(b, 0)
+            ctx.no_grad_a = exponent_zero & np.equal(a, 0) if ctx.needs_input_grad[1] else exponent_zero
         if ctx.needs_input_grad[1]:
-            # 1 where ln(a) would be -inf but aᵇ is 0 (or 1): makes ln(a + zero_base) = 0 there
-            ctx.zero_base = ((np.asarray(a) == 0) & (np.asarray(b) >= 0)).astype(out.dtype)
+            ctx.no_grad_b = np.equal(a, 0) & np.greater_equal(b, 0)
         return out
 
     @staticmethod
@@ -126,9 +139,9 @@ class Pow(Op):
         a, b, out = ctx.saved_tensors
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = grad * b * a ** (b - 1 + ctx.zero_exponent)
+            grad_a = where(ctx.no_grad_a, 0, grad * b * (a + ctx.no_grad_a) ** (b - 1))
         if ctx.needs_input_grad[1]:
-            grad_b = grad * out * log(a + ctx.zero_base)
+            grad_b = where(ctx.no_grad_b, 0, grad * out * log(a + ctx.no_grad_b))
         return grad_a, grad_b
 
 
@@ -203,9 +216,9 @@ class Abs(Op):
 
 @register_op("relu")
 class ReLU(Op):
-    """z = max(a, 0);  ∂z/∂a = 1 where a > 0, else 0."""
+    """z = max(a, 0);  ∂z/∂a = 1 where a > 0, else 0 (the gradient is selected: exactly 0 where a ≤ 0)."""
 
-    rule = "g·[a > 0]"
+    rule = "g where a > 0, else 0"
 
     @staticmethod
     def forward(ctx, a):
@@ -214,7 +227,7 @@ class ReLU(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.positive
+        return where(ctx.positive, grad, 0)
 
 
 @register_op("tanh")
@@ -257,25 +270,41 @@ class Sigmoid(Op):
 
 @register_op("clip")
 class Clip(Op):
-    """z = min(max(a, lo), hi);  ∂z/∂a = 1 where lo ≤ a ≤ hi, else 0 (either bound may be None)."""
+    """z = min(max(a, lo), hi) (PyTorch's ``clamp``; either bound may be None, a number, or a Tensor,
+    and all three broadcast);  the gradient is selected, as PyTorch does:
 
-    rule = "g·[lo ≤ a ≤ hi]"
+        ∂a = g where lo ≤ a ≤ hi,   ∂lo = g where a < lo < hi,   ∂hi = g where a > hi or hi < lo
+
+    (with lo > hi every element is hi, so the gradient goes to hi).
+    """
+
+    rule = "∂a = g where lo ≤ a ≤ hi,  ∂lo = g where a < lo,  ∂hi = g where a > hi"
 
     @staticmethod
     def forward(ctx, a, lo=None, hi=None):
         if lo is None and hi is None:
             raise ValueError("clip: at least one of lo and hi must not be None")
-        inside = np.ones(np.shape(a), dtype=bool)
+        out = np.clip(a, lo, hi)
+        inside = np.ones(out.shape, dtype=bool)
         if lo is not None:
             inside &= a >= lo
         if hi is not None:
             inside &= a <= hi
         ctx.inside = inside
-        return np.clip(a, lo, hi)
+        needs = (*ctx.needs_input_grad, False, False)  # (lo and hi may not have been passed)
+        if needs[1]:
+            ctx.to_lo = (a < lo) & (lo < hi) if hi is not None else a < lo
+        if needs[2]:
+            ctx.to_hi = (a > hi) | (hi < lo) if lo is not None else a > hi
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.inside
+        needs = (*ctx.needs_input_grad, False, False)
+        grad_a = where(ctx.inside, grad, 0) if needs[0] else None
+        grad_lo = where(ctx.to_lo, grad, 0) if needs[1] else None
+        grad_hi = where(ctx.to_hi, grad, 0) if needs[2] else None
+        return grad_a, grad_lo, grad_hi
 
 
 @register_op("astype", method=False)
@@ -297,7 +326,12 @@ class Cast(Op):
 
 def astype(self: Tensor, dtype: Any) -> Tensor:
     """A copy converted to ``dtype``; differentiable between float dtypes, cut from the graph otherwise."""
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"astype: {dtype!r} is not a dtype (try np.float32, np.float64, np.int64 or bool)") from None
+    if dtype.kind not in "fiub":
+        raise TypeError(f"astype: only numeric and bool dtypes are supported, got {dtype}")
     if dtype.kind != "f" or self.data.dtype.kind != "f":
         return Tensor._make(self.data.astype(dtype))
     return Cast.apply(self, dtype)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..function import register_op
@@ -21,7 +23,7 @@ class MatMul(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = as_operand(a), as_operand(b)
+        a, b = as_operand(a, "matmul"), as_operand(b, "matmul")
         a_shape, b_shape = np.shape(a), np.shape(b)
         if len(a_shape) == 0 or len(b_shape) == 0:
             raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a_shape} and {b_shape}")
@@ -83,14 +85,15 @@ class Linear(Op):
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is not None:
-            out += bias
+            out = out + bias if np.result_type(out, bias) != out.dtype else np.add(out, bias, out=out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        rows_grad = grad.reshape(-1, grad.shape[-1])  # (rows, out)
+        rows = math.prod(x.shape[:-1])  # (not reshape(-1, ...): that fails when a feature axis has size 0)
+        rows_grad = grad.reshape(rows, grad.shape[-1])  # (rows, out)
         grad_x = grad @ weight if ctx.needs_input_grad[0] else None
-        grad_weight = rows_grad.T @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        grad_weight = rows_grad.T @ x.reshape(rows, x.shape[-1]) if ctx.needs_input_grad[1] else None
         grad_bias = rows_grad.sum(axis=0) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
         return grad_x, grad_weight, grad_bias

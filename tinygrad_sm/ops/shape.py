@@ -20,6 +20,21 @@ def _shape_argument(shape: tuple) -> tuple:
     return tuple(shape)
 
 
+@register_op("clone")
+class Clone(Op):
+    """z = a copy of a (its own buffer);  ∂z/∂a = 1."""
+
+    rule = "g"
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.array(a, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
 @register_op("reshape")
 class Reshape(Op):
     """z = a viewed with another shape;  the gradient is reshaped back."""
@@ -28,6 +43,8 @@ class Reshape(Op):
 
     @staticmethod
     def forward(ctx, a, *shape):
+        if not shape:
+            raise TypeError("reshape: missing the new shape (e.g. x.reshape(2, 3) or x.reshape(-1))")
         ctx.input_shape = a.shape
         return a.reshape(_shape_argument(shape))
 
@@ -70,11 +87,11 @@ class SwapAxes(Op):
         normalize_axis((axis1,), a.ndim, "swapaxes", a.shape)
         normalize_axis((axis2,), a.ndim, "swapaxes", a.shape)
         ctx.axes = (axis1, axis2)
-        return a.swapaxes(axis1, axis2)
+        return a.swapaxes(axis1, axis2) if a.ndim else a.view()  # a 0-d tensor's only axis is 0 (or -1)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.swapaxes(*ctx.axes), None, None
+        return (grad.swapaxes(*ctx.axes) if grad.ndim else grad), None, None
 
 
 @register_op("broadcast_to")
@@ -156,6 +173,8 @@ class Concatenate(Op):
         arrays = [np.asarray(a) for a in arrays]
         if any(a.ndim == 0 for a in arrays):
             raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated (use Tensor.stack)")
+        if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+            raise TypeError(f"concatenate: axis must be an int, got {axis!r} (NumPy's axis=None, flattening, is not supported)")
         ctx.axis = normalize_axis(axis, arrays[0].ndim, "concatenate", arrays[0].shape)[0]
         try:
             out = np.concatenate(arrays, axis=ctx.axis)
@@ -195,14 +214,21 @@ class Stack(Op):
         return tuple(grad[before + (i,)] for i in range(grad.shape[ctx.axis]))
 
 
+def _sequence_of_tensors(tensors: Any, op: str) -> Any:
+    """``concatenate``/``stack`` take a list or tuple of tensors; one Tensor (which iterates over its rows) is a mistake."""
+    if isinstance(tensors, Tensor | np.ndarray) or not isinstance(tensors, list | tuple):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__} (write {op}([a, b]))")
+    return tensors
+
+
 def concatenate(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis (``numpy.concatenate``)."""
-    return Concatenate.apply(*tensors, axis=axis)
+    return Concatenate.apply(*_sequence_of_tensors(tensors, "concatenate"), axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join tensors along a new axis (``numpy.stack``)."""
-    return Stack.apply(*tensors, axis=axis)
+    return Stack.apply(*_sequence_of_tensors(tensors, "stack"), axis=axis)
 
 
 Tensor.concatenate = staticmethod(concatenate)

@@ -17,12 +17,19 @@ import numpy as np
 
 from ..function import register_op
 from ..tensor import Tensor
-from .common import Op, as_operand, exp, keepdims_shape, normalize_axis
+from .common import Op, exp, keepdims_shape, normalize_axis, where
 
 
 def _shift_by_max(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """z minus its max along ``axes`` (the stable-softmax trick)."""
-    return z - z.max(axis=axes, keepdims=True)
+    """z minus its max along ``axes`` (the stable-softmax trick); an empty z stays empty."""
+    return z - z.max(axis=axes, keepdims=True) if z.size else z.copy()
+
+
+def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
+    """The normalised axes of a softmax-family op, whose input must be floating point (as in PyTorch)."""
+    if z.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point tensor, got dtype {z.dtype} (convert it with .astype(np.float32))")
+    return normalize_axis(axis, z.ndim, op, z.shape)
 
 
 @register_op("softmax")
@@ -33,7 +40,7 @@ class Softmax(Op):
 
     @staticmethod
     def forward(ctx, z, axis=-1):
-        ctx.axes = normalize_axis(axis, z.ndim, "softmax", z.shape)
+        ctx.axes = _float_axes(z, axis, "softmax")
         e = np.exp(_shift_by_max(z, ctx.axes))
         p = e / e.sum(axis=ctx.axes, keepdims=True)
         ctx.save_for_backward(p)
@@ -53,7 +60,7 @@ class LogSoftmax(Op):
 
     @staticmethod
     def forward(ctx, z, axis=-1):
-        ctx.axes = normalize_axis(axis, z.ndim, "log_softmax", z.shape)
+        ctx.axes = _float_axes(z, axis, "log_softmax")
         shifted = _shift_by_max(z, ctx.axes)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
         ctx.save_for_backward(out)
@@ -119,8 +126,9 @@ class CrossEntropy(Op):
 
     @staticmethod
     def forward(ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-        given_target = as_operand(target)  # probabilities given as nested lists: an array for backward
-        z, target, weight = _check_cross_entropy(logits, target, weight, reduction, label_smoothing)
+        # probabilities given as nested lists: an array for backward
+        given_target = np.asarray(target) if isinstance(target, list | tuple) else target
+        z, target, weight = _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing)
         n, classes = z.shape
         smoothing = float(label_smoothing)
         class_weight = _ones(classes, z.dtype) if weight is None else weight
@@ -172,7 +180,7 @@ class CrossEntropy(Op):
                 with np.errstate(invalid="ignore"):
                     smooth = log_sum_exp * class_weight.sum() - shifted_weighted  # −Σ_c w_c log p_ic
                 losses = (1 - smoothing) * losses + np.where(kept, smoothing / classes * smooth, 0)
-            ctx.rows, ctx.kept, ctx.target = rows, kept, safe_target
+            ctx.rows, ctx.kept, ctx.all_kept, ctx.target = rows, kept, all_kept, safe_target
             ctx.target_mass = (1 - smoothing) * target_weight if smoothing else target_weight  # q at (i, yᵢ), before smoothing
             ctx.save_for_backward(logits, exp_shifted, sum_exp)
 
@@ -192,8 +200,8 @@ class CrossEntropy(Op):
             return total
         if denominator:
             return total / z.dtype.type(denominator)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return total / z.dtype.type(denominator)
+        # a mean over no weight is 0/0, whatever the smoothing term adds (PyTorch divides each term: nan)
+        return np.array(np.nan, dtype=z.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -206,6 +214,8 @@ class CrossEntropy(Op):
         # the per-row factor d(loss)/d(lossᵢ), shaped (N, 1)
         if ctx.reduction == "none":
             scale = grad.reshape(-1, 1)
+            if not ctx.soft_targets and not ctx.all_kept:  # an ignored row gets exactly 0, even from g = ∞
+                scale = where(ctx.kept[:, None], scale, 0)
         elif ctx.reduction == "sum":
             scale = grad.reshape(1, 1)
         else:
@@ -256,7 +266,7 @@ def _target_distribution(ctx, target):
     return dist
 
 
-def _check_cross_entropy(logits, target, weight, reduction, label_smoothing):
+def _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing):
     """Validate the arguments; return logits as (N, C), targets as (N,) or (N, C), weight as (C,) or None."""
     logits = np.asarray(logits)
     shape = logits.shape
@@ -273,6 +283,10 @@ def _check_cross_entropy(logits, target, weight, reduction, label_smoothing):
     z = logits if len(shape) == 2 else logits.reshape(1, classes)
     target = np.asarray(target.data if isinstance(target, Tensor) else target)
     if target.dtype.kind == "f" and target.shape == shape:
+        if ignore_index >= 0:  # (PyTorch's rule: the default -100, or any negative index, is fine)
+            raise ValueError(
+                f"cross_entropy: ignore_index is not supported for probability targets, got ignore_index={ignore_index}"
+            )
         target = target.reshape(z.shape).astype(z.dtype, copy=False)
     elif target.dtype.kind in "iu":
         expected = (shape[0],) if len(shape) == 2 else ()
