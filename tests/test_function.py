@@ -328,7 +328,7 @@ def test_a_tensor_given_by_keyword_is_an_input():
 
 def test_keyword_argument_errors_name_the_op():
     x = Tensor([1.0, 2.0])
-    with pytest.raises(TypeError, match="cross_entropy: got multiple values for argument 'target'"):
+    with pytest.raises(TypeError, match="cross_entropy: .*got multiple values for argument 'target'"):
         Tensor.cross_entropy(x, 0, target=1)
     with pytest.raises(TypeError, match="mul: missing required argument 'a'"):
         get_op("mul").apply(b=x)

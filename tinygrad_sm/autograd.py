@@ -223,8 +223,6 @@ def run_backward(
                 input_grads = type(ctx).backward(ctx, grad)
                 if type(input_grads) is not tuple or len(input_grads) != len(ctx.parents):
                     input_grads = _match_inputs(input_grads, ctx)
-                if any(type(g) is not np.ndarray and g is not None for g in input_grads):
-                    input_grads = _as_gradient_arrays(input_grads, ctx)
             if grad_mode.anomaly is not None:
                 grad_mode.anomaly.after_backward(ctx, grad, input_grads)
             for parent, parent_grad in zip(ctx.parents, input_grads):
@@ -232,6 +230,8 @@ def run_backward(
                     continue
                 if wanted and id(parent) not in needed:
                     continue
+                if type(parent_grad) is not np.ndarray and not create_graph:
+                    parent_grad = _as_gradient_array(parent_grad, ctx, parent)
                 data = parent._data
                 if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
                     parent_grad = _fit_to(parent_grad, parent, ctx)
@@ -301,22 +301,18 @@ def _match_inputs(result: Any, ctx: Function) -> tuple:
     return result
 
 
-def _as_gradient_arrays(input_grads: tuple, ctx: Function) -> tuple:
-    """A plain backward's gradients as ndarrays: a NumPy scalar (a 0-d result), a Python number or a
-    Tensor is accepted; anything else is an error that names the rule and the input."""
-    arrays = []
-    for i, g in enumerate(input_grads):
-        if isinstance(g, Tensor):
-            g = g.data
-        elif isinstance(g, np.generic | int | float) and not isinstance(g, bool):
-            g = np.asarray(g)
-        elif g is not None and not isinstance(g, np.ndarray):
-            raise TypeError(
-                f"{type(ctx).__name__}.backward returned a {type(g).__name__} as the gradient of input {i}; "
-                "return a numpy array (or None)"
-            )
-        arrays.append(g)
-    return tuple(arrays)
+def _as_gradient_array(value: Any, ctx: Function, parent: Tensor) -> np.ndarray:
+    """A plain backward's gradient as an ndarray: a NumPy scalar (a 0-d result), a Python number or
+    a Tensor is accepted; anything else is an error that names the rule and the input."""
+    if isinstance(value, Tensor):
+        return value._data
+    if isinstance(value, np.generic | int | float) and not isinstance(value, bool):
+        return np.asarray(value)
+    position = next(i for i, p in enumerate(ctx.parents) if p is parent)
+    raise TypeError(
+        f"{type(ctx).__name__}.backward returned a {type(value).__name__} as the gradient of input {position}; "
+        "return a numpy array (or None)"
+    )
 
 
 def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Function]) -> Any:
@@ -337,16 +333,16 @@ def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Functi
 
 def _fit_to(grad: Any, parent: Tensor, ctx: Function) -> Any:
     """Give a gradient its input's shape (undoing broadcasting) and dtype."""
-    if grad.shape != parent.data.shape:
+    if grad.shape != parent._data.shape:
         try:
-            grad = unbroadcast(grad, parent.data.shape)
+            grad = unbroadcast(grad, parent._data.shape)
         except ValueError:
             raise RuntimeError(
                 f"{type(ctx).__name__}.backward returned a gradient of shape {grad.shape} "
-                f"for an input of shape {parent.data.shape}"
+                f"for an input of shape {parent._data.shape}"
             ) from None
-    if grad.dtype != parent.data.dtype:
-        grad = grad.astype(parent.data.dtype)
+    if grad.dtype != parent._data.dtype:
+        grad = grad.astype(parent._data.dtype)
     return grad
 
 

@@ -124,10 +124,10 @@ class Function:
             return value
         handed = self.__dict__.get("_forward_arrays")
         for i, parent in enumerate(self.parents):
-            if parent is not None and (parent.data if handed is None else handed[i]) is value:
+            if parent is not None and (parent._data if handed is None else handed[i]) is value:
                 return parent
         output = self._output()
-        if output is not None and output.data is value:
+        if output is not None and output._data is value:
             return output
         return Tensor._make(value)  # an intermediate: a constant as far as the graph knows
 
@@ -135,8 +135,11 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on Tensors (or plain values) and record the node if a gradient is needed."""
-        if kwargs:  # an input given by keyword (``target=probs``) is an input like a positional one
-            args, kwargs = _bind_keywords(cls, args, kwargs)
+        if kwargs:  # a Tensor given by keyword (``target=probs``) is an input like a positional one
+            for value in kwargs.values():
+                if isinstance(value, Tensor):
+                    args, kwargs = _bind_keywords(cls, args, kwargs)
+                    break
         ctx = cls.__new__(cls)
         # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through;
         # a NumPy scalar becomes a Python scalar so that, as in PyTorch, it never upcasts a float32 tensor.
@@ -144,7 +147,7 @@ class Function:
         arrays, parents, needs_grad = [], [], []
         for arg in args:
             if isinstance(arg, Tensor):
-                arrays.append(arg.data)
+                arrays.append(arg._data)
                 parents.append(arg)
                 needs_grad.append(arg._requires_grad)
             else:

@@ -116,10 +116,13 @@ def scatter_add_array(values: np.ndarray, index: Any, shape: tuple[int, ...]) ->
     return out
 
 
+_NUMBERS = (int, float, np.number, np.bool_)
+
+
 def as_operand(value: Any, op: str) -> Any:
     """An arithmetic operand: an ndarray or a Python/NumPy number as it is; a list or tuple (``x ** [2, 3]``)
     as an ndarray, so a backward rule can do arithmetic with it; anything else is a clear TypeError."""
-    if type(value) is np.ndarray or isinstance(value, int | float | np.number | np.bool_):
+    if type(value) is np.ndarray or isinstance(value, _NUMBERS):
         return value
     if isinstance(value, list | tuple):
         array = np.asarray(value)
