@@ -364,7 +364,7 @@ def test_a_custom_backward_may_return_a_number_or_a_tensor():
     [
         (lambda g: None, RuntimeError, r"Custom\.backward returned None \(did it forget to `return`\?\)"),
         (lambda g: [g], TypeError, r"Custom\.backward returned a list; return a tuple"),
-        (lambda g: "abc", TypeError, r"Custom\.backward returned a str as the gradient of input 0"),
+        (lambda g: "abc", TypeError, r"Custom\.backward returned a str \('abc'\) as a gradient"),
     ],
 )
 def test_a_bad_custom_backward_result_is_a_clear_error(result, kind, message):
@@ -411,3 +411,12 @@ def test_register_op_never_replaces_a_built_in_op(registry_cleanup):
         register_op("exp", Exp)
     assert get_op("exp").__module__ == "tinygrad_sm.ops.elementwise"
     np.testing.assert_allclose(Tensor([1.0]).exp().data, [np.e], rtol=1e-6)
+
+
+def test_a_numpy_rule_returning_a_tensor_is_still_differentiable_only_once():
+    x = Tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    out = _custom_op(backward_result=lambda g: Tensor(g * 2)).apply(x)
+    (g,) = tinygrad_sm.grad((out * out).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.data, [8.0, 16.0])  # (2·out)·2 with out = 2x
+    with pytest.raises(RuntimeError, match="can be differentiated only once"):
+        g.sum().backward()

@@ -231,7 +231,7 @@ def run_backward(
                 if wanted and id(parent) not in needed:
                     continue
                 if type(parent_grad) is not np.ndarray and not create_graph:
-                    parent_grad = _as_gradient_array(parent_grad, ctx, parent)
+                    parent_grad = _as_gradient_array(parent_grad, ctx)
                 data = parent._data
                 if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
                     parent_grad = _fit_to(parent_grad, parent, ctx)
@@ -301,25 +301,24 @@ def _match_inputs(result: Any, ctx: Function) -> tuple:
     return result
 
 
-def _as_gradient_array(value: Any, ctx: Function, parent: Tensor) -> np.ndarray:
-    """A plain backward's gradient as an ndarray: a NumPy scalar (a 0-d result), a Python number or
-    a Tensor is accepted; anything else is an error that names the rule and the input."""
+def _as_gradient_array(value: Any, ctx: Function) -> np.ndarray:
+    """A backward rule's gradient as an ndarray: a NumPy scalar (a 0-d result), a Python number or
+    a Tensor is accepted; anything else is an error that names the rule."""
     if isinstance(value, Tensor):
         return value._data
-    if isinstance(value, np.generic | int | float) and not isinstance(value, bool):
+    if isinstance(value, np.ndarray) or (isinstance(value, np.generic | int | float) and not isinstance(value, bool)):
         return np.asarray(value)
-    position = next(i for i, p in enumerate(ctx.parents) if p is parent)
     raise TypeError(
-        f"{type(ctx).__name__}.backward returned a {type(value).__name__} as the gradient of input {position}; "
-        "return a numpy array (or None)"
+        f"{type(ctx).__name__}.backward returned a {type(value).__name__} ({value!r:.40}) as a gradient; "
+        "return a numpy array (or None) for each input"
     )
 
 
 def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Function]) -> Any:
     """Under create_graph every gradient is a Tensor; a NumPy rule's result is marked once-differentiable."""
-    if value is None or isinstance(value, Tensor):
+    if value is None or (isinstance(value, Tensor) and cls.differentiable_backward):
         return value
-    value = np.asarray(value)
+    value = _as_gradient_array(value, ctx)  # (a Tensor from a NumPy rule has no graph: its array is taken)
     depends_on = tuple(t for t in (grad, *ctx.parents) if t is not None and t._requires_grad)
     if cls.differentiable_backward or not depends_on:
         return Tensor._make(value)

@@ -300,6 +300,15 @@ def test_an_ignored_row_gets_zero_even_from_an_infinite_upstream_gradient(smooth
     assert np.isfinite(logits.grad.data).all()
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("upstream", [np.nan, np.inf])
+def test_every_row_ignored_gives_a_zero_gradient_whatever_arrives(reduction, upstream):
+    # (the nan "mean" loss fed through max gave nan · 0 = nan before; PyTorch gives 0)
+    logits = Tensor(np.array([0.5, -0.9]), requires_grad=True)
+    logits.cross_entropy(0, ignore_index=0, reduction=reduction).backward(np.array(upstream))
+    np.testing.assert_array_equal(logits.grad.data, [0.0, 0.0])
+
+
 def test_cross_entropy_option_corners_match_pytorch():
     torch = pytest.importorskip("torch")
     functional = torch.nn.functional

@@ -304,6 +304,9 @@ SELECTING_RULES = {
     "clip lo": (lambda x: x.clip(0.0, None), lambda x: x.clamp(0.0, None), [-1.0, 0.5], [INF, 1.0]),
     "pow 0": (lambda x: x**0, lambda x: x**0, [0.0, 2.0, -3.0], [INF, INF, -INF]),
     "pow 0.0": (lambda x: x**0.0, lambda x: x**0.0, [0.0, 2.0], [INF, INF]),
+    # at nan: relu passes the gradient (nan ≤ 0 is false), abs gives sign(nan) = 0, as PyTorch
+    "relu nan": (lambda x: x.relu(), lambda x: x.relu(), [-0.5, 0.5, np.nan], [1.0, 1.0, 1.0]),
+    "abs nan": (lambda x: x.abs(), lambda x: x.abs(), [-0.5, 0.5, np.nan], [1.0, 1.0, 1.0]),
 }
 
 

@@ -141,7 +141,8 @@ class Pow(Op):
         if ctx.needs_input_grad[0]:
             grad_a = where(ctx.no_grad_a, 0, grad * b * (a + ctx.no_grad_a) ** (b - 1))
         if ctx.needs_input_grad[1]:
-            grad_b = where(ctx.no_grad_b, 0, grad * out * log(a + ctx.no_grad_b))
+            # (the added mask has the result's dtype, so a float32 base's ln a is taken in float64 when z is)
+            grad_b = where(ctx.no_grad_b, 0, grad * out * log(a + ctx.no_grad_b.astype(out.dtype)))
         return grad_a, grad_b
 
 
@@ -200,13 +201,13 @@ class Sqrt(Op):
 
 @register_op("abs")
 class Abs(Op):
-    """z = |a|;  ∂z/∂a = sign(a) (0 at a = 0, as PyTorch)."""
+    """z = |a|;  ∂z/∂a = sign(a) (0 at a = 0, and at a = nan, as PyTorch's sign)."""
 
     rule = "g·sign(a)"
 
     @staticmethod
     def forward(ctx, a):
-        ctx.sign = np.sign(a)
+        ctx.sign = np.where(np.isnan(a), 0, np.sign(a))  # (NumPy's sign(nan) is nan)
         return np.abs(a)
 
     @staticmethod
@@ -216,18 +217,21 @@ class Abs(Op):
 
 @register_op("relu")
 class ReLU(Op):
-    """z = max(a, 0);  ∂z/∂a = 1 where a > 0, else 0 (the gradient is selected: exactly 0 where a ≤ 0)."""
+    """z = max(a, 0);  ∂z/∂a = 1 where a > 0, else 0 (selected: exactly 0 where a ≤ 0).
+
+    At a = nan, z is nan and the gradient passes, as in PyTorch (its rule zeroes it where z ≤ 0).
+    """
 
     rule = "g where a > 0, else 0"
 
     @staticmethod
     def forward(ctx, a):
-        ctx.positive = a > 0
+        ctx.passes = ~(a <= 0)
         return np.maximum(a, 0)
 
     @staticmethod
     def backward(ctx, grad):
-        return where(ctx.positive, grad, 0)
+        return where(ctx.passes, grad, 0)
 
 
 @register_op("tanh")

@@ -214,12 +214,12 @@ class CrossEntropy(Op):
         # the per-row factor d(loss)/d(lossᵢ), shaped (N, 1)
         if ctx.reduction == "none":
             scale = grad.reshape(-1, 1)
-            if not ctx.soft_targets and not ctx.all_kept:  # an ignored row gets exactly 0, even from g = ∞
-                scale = where(ctx.kept[:, None], scale, 0)
         elif ctx.reduction == "sum":
             scale = grad.reshape(1, 1)
         else:
             scale = grad.reshape(1, 1) * ctx.inverse_denominator
+        if not ctx.soft_targets and not ctx.all_kept:  # an ignored row gets exactly 0, even from g = ∞ or nan
+            scale = where(ctx.kept[:, None], scale, 0)
 
         grad_target = None
         if ctx.soft_targets and ctx.needs_input_grad[1]:

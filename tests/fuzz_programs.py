@@ -1,0 +1,1010 @@
+"""Random programs for the differential fuzzer (tests/test_fuzz.py).
+
+A *program* is a short straight-line piece of Python over a few leaf tensors:
+
+    x0 = Tensor(np.array([[0.5, -1.25]], dtype=np.float32), requires_grad=True)
+    v0 = x0.exp()
+    v1 = v0 * x0.detach()
+    v2 = v1.sum(axis=-1, keepdims=True)
+
+Every op of ``tinygrad_sm.ops()`` has a row in ``OP_SPECS``: its name, its arity, a builder that
+draws its arguments (axes, shapes, indices, a partner operand, ...) for an input of known shape and
+dtype, and two templates that render the call as tinygrad_sm source and as PyTorch source. The
+generator chains 3-8 rows; the runners execute the rendered lines (so the printed program *is* the
+repro), and the test compares outputs, first derivatives and Hessian-vector products.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import tinygrad_sm
+from tinygrad_sm import Tensor
+
+MAX_SIZE = 96  # no value gets more elements than this (keeps every program fast)
+MAX_NDIM = 4
+FLOATS = ("float32", "float64")
+
+
+# ----- what the generator knows about a value ---------------------------------------------
+@dataclass(frozen=True)
+class Meta:
+    """A value of the program: its name in the source, its shape and its dtype (as PyTorch gives it)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOATS
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """An input tensor: floats require grad, int64 leaves do not. ``fill`` says how its values are drawn."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    fill: str  # "uniform" | "round" (ties, zeros, kinks) | "special" (inf, nan, 0, tiny, huge) | "positive"
+
+    @property
+    def requires_grad(self) -> bool:
+        return self.dtype in FLOATS
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the program: ``name = <op applied to operands with params>``."""
+
+    name: str
+    op: str
+    operands: tuple[str, ...]
+    params: dict
+    shape: tuple[int, ...]
+    dtype: str
+
+    def source(self, library: str) -> str:
+        spec = OP_SPECS[self.op]
+        template = spec.tiny if library == "tinygrad_sm" else spec.torch
+        return f"{self.name} = {template(list(self.operands), self.params)}"
+
+
+@dataclass
+class Program:
+    dtype: str  # the float dtype of the leaves
+    leaves: list[Leaf]
+    constants: dict[str, np.ndarray]  # index arrays, class targets, class weights
+    steps: list[Step]
+    seed: int  # leaf values, upstream gradient and HVP direction come from it
+    hvp: bool  # also compare a Hessian-vector product
+
+    def __repr__(self) -> str:  # (hypothesis prints it; the notes hold the full source)
+        ops = " -> ".join(step.op for step in self.steps)
+        return f"<Program {self.dtype}, {len(self.leaves)} leaves, {ops}, seed={self.seed}, hvp={self.hvp}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # what hypothesis prints
+        printer.text(repr(self))
+
+    @property
+    def output(self) -> Meta:
+        last = self.steps[-1]
+        return Meta(last.name, last.shape, last.dtype)
+
+    @property
+    def precision(self) -> str:
+        """float32 if any value is float32 (a float64 gradient that flowed through float32 has float32's precision)."""
+        dtypes = {leaf.dtype for leaf in self.leaves} | {step.dtype for step in self.steps}
+        return "float32" if "float32" in dtypes else "float64"
+
+    # the arrays every run uses
+    def leaf_arrays(self) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(self.seed)
+        return {leaf.name: leaf_values(leaf, rng) for leaf in self.leaves}
+
+    def upstream(self, dtype: str) -> np.ndarray:
+        """The non-unit upstream gradient w (backward of sum(out * w))."""
+        rng = np.random.default_rng(self.seed + 1)
+        return rng.uniform(-2, 2, self.output.shape).round(2).astype(dtype)
+
+    def directions(self) -> dict[str, np.ndarray]:
+        """The HVP direction v, one array per leaf that requires grad."""
+        rng = np.random.default_rng(self.seed + 2)
+        return {leaf.name: rng.uniform(-1, 1, leaf.shape).round(2).astype(leaf.dtype)
+                for leaf in self.leaves if leaf.requires_grad}
+
+    def source(self, library: str = "tinygrad_sm") -> str:
+        """The program as runnable Python (the repro printed when a comparison fails)."""
+        lines = ["import numpy as np"]
+        if library == "tinygrad_sm":
+            lines += ["import tinygrad_sm", "from tinygrad_sm import Tensor"]
+        else:
+            lines += ["import torch", "from torch.nn import functional as F", "from fuzz_programs import promote"]
+        lines.append("inf, nan = np.inf, np.nan")
+        for leaf, array in zip(self.leaves, self.leaf_arrays().values()):
+            made = array_source(array)
+            if library == "tinygrad_sm":
+                lines.append(f"{leaf.name} = Tensor({made}, requires_grad={leaf.requires_grad})")
+            else:
+                lines.append(f"{leaf.name} = torch.tensor({made}, requires_grad={leaf.requires_grad})")
+        for name, array in self.constants.items():
+            made = array_source(array)
+            lines.append(f"{name} = {made}" if library == "tinygrad_sm" else f"{name} = torch.tensor({made})")
+        lines += [step.source(library) for step in self.steps]
+        out = self.output
+        if out.is_float:
+            w = array_source(self.upstream(out.dtype))
+            w = w if library == "tinygrad_sm" else f"torch.tensor({w})"
+            lines.append(f"({out.name} * {w}).sum().backward()")
+            grads = ", ".join(f"{leaf.name}.grad" for leaf in self.leaves if leaf.requires_grad)
+            lines.append(f"print({out.name}, {grads})")
+        else:
+            lines.append(f"print({out.name})")
+        return "\n".join(lines)
+
+
+def array_source(array: np.ndarray) -> str:
+    if array.size == 0 or array.ndim == 0:
+        if array.size == 0:
+            return f"np.zeros({array.shape}, dtype=np.{array.dtype})"
+        return f"np.array({array.item()!r}, dtype=np.{array.dtype})"
+    return f"np.array({array.tolist()!r}, dtype=np.{array.dtype})"
+
+
+# (no huge finite values: 1e30 - 1e30 cancellations make rounding differences, not bugs; 100 overflows exp in float32)
+SPECIALS = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 100.0, -100.0, 1.0, -1.0])
+
+
+def leaf_values(leaf: Leaf, rng: np.random.Generator) -> np.ndarray:
+    if leaf.dtype == "int64":
+        return rng.integers(-3, 4, leaf.shape).astype(np.int64)
+    if leaf.fill == "positive":
+        values = rng.uniform(0.2, 2.0, leaf.shape).round(3)
+    elif leaf.fill == "round":  # small integers and halves: ties for max/min, zeros for relu/abs, clip bounds
+        values = rng.integers(-4, 5, leaf.shape) / 2.0
+    else:
+        values = rng.uniform(-2.0, 2.0, leaf.shape).round(3)
+        if leaf.fill == "special" and values.size:
+            where = rng.random(leaf.shape) < 0.3
+            values = np.where(where, rng.choice(SPECIALS, leaf.shape), values)
+    return np.asarray(values, dtype=leaf.dtype)
+
+
+# ----- dtype rules (PyTorch's, which tinygrad_sm follows) ------------------------------------
+def promote_dtypes(a: str, b: str) -> str:
+    """The result dtype of a binary op on two tensors (int64 with a float gives the float, as in PyTorch)."""
+    if a in FLOATS and b in FLOATS:
+        return "float64" if "float64" in (a, b) else "float32"
+    return a if a in FLOATS else b
+
+
+def with_scalar(dtype: str, scalar: Any) -> str:
+    """The result dtype of tensor ∘ Python scalar: a float scalar makes an integer tensor float32."""
+    return "float32" if dtype == "int64" and isinstance(scalar, float) else dtype
+
+
+def float_of(dtype: str) -> str:
+    """The dtype of exp, log, ... of a tensor: integers become float32 (PyTorch's default dtype)."""
+    return dtype if dtype in FLOATS else "float32"
+
+
+def promote(a, b):
+    """For the PyTorch side: cast two tensors of different float dtypes to float64, as NumPy (and tinygrad_sm) do;
+    PyTorch would keep float32 when the float64 one is 0-d."""
+    import torch
+
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype != b.dtype \
+            and a.is_floating_point() and b.is_floating_point():
+        return a.double(), b.double()
+    return a, b
+
+
+def size_of(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+def fits(shape: tuple[int, ...]) -> bool:
+    return len(shape) <= MAX_NDIM and size_of(shape) <= MAX_SIZE
+
+
+# ----- the generation context -------------------------------------------------------------
+class Builder:
+    """Holds what has been generated so far; op builders draw from it and may add leaves and constants."""
+
+    def __init__(self, draw, dtype: str):
+        self.draw, self.dtype = draw, dtype
+        # Choices come from hypothesis' own Random, which shrinks towards the first option, 0 and False
+        # and favours them while generating too: so lists of options put the usual case first and
+        # ``chance(p)`` is False for a draw of 0. Which op comes next is drawn from a NumPy generator
+        # instead, or the first op in the table would be a quarter of all steps.
+        self.random = draw(st.randoms(use_true_random=False))
+        self.op_rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        self.values: list[Meta] = []
+        self.leaves: list[Leaf] = []
+        self.constants: dict[str, np.ndarray] = {}
+        self.steps: list[Step] = []
+
+    def fresh_leaf(self, shape: tuple[int, ...], dtype: str | None = None, fill: str | None = None) -> Meta:
+        dtype = dtype or self.dtype
+        fill = fill or self.choice(["uniform", "uniform", "round", "special", "positive"])
+        leaf = Leaf(f"x{len(self.leaves)}", tuple(shape), dtype, fill)
+        self.leaves.append(leaf)
+        meta = Meta(leaf.name, leaf.shape, dtype)
+        self.values.append(meta)
+        return meta
+
+    def constant(self, array: np.ndarray) -> str:
+        name = f"c{len(self.constants)}"
+        self.constants[name] = np.asarray(array)
+        return name
+
+    def choice(self, options):
+        return self.random.choice(list(options))
+
+    def chance(self, p: float) -> bool:
+        return self.random.random() > 1 - p
+
+    def integer(self, low: int, high: int) -> int:
+        return self.random.randint(low, high)
+
+    def booleans(self, count: int) -> list[bool]:
+        return [self.chance(0.5) for _ in range(count)]
+
+    def existing(self, accept: Callable[[Meta], bool]) -> Meta | None:
+        candidates = [v for v in self.values if accept(v)]
+        return self.choice(candidates) if candidates else None
+
+    def partner(self, shape_ok: Callable[[tuple[int, ...]], bool], make_shape: Callable[[], tuple[int, ...]],
+                dtype: str | None = None) -> Meta | None:
+        """An operand for an op that needs a second tensor: an existing value that fits (of ``dtype`` if given,
+        else any), or a fresh leaf (of ``dtype``, else the program's)."""
+        if self.chance(0.5):
+            found = self.existing(lambda v: shape_ok(v.shape) and (dtype is None or v.dtype == dtype))
+            if found is not None:
+                return found
+        shape = make_shape()
+        return self.fresh_leaf(shape, dtype) if shape_ok(shape) else None
+
+
+# ----- strategies for op arguments ---------------------------------------------------------
+def draw_axis(b: Builder, ndim: int, allow_none=True, allow_tuple=True, allow_empty_tuple=False):
+    kinds = ["int", "int"] + ["none"] * allow_none + ["tuple"] * allow_tuple + ["empty"] * allow_empty_tuple
+    kind = b.choice(kinds)
+    if kind == "none":
+        return None
+    if kind == "empty":
+        return ()
+    if ndim == 0:
+        return b.choice([0, -1]) if kind == "int" else (b.choice([0, -1]),)
+    if kind == "int":
+        return b.integer(-ndim, ndim - 1)
+    chosen = b.random.sample(range(ndim), b.integer(1, ndim))
+    return tuple(a - ndim if b.chance(0.5) else a for a in chosen)
+
+
+def axes_tuple(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(sorted(a % ndim for a in axes)) if ndim else ()
+
+
+def reduced_shape(shape, axis, keepdims: bool) -> tuple[int, ...]:
+    axes = axes_tuple(axis, len(shape))
+    if keepdims:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def broadcast_partner_shape(b: Builder, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape that broadcasts with ``shape``: a suffix of it, some axes set to 1 (or stretched), maybe new leading axes."""
+    keep = b.integer(0, len(shape))
+    dims = list(shape[len(shape) - keep:])
+    for i, n in enumerate(dims):
+        if b.chance(0.3):
+            dims[i] = 1
+        elif n == 1 and b.chance(0.3):
+            dims[i] = b.integer(0, 3)
+    lead = [b.integer(1, 3) for _ in range(b.choice([0, 0, 0, 1]))]
+    return tuple(lead + dims)
+
+
+def broadcasts(a: tuple[int, ...], c: tuple[int, ...]) -> tuple[int, ...] | None:
+    try:
+        out = np.broadcast_shapes(a, c)
+    except ValueError:
+        return None
+    return out if fits(out) else None
+
+
+def small_shape(b: Builder) -> tuple[int, ...]:
+    ndim = b.choice([1, 2, 3, 0, 2])
+    return tuple(0 if b.chance(0.06) else b.choice([2, 3, 1, 4]) for _ in range(ndim))
+
+
+# ----- builders: (b, x) -> (operands, params, shape, dtype) or None if the op does not apply --------
+def build_unary(b: Builder, x: Meta):
+    return [x.name], {}, x.shape, float_of(x.dtype)
+
+
+def build_same_dtype(b: Builder, x: Meta):  # neg, abs, relu keep integers integer
+    return [x.name], {}, x.shape, x.dtype
+
+
+def build_guarded(b: Builder, x: Meta):
+    """log and sqrt: mostly of |x| + 0.5 (defined everywhere); sometimes of x itself (nan, -inf: PyTorch decides)."""
+    return [x.name], {"guard": b.chance(0.8)}, x.shape, float_of(x.dtype)
+
+
+SCALARS = [2.0, 1.0, -1.0, 0.0, 0.5, -2.5, 3.0, 1e-3, 2, 3, -1, 0, 1]
+
+
+def build_binary(op: str):
+    def build(b: Builder, x: Meta):
+        kind = b.choice(["tensor", "right scalar", "left scalar", "tensor", "tensor", "self", "detached"])
+        params: dict[str, Any] = {"guard": op == "pow" and b.chance(0.7)}
+        if kind.endswith("scalar"):
+            scalar = b.choice(SCALARS)
+            if op == "pow" and x.dtype == "int64":
+                scalar = float(scalar) if kind == "left scalar" or scalar < 0 else scalar  # no int ** negative int
+            if op == "div" and x.dtype == "int64" and isinstance(scalar, int):
+                scalar = float(scalar)  # int / int is true division in both; keep the scalar float for clarity
+            written = f"({scalar!r})" if scalar < 0 else repr(scalar)
+            operands = [x.name, written] if kind == "right scalar" else [written, x.name]
+            dtype = with_scalar(x.dtype, scalar)
+            if op == "div":
+                dtype = float_of(dtype)
+            return operands, params, x.shape, dtype
+        if kind in ("self", "detached"):
+            other = x if kind == "self" or b.chance(0.5) else b.existing(lambda v: broadcasts(v.shape, x.shape) is not None)
+            if other is None:
+                return None
+            name = other.name + ".detach()" if kind == "detached" else other.name
+            shape = broadcasts(x.shape, other.shape)
+        else:
+            other = b.partner(lambda s: broadcasts(x.shape, s) is not None, lambda: broadcast_partner_shape(b, x.shape))
+            if other is None:
+                return None
+            name, shape = other.name, broadcasts(x.shape, other.shape)
+        if shape is None:
+            return None
+        if op == "pow" and x.dtype == "int64" and other.dtype == "int64":
+            return None  # integer ** negative integer raises in NumPy; PyTorch gives 0
+        dtype = promote_dtypes(x.dtype, other.dtype)
+        if op == "div":
+            dtype = float_of(dtype)
+        operands = [x.name, name] if b.chance(0.7) else [name, x.name]
+        return operands, params, shape, dtype
+
+    return build
+
+
+def build_clip(b: Builder, x: Meta):
+    bounds = [None, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5] if x.is_float else [None, -1, 0, 1, 2]
+    lo, hi = b.choice(bounds), b.choice(bounds)
+    if lo is None and hi is None:
+        hi = bounds[-1]
+    if lo is not None and hi is not None and lo > hi and not b.chance(0.2):
+        lo, hi = hi, lo  # (lo > hi is allowed: every value becomes hi)
+    return [x.name], {"lo": lo, "hi": hi}, x.shape, x.dtype
+
+
+def build_astype(b: Builder, x: Meta):
+    target = b.choice(["float32", "float64", "float32", "float64", "int64"] if x.is_float else ["float32", "float64"])
+    return [x.name], {"dtype": target}, x.shape, target
+
+
+def build_reduce(op: str):
+    def build(b: Builder, x: Meta):
+        if op == "mean" and not x.is_float:
+            return None  # PyTorch's mean refuses integers
+        axis = draw_axis(b, x.ndim, allow_empty_tuple=op in ("sum", "mean") or b.chance(0.1))
+        keepdims = b.chance(0.4)
+        if op in ("max", "min") and any(x.shape[a] == 0 for a in axes_tuple(axis, x.ndim)) and axis != ():
+            return None  # both raise on an empty reduction; not interesting
+        shape = x.shape if axis == () else reduced_shape(x.shape, axis, keepdims)
+        return [x.name], {"axis": axis, "keepdims": keepdims, "ndim": x.ndim}, shape, x.dtype
+
+    return build
+
+
+def build_softmax(b: Builder, x: Meta):
+    if not x.is_float and (size_of(x.shape) == 0 or not b.chance(0.05)):
+        return None  # softmax of integers: PyTorch raises (rarely generated, to check that tinygrad_sm raises too)
+    axis = draw_axis(b, x.ndim, allow_none=False, allow_tuple=False)
+    return [x.name], {"axis": axis}, x.shape, x.dtype
+
+
+def build_logsumexp(b: Builder, x: Meta):
+    if not x.is_float:
+        return None
+    axis = draw_axis(b, x.ndim)
+    keepdims = b.chance(0.4)
+    return [x.name], {"axis": axis, "keepdims": keepdims, "ndim": x.ndim}, reduced_shape(x.shape, axis, keepdims), x.dtype
+
+
+def build_reshape(b: Builder, x: Meta):
+    size = size_of(x.shape)
+    if size == 0:
+        dims = [b.choice([0, 1, 2, 3]) for _ in range(b.integer(1, 3))]
+        dims[b.integer(0, len(dims) - 1)] = 0
+        return [x.name], {"shape": tuple(dims)}, tuple(dims), x.dtype
+    dims, rest = [], size
+    for _ in range(b.integer(0, 3)):
+        divisors = [d for d in range(1, rest + 1) if rest % d == 0]
+        d = b.choice(divisors)
+        dims.append(d)
+        rest //= d
+    if rest != 1 or not dims:
+        dims.append(rest)
+    dims = [1] * b.choice([0, 0, 1]) + dims
+    dims = dims[:MAX_NDIM] if size_of(dims[:MAX_NDIM]) == size else dims
+    if len(dims) > MAX_NDIM:
+        return None
+    shape = tuple(dims)
+    written = list(shape)
+    if written and b.chance(0.3):
+        written[b.integer(0, len(written) - 1)] = -1
+    return [x.name], {"shape": tuple(written)}, shape, x.dtype
+
+
+def build_transpose(b: Builder, x: Meta):
+    if b.chance(0.25):
+        return [x.name], {"perm": None, "reversed": tuple(range(x.ndim))[::-1]}, x.shape[::-1], x.dtype
+    perm = b.random.sample(range(x.ndim), x.ndim)
+    perm = tuple(p - x.ndim if b.chance(0.3) else p for p in perm)
+    return [x.name], {"perm": perm}, tuple(x.shape[p] for p in perm), x.dtype
+
+
+def build_swapaxes(b: Builder, x: Meta):
+    if x.ndim == 0:
+        return None
+    i, j = b.integer(-x.ndim, x.ndim - 1), b.integer(-x.ndim, x.ndim - 1)
+    shape = list(x.shape)
+    shape[i], shape[j] = shape[j], shape[i]
+    return [x.name], {"a": i, "b": j}, tuple(shape), x.dtype
+
+
+def build_broadcast_to(b: Builder, x: Meta):
+    dims = [b.integer(1, 3) if n == 1 and b.chance(0.6) else n for n in x.shape]
+    shape = tuple([b.choice([0, 1, 2, 3]) for _ in range(b.choice([0, 1, 1, 2]))] + dims)
+    return ([x.name], {"shape": shape}, shape, x.dtype) if fits(shape) else None
+
+
+def build_getitem(b: Builder, x: Meta):
+    """Ints, slices (positive steps: PyTorch has no negative ones), and at most one integer array or boolean mask.
+    An int is not combined with an array: x[0, :, idx] means different things in NumPy and PyTorch."""
+    if x.ndim == 0:
+        return [x.name], {"index": b.choice(["()", "..."])}, (), x.dtype
+    if b.chance(0.15):  # a mask over the whole tensor
+        mask = b.booleans(size_of(x.shape))
+        mask = np.array(mask, dtype=bool).reshape(x.shape)
+        return [x.name], {"index": b.constant(mask)}, (int(mask.sum()),), x.dtype
+    count = b.integer(1, x.ndim)
+    advanced_at = b.integer(0, count - 1) if b.chance(0.5) else None
+    parts, shape = [], []
+    for axis in range(count):
+        n = x.shape[axis]
+        if axis == advanced_at:
+            if b.chance(0.5) or n == 0:
+                mask = np.array(b.booleans(n), dtype=bool)
+                parts.append(b.constant(mask))
+                shape.append(int(mask.sum()))
+            else:
+                idx = np.array([b.integer(-n, n - 1) for _ in range(b.integer(0, 4))], dtype=np.int64)
+                parts.append(b.constant(idx))
+                shape.append(len(idx))
+            continue
+        if n > 0 and advanced_at is None and b.chance(0.3):
+            parts.append(repr(b.integer(-n, n - 1)))
+            continue
+        start, stop = b.choice([None, None, -n - 1, -1, 0, 1, 2, n + 1]), b.choice([None, None, -1, 0, 1, 2, 3, n + 1])
+        step = b.choice([None, None, 1, 2, 3])
+        parts.append(":".join("" if part is None else str(part) for part in (start, stop, step)))
+        shape.append(len(range(*slice(start, stop, step).indices(n))))
+    shape += x.shape[count:]
+    if b.chance(0.15):
+        parts.append("...")
+    return [x.name], {"index": ", ".join(parts)}, tuple(shape), x.dtype
+
+
+def build_join(op: str):
+    def build(b: Builder, x: Meta):
+        if op == "concatenate" and x.ndim == 0:
+            return None
+        ndim = x.ndim + (op == "stack")
+        axis = b.integer(-ndim, ndim - 1)
+        a = axis % ndim
+        others = []
+        for _ in range(b.integer(0, 2)):
+            if op == "stack":
+                other = x if b.chance(0.3) else b.partner(lambda s: s == x.shape, lambda: x.shape, x.dtype)
+            else:
+                def same_but_axis(s, a=a):
+                    return len(s) == x.ndim and all(m == n for i, (m, n) in enumerate(zip(s, x.shape)) if i != a)
+
+                def make(a=a):
+                    return tuple(b.integer(0, 3) if i == a else n for i, n in enumerate(x.shape))
+                other = x if b.chance(0.3) else b.partner(same_but_axis, make, x.dtype)
+            if other is None or other.dtype != x.dtype:
+                return None
+            others.append(other)
+        group = [x, *others]
+        if op == "stack":
+            shape = x.shape[:a] + (len(group),) + x.shape[a:]
+        else:
+            shape = x.shape[:a] + (sum(v.shape[a] for v in group),) + x.shape[a + 1:]
+        if not fits(shape):
+            return None
+        return [v.name for v in group], {"axis": axis}, shape, x.dtype
+
+    return build
+
+
+def build_matmul(b: Builder, x: Meta):
+    if x.ndim == 0 or not x.is_float:
+        return None
+    on_left = b.chance(0.6)
+
+    def out_shape(s):
+        left, right = (x.shape, s) if on_left else (s, x.shape)
+        try:
+            shape = np.matmul(np.zeros(left), np.zeros(right)).shape
+        except ValueError:
+            return None
+        return shape if fits(shape) and len(s) >= 1 else None
+
+    def make():
+        k = x.shape[-1] if on_left else (x.shape[-2] if x.ndim > 1 else x.shape[0])
+        if on_left:
+            return b.choice([(k,), (k, b.integer(0, 3)), (b.integer(1, 2), k, b.integer(1, 3))])
+        return b.choice([(k,), (b.integer(0, 3), k), (b.integer(1, 2), b.integer(1, 3), k)])
+
+    other = b.partner(lambda s: out_shape(s) is not None, make, x.dtype)
+    if other is None or other.dtype != x.dtype:
+        return None
+    operands = [x.name, other.name] if on_left else [other.name, x.name]
+    return operands, {}, out_shape(other.shape), x.dtype
+
+
+def build_linear(b: Builder, x: Meta):
+    if x.ndim == 0 or not x.is_float:
+        return None
+    features = x.shape[-1]
+    weight = b.partner(lambda s: len(s) == 2 and s[1] == features, lambda: (b.integer(0, 3), features), x.dtype)
+    if weight is None or weight.dtype != x.dtype:
+        return None
+    out_features = weight.shape[0]
+    bias = None
+    if b.chance(0.6):
+        bias = b.partner(lambda s: s == (out_features,), lambda: (out_features,), x.dtype)
+        if bias is None or bias.dtype != x.dtype:
+            return None
+    shape = x.shape[:-1] + (out_features,)
+    if not fits(shape):
+        return None
+    return [x.name, weight.name] + ([bias.name] if bias else []), {}, shape, x.dtype
+
+
+def build_cross_entropy(b: Builder, x: Meta):
+    if x.ndim not in (1, 2) or not x.is_float or x.shape[-1] == 0:
+        return None
+    classes, rows = x.shape[-1], (x.shape[0] if x.ndim == 2 else None)
+    params: dict[str, Any] = {
+        "reduction": b.choice(["mean", "sum", "none"]),
+        "label_smoothing": b.choice([0.0, 0.0, 0.1, 0.5, 1.0]),
+        "ignore_index": b.choice([-100, -100, b.integer(0, classes - 1)]),  # (PyTorch refuses it with probabilities)
+        "weight": None,
+    }
+    if b.chance(0.3):
+        weight = np.random.default_rng(b.integer(0, 99)).uniform(0.1, 2.0, classes).round(2).astype(x.dtype)
+        params["weight"] = b.constant(weight)
+    if b.chance(0.55):  # class indices
+        def pick():
+            return params["ignore_index"] if b.chance(0.2) else b.integer(0, classes - 1)
+        target = np.array(pick() if rows is None else [pick() for _ in range(rows)], dtype=np.int64)
+        params["target"] = b.constant(target)
+    elif params["ignore_index"] != -100 and not b.chance(0.05):
+        return None
+    elif b.chance(0.5):  # a constant probability target
+        probs = np.random.default_rng(b.integer(0, 99)).uniform(0, 1, x.shape)
+        params["target"] = b.constant((probs / probs.sum(axis=-1, keepdims=True)).astype(x.dtype))
+    else:  # a differentiable target (need not sum to 1: neither library checks)
+        target = b.partner(lambda s: s == x.shape, lambda: x.shape, x.dtype)
+        if target is None or target.dtype != x.dtype:
+            return None
+        params["target"] = target.name
+    shape = (rows,) if params["reduction"] == "none" and rows is not None else ()
+    return [x.name], params, shape, x.dtype
+
+
+def build_where(b: Builder, x: Meta):
+    """where(c, x, y): a constant boolean condition; y a tensor or a Python scalar; all three broadcast."""
+    condition_shape = broadcast_partner_shape(b, x.shape)
+    shape = broadcasts(x.shape, condition_shape)
+    if shape is None:
+        return None
+    condition = np.random.default_rng(b.integer(0, 99)).random(condition_shape) < 0.5
+    if b.chance(0.3):
+        other = repr(b.choice([0.0, 1.0, -2.0, 0, 1]))
+        dtype = with_scalar(x.dtype, eval(other))
+    else:
+        meta = b.partner(lambda s: broadcasts(shape, s) is not None, lambda: broadcast_partner_shape(b, shape))
+        if meta is None:
+            return None
+        other, dtype, shape = meta.name, promote_dtypes(x.dtype, meta.dtype), broadcasts(shape, meta.shape)
+    operands = [x.name, other] if b.chance(0.5) else [other, x.name]
+    return [b.constant(condition), *operands], {}, shape, dtype
+
+
+# ----- rendering: tinygrad_sm source and PyTorch source for each op ---------------------------------
+def guarded(name: str, p: dict, torch_side: bool) -> str:
+    if not p.get("guard"):
+        return name
+    return f"(torch.abs({name}) + 0.5)" if torch_side else f"({name}.abs() + 0.5)"
+
+
+def torch_reduce(fn: str, x: str, p: dict) -> str:
+    """torch.sum/mean/amax/amin/logsumexp; axis=() reduces nothing (NumPy's meaning) so it is the identity,
+    and axis=None is every axis (0 for a 0-d tensor)."""
+    axis = p["axis"]
+    if axis == ():
+        return x
+    if axis is None:
+        axis = tuple(range(p["ndim"])) or 0
+    return f"{fn}({x}, dim={axis!r}, keepdim={p['keepdims']})"
+
+
+def is_tensor(operand: str) -> bool:
+    """Operands are names (``v3``, ``x0.detach()``) or Python scalars (``2.0``, ``(-1)``)."""
+    return operand[0].isalpha()
+
+
+def torch_binary(fn: str, symbol: str):
+    def render(a, p):
+        x, y = a
+        if p.get("guard") and is_tensor(x):
+            x = f"(torch.abs({x}) + 0.5)"
+        if is_tensor(x) and is_tensor(y):  # two tensors: promote float32/float64 as NumPy does
+            return f"{fn}(*promote({x}, {y}))"
+        return f"{x} {symbol} {y}"
+
+    return render
+
+
+def tiny_binary(symbol: str):
+    def render(a, p):
+        x = f"({a[0]}.abs() + 0.5)" if p.get("guard") and is_tensor(a[0]) else a[0]
+        return f"{x} {symbol} {a[1]}"
+
+    return render
+
+
+def tiny_cross_entropy(a, p):
+    weight = f", weight={p['weight']}" if p["weight"] else ""
+    return (f"{a[0]}.cross_entropy({p['target']}{weight}, ignore_index={p['ignore_index']}, "
+            f"reduction={p['reduction']!r}, label_smoothing={p['label_smoothing']})")
+
+
+def torch_cross_entropy(a, p):
+    weight = f", weight={p['weight']}" if p["weight"] else ""
+    return (f"F.cross_entropy({a[0]}, {p['target']}{weight}, ignore_index={p['ignore_index']}, "
+            f"reduction={p['reduction']!r}, label_smoothing={p['label_smoothing']})")
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    arity: str  # "1", "2", "3", "n" (tensors; a binary op's second operand, where's x or y, may be a Python scalar)
+    build: Callable[[Builder, Meta], Any]
+    tiny: Callable[[list[str], dict], str]
+    torch: Callable[[list[str], dict], str]
+    weight: int = 2  # how often the generator picks it
+
+
+def unary(name: str, torch_fn: str, build=build_unary) -> OpSpec:
+    return OpSpec(name, "1", build, lambda a, p: f"{a[0]}.{name}()", lambda a, p: f"{torch_fn}({a[0]})")
+
+
+def guarded_unary(name: str) -> OpSpec:
+    return OpSpec(name, "1", build_guarded, lambda a, p: f"{guarded(a[0], p, False)}.{name}()",
+                  lambda a, p: f"torch.{name}({guarded(a[0], p, True)})")
+
+
+def binary(name: str, symbol: str) -> OpSpec:
+    return OpSpec(name, "2", build_binary(name), tiny_binary(symbol), torch_binary(f"torch.{name}", symbol), weight=4)
+
+
+def reduction(name: str, torch_fn: str) -> OpSpec:
+    return OpSpec(name, "1", build_reduce(name),
+                  lambda a, p: f"{a[0]}.{name}(axis={p['axis']!r}, keepdims={p['keepdims']})",
+                  lambda a, p: torch_reduce(torch_fn, a[0], p), weight=3)
+
+
+SPEC_LIST = [
+    binary("add", "+"), binary("sub", "-"), binary("mul", "*"), binary("div", "/"), binary("pow", "**"),
+    OpSpec("neg", "1", build_same_dtype, lambda a, p: f"-{a[0]}", lambda a, p: f"-{a[0]}"),
+    unary("abs", "torch.abs", build_same_dtype), unary("relu", "torch.relu", build_same_dtype),
+    unary("exp", "torch.exp"), unary("tanh", "torch.tanh"), unary("sigmoid", "torch.sigmoid"),
+    guarded_unary("log"), guarded_unary("sqrt"),
+    OpSpec("clip", "1", build_clip, lambda a, p: f"{a[0]}.clip({p['lo']!r}, {p['hi']!r})",
+           lambda a, p: f"torch.clamp({a[0]}, {p['lo']!r}, {p['hi']!r})"),
+    OpSpec("clone", "1", build_same_dtype, lambda a, p: f"{a[0]}.clone()", lambda a, p: f"torch.clone({a[0]})", weight=1),
+    OpSpec("where", "3", build_where, lambda a, p: f"tinygrad_sm.get_op('where').apply({', '.join(a)})",
+           lambda a, p: f"torch.where({a[0]}, *promote({a[1]}, {a[2]}))"),
+    OpSpec("astype", "1", build_astype, lambda a, p: f"{a[0]}.astype(np.{p['dtype']})",
+           lambda a, p: f"{a[0]}.to(torch.{p['dtype']})", weight=1),
+    reduction("sum", "torch.sum"), reduction("mean", "torch.mean"),
+    reduction("max", "torch.amax"), reduction("min", "torch.amin"),
+    OpSpec("softmax", "1", build_softmax, lambda a, p: f"{a[0]}.softmax(axis={p['axis']})",
+           lambda a, p: f"torch.softmax({a[0]}, dim={p['axis']})"),
+    OpSpec("log_softmax", "1", build_softmax, lambda a, p: f"{a[0]}.log_softmax(axis={p['axis']})",
+           lambda a, p: f"torch.log_softmax({a[0]}, dim={p['axis']})"),
+    OpSpec("logsumexp", "1", build_logsumexp, lambda a, p: f"{a[0]}.logsumexp(axis={p['axis']!r}, keepdims={p['keepdims']})",
+           lambda a, p: torch_reduce("torch.logsumexp", a[0], p)),
+    OpSpec("cross_entropy", "1", build_cross_entropy, tiny_cross_entropy, torch_cross_entropy),
+    OpSpec("matmul", "2", build_matmul, lambda a, p: f"{a[0]} @ {a[1]}",
+           lambda a, p: f"torch.matmul({a[0]}, {a[1]})"),
+    OpSpec("linear", "2", build_linear, lambda a, p: f"{a[0]}.linear({', '.join(a[1:])})",
+           lambda a, p: f"F.linear({', '.join(a)})"),
+    OpSpec("reshape", "1", build_reshape, lambda a, p: f"{a[0]}.reshape({p['shape']!r})",
+           lambda a, p: f"{a[0]}.reshape({p['shape']!r})"),
+    OpSpec("transpose", "1", build_transpose,
+           lambda a, p: f"{a[0]}.transpose({', '.join(map(str, p['perm'] or ()))})",
+           lambda a, p: f"{a[0]}.permute({p['perm'] if p['perm'] is not None else p['reversed']})"),
+    OpSpec("swapaxes", "1", build_swapaxes, lambda a, p: f"{a[0]}.swapaxes({p['a']}, {p['b']})",
+           lambda a, p: f"torch.swapaxes({a[0]}, {p['a']}, {p['b']})"),
+    OpSpec("broadcast_to", "1", build_broadcast_to, lambda a, p: f"{a[0]}.broadcast_to({p['shape']!r})",
+           lambda a, p: f"torch.broadcast_to({a[0]}, {p['shape']!r})"),
+    OpSpec("getitem", "1", build_getitem, lambda a, p: f"{a[0]}[{p['index']}]", lambda a, p: f"{a[0]}[{p['index']}]",
+           weight=3),
+    OpSpec("concatenate", "n", build_join("concatenate"), lambda a, p: f"Tensor.concatenate([{', '.join(a)}], axis={p['axis']})",
+           lambda a, p: f"torch.cat([{', '.join(a)}], dim={p['axis']})"),
+    OpSpec("stack", "n", build_join("stack"), lambda a, p: f"Tensor.stack([{', '.join(a)}], axis={p['axis']})",
+           lambda a, p: f"torch.stack([{', '.join(a)}], dim={p['axis']})"),
+]
+OP_SPECS: dict[str, OpSpec] = {spec.name: spec for spec in SPEC_LIST}
+# ops the library registers that a program does not use directly: scatter_add is getitem's backward
+# (it runs in every getitem gradient and in every HVP through getitem)
+NOT_GENERATED = {"scatter_add"}
+
+
+# ----- the program generator ----------------------------------------------------------------
+@st.composite
+def programs(draw, min_ops: int = 3, max_ops: int = 8, hvp_fraction: float = 1 / 3) -> Program:
+    b = Builder(draw, draw(st.sampled_from(FLOATS)))
+    for _ in range(b.integer(1, 3)):
+        b.fresh_leaf(small_shape(b), dtype="int64" if b.chance(0.08) else b.dtype)
+    weighted = [spec.name for spec in SPEC_LIST for _ in range(spec.weight)]
+    target = b.integer(min_ops, max_ops)
+    attempts = 0
+    while len(b.steps) < target and attempts < 20 * max_ops:
+        attempts += 1
+        x = b.values[-1] if b.chance(0.7) else b.choice(b.values)
+        op = weighted[b.op_rng.integers(len(weighted))]
+        built = OP_SPECS[op].build(b, x)
+        if built is None:
+            continue
+        operands, params, shape, out_dtype = built
+        if not fits(shape):
+            continue
+        step = Step(f"v{len(b.steps)}", op, tuple(operands), params, tuple(shape), out_dtype)
+        b.steps.append(step)
+        b.values.append(Meta(step.name, step.shape, step.dtype))
+    if not b.steps:  # (only if nothing applied: always fine)
+        x = b.values[-1]
+        b.steps.append(Step("v0", "neg", (x.name,), {}, x.shape, x.dtype))
+    seed = b.integer(0, 2**31)
+    return Program(b.dtype, b.leaves, b.constants, b.steps, seed, hvp=np.random.default_rng(seed).random() < hvp_fraction)
+
+
+# ----- running a program --------------------------------------------------------------------------
+@dataclass
+class Result:
+    values: dict[str, Any] = field(default_factory=dict)  # every value of the program (Tensors)
+    out: np.ndarray | None = None
+    grads: dict[str, np.ndarray] = field(default_factory=dict)  # leaf name -> gradient of sum(out * w)
+    hvp: dict[str, np.ndarray] = field(default_factory=dict)  # leaf name -> H v
+    hvp_defined: bool = True  # False if a first derivative is not finite: then H v is nan-propagation noise
+    error: BaseException | None = None
+    stage: str = ""  # where the error happened: forward, backward, hvp
+
+
+def execute(program: Program, namespace: dict, library: str) -> dict:
+    for step in program.steps:
+        exec(step.source(library), namespace)  # noqa: S102 - the program is generated source
+    return namespace
+
+
+def run_tinygrad(program: Program, hvp: bool | None = None, create_graph: bool = False) -> Result:
+    """Forward, backward of sum(out * w) into .grad, and (if asked) H v by tinygrad_sm.grad twice."""
+    result = Result()
+    hvp = program.hvp if hvp is None else hvp
+    leaves_data = program.leaf_arrays()
+
+    def fresh():
+        leaves = {leaf.name: Tensor(leaves_data[leaf.name].copy(), requires_grad=leaf.requires_grad) for leaf in program.leaves}
+        namespace = {"np": np, "Tensor": Tensor, "tinygrad_sm": tinygrad_sm, **leaves, **program.constants}
+        return leaves, namespace
+
+    with np.errstate(all="ignore"):
+        result.stage = "forward"
+        try:
+            leaves, namespace = fresh()
+            execute(program, namespace, "tinygrad_sm")
+            out = namespace[program.output.name]
+            result.values = {k: v for k, v in namespace.items() if isinstance(v, Tensor)}
+            result.out = out.data
+            wanted = [leaf for leaf in program.leaves if leaf.requires_grad]
+            if not (out.dtype.kind == "f" and out.requires_grad and wanted):
+                return result
+            result.stage = "backward"
+            w = program.upstream(out.dtype.name)
+            (out * w).sum().backward(create_graph=create_graph)
+            result.grads = {leaf.name: leaves[leaf.name].grad for leaf in wanted}
+            if not hvp:
+                return result
+            result.stage = "hvp"
+            leaves, namespace = fresh()
+            execute(program, namespace, "tinygrad_sm")
+            out = namespace[program.output.name]
+            inputs = [leaves[leaf.name] for leaf in wanted]
+            grads = tinygrad_sm.grad((out * w).sum(), inputs, create_graph=True, allow_unused=True)
+            v = program.directions()
+            dot = None
+            for leaf, g in zip(wanted, grads):
+                if g is not None:
+                    term = (g * v[leaf.name]).sum()
+                    dot = term if dot is None else dot + term
+            second = [None] * len(inputs)
+            if dot is not None and dot.requires_grad:
+                second = tinygrad_sm.grad(dot, inputs, allow_unused=True)
+            result.hvp = {leaf.name: h for leaf, h in zip(wanted, second)}
+        except Exception as error:  # noqa: BLE001 - an error is a result to compare
+            result.error = error
+    return result
+
+
+def has_zero_power_base(program: Program, namespace: dict) -> bool:
+    """True if some ``a ** b`` has an element a == 0. There second derivatives are conventions (PyTorch's are nan,
+    even for 0 ** b with b > 0, where they are 0), so the HVP is not compared."""
+    for step in program.steps:
+        if step.op == "pow" and not step.params.get("guard"):
+            base = step.operands[0]
+            value = namespace[base.removesuffix(".detach()")] if is_tensor(base) else eval(base)
+            if bool((value == 0).any()) if hasattr(value, "any") else value == 0:
+                return True
+    return False
+
+
+def run_torch(program: Program, hvp: bool | None = None) -> Result:
+    import torch
+    from torch.nn import functional
+
+    result = Result()
+    hvp = program.hvp if hvp is None else hvp
+    leaves_data = program.leaf_arrays()
+
+    def fresh():
+        leaves = {leaf.name: torch.tensor(leaves_data[leaf.name], requires_grad=leaf.requires_grad) for leaf in program.leaves}
+        constants = {name: torch.tensor(array) for name, array in program.constants.items()}
+        namespace = {"torch": torch, "F": functional, "promote": promote, **leaves, **constants}
+        return leaves, namespace
+
+    result.stage = "forward"
+    try:
+        leaves, namespace = fresh()
+        execute(program, namespace, "torch")
+        out = namespace[program.output.name]
+        result.out = out.detach().numpy()
+        wanted = [leaf for leaf in program.leaves if leaf.requires_grad]
+        if not (out.is_floating_point() and out.requires_grad and wanted):
+            return result
+        result.stage = "backward"
+        w = torch.tensor(program.upstream(str(out.dtype).removeprefix("torch.")))
+        inputs = [leaves[leaf.name] for leaf in wanted]
+        (out * w).sum().backward()
+        result.grads = {leaf.name: leaves[leaf.name].grad for leaf in wanted}
+        if not hvp:
+            return result
+        result.stage = "hvp"
+        leaves, namespace = fresh()
+        execute(program, namespace, "torch")
+        out = namespace[program.output.name]
+        inputs = [leaves[leaf.name] for leaf in wanted]
+        grads = torch.autograd.grad((out * w).sum(), inputs, create_graph=True, allow_unused=True)
+        result.hvp_defined = all(g is None or bool(torch.isfinite(g).all()) for g in grads) \
+            and not has_zero_power_base(program, namespace)
+        v = program.directions()
+        dot = None
+        for leaf, g in zip(wanted, grads):
+            if g is not None:
+                term = (g * torch.tensor(v[leaf.name])).sum()
+                dot = term if dot is None else dot + term
+        second = [None] * len(inputs)
+        if dot is not None and dot.requires_grad:
+            second = torch.autograd.grad(dot, inputs, allow_unused=True)
+        result.hvp = {leaf.name: h for leaf, h in zip(wanted, second)}
+    except Exception as error:  # noqa: BLE001
+        result.error = error
+    return result
+
+
+# ----- comparing ------------------------------------------------------------------------------------
+TOLERANCES = {"float32": (2e-4, 2e-5), "float64": (1e-8, 1e-11)}  # (rtol, atol relative to the array's scale)
+
+
+def as_array(value, like_shape, like_dtype) -> np.ndarray:
+    """A gradient as an ndarray: None (unused input) is zeros, Tensors (either library) their data."""
+    if value is None:
+        return np.zeros(like_shape, like_dtype)
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "detach"):
+        return value.detach().numpy(force=True)  # (force: PyTorch may hand back a lazy ZeroTensor)
+    return np.asarray(value)
+
+
+def assert_close(got: np.ndarray, want: np.ndarray, what: str, precision: str) -> None:
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, PyTorch {want.shape}"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype}, PyTorch {want.dtype}"
+    if want.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want, err_msg=what)
+        return
+    rtol, atol = TOLERANCES[precision]
+    finite = np.abs(want[np.isfinite(want)].astype(np.float64))
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale, equal_nan=True, err_msg=what)
+
+
+def compare(program: Program, mine: Result, theirs: Result) -> None:
+    """Same outcome (both raise, or same values, dtypes, shapes, gradients and HVPs)."""
+    if mine.error is not None or theirs.error is not None:
+        if mine.error is not None and theirs.error is not None and mine.stage == theirs.stage:
+            return  # both refuse the program at the same stage
+        raise AssertionError(
+            f"tinygrad_sm {'raised ' + repr(mine.error) if mine.error else 'succeeded'} at {mine.stage or 'the end'}, "
+            f"PyTorch {'raised ' + repr(theirs.error) if theirs.error else 'succeeded'} at {theirs.stage or 'the end'}"
+        ) from (mine.error or theirs.error)
+    assert_close(mine.out, theirs.out, "output", program.precision)
+    leaves = {leaf.name: leaf for leaf in program.leaves}
+    checks = [("gradient", mine.grads, theirs.grads)] + [("HVP", mine.hvp, theirs.hvp)] * theirs.hvp_defined
+    for kind, got, want in checks:
+        assert set(got) == set(want), f"{kind}s for {sorted(got)}, PyTorch for {sorted(want)}"
+        for name in got:
+            leaf = leaves[name]
+            assert_close(as_array(got[name], leaf.shape, leaf.dtype), as_array(want[name], leaf.shape, leaf.dtype),
+                         f"{kind} of {name}", program.precision)
+
+
+# ----- invariants that need no oracle -------------------------------------------------------------------
+def check_invariants(program: Program, create_graph: bool) -> None:
+    """Every Tensor holds an ndarray; each leaf's grad has the leaf's shape and dtype; grads are distinct buffers."""
+    result = run_tinygrad(program, hvp=True, create_graph=create_graph)
+    if result.error is not None:
+        return  # the program is refused (e.g. a dtype PyTorch refuses too): nothing to check
+    for name, value in result.values.items():
+        assert type(value.data) is np.ndarray, f"{name}.data is {type(value.data).__name__}, not an ndarray"
+    grads = [(name, g) for name, g in itertools.chain(result.grads.items(), result.hvp.items()) if g is not None]
+    leaves = {leaf.name: leaf for leaf in program.leaves}
+    for name, g in grads:
+        assert isinstance(g, Tensor), f"grad of {name} is a {type(g).__name__}"
+        assert type(g.data) is np.ndarray, f"grad of {name}: .data is {type(g.data).__name__}, not an ndarray"
+        assert g.shape == leaves[name].shape, f"grad of {name} has shape {g.shape}, the leaf {leaves[name].shape}"
+        assert g.dtype == np.dtype(leaves[name].dtype), f"grad of {name} has dtype {g.dtype}, the leaf {leaves[name].dtype}"
+    first = [(name, g) for name, g in result.grads.items() if g is not None]
+    for (name_a, a), (name_b, c) in itertools.combinations(first, 2):
+        assert a is not c, f"{name_a}.grad is {name_b}.grad"
+        assert not np.shares_memory(a.data, c.data), f"{name_a}.grad and {name_b}.grad share a buffer"
