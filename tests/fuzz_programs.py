@@ -877,14 +877,25 @@ def run_tinygrad(program: Program, hvp: bool | None = None, create_graph: bool =
     return result
 
 
-def has_zero_power_base(program: Program, namespace: dict) -> bool:
-    """True if some ``a ** b`` has an element a == 0. There second derivatives are conventions (PyTorch's are nan,
-    even for 0 ** b with b > 0, where they are 0), so the HVP is not compared."""
+def _value(operand: str, namespace: dict):
+    return namespace[operand.removesuffix(".detach()")] if is_tensor(operand) else eval(operand)
+
+
+def _has_zero(value) -> bool:
+    return bool((value == 0).any()) if hasattr(value, "any") else value == 0
+
+
+def has_power_convention(program: Program, namespace: dict) -> bool:
+    """True if some ``a ** b`` has an element where its second derivatives are a convention, so the HVP
+    is not compared: a == 0 (PyTorch's are nan, even for 0 ** b with b > 0, where they are 0), or a
+    Tensor exponent b == 0 (PyTorch's ∂/∂b of ∂z/∂a is 0 there, tinygrad_sm's is 1/a, the true mixed
+    partial: the Hessian is symmetric)."""
     for step in program.steps:
-        if step.op == "pow" and not step.params.get("guard"):
-            base = step.operands[0]
-            value = namespace[base.removesuffix(".detach()")] if is_tensor(base) else eval(base)
-            if bool((value == 0).any()) if hasattr(value, "any") else value == 0:
+        if step.op == "pow":
+            base, exponent = step.operands[0], step.operands[1]
+            if not step.params.get("guard") and _has_zero(_value(base, namespace)):
+                return True
+            if is_tensor(exponent) and _has_zero(_value(exponent, namespace)):
                 return True
     return False
 
@@ -926,7 +937,7 @@ def run_torch(program: Program, hvp: bool | None = None) -> Result:
         inputs = [leaves[leaf.name] for leaf in wanted]
         grads = torch.autograd.grad((out * w).sum(), inputs, create_graph=True, allow_unused=True)
         result.hvp_defined = all(g is None or bool(torch.isfinite(g).all()) for g in grads) \
-            and not has_zero_power_base(program, namespace)
+            and not has_power_convention(program, namespace)
         v = program.directions()
         dot = None
         for leaf, g in zip(wanted, grads):
