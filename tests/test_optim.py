@@ -247,3 +247,159 @@ def test_step_with_a_closure_returns_its_loss():
 def test_bad_arguments_raise_clear_errors(make, error, message):
     with pytest.raises(error, match=message):
         make(Tensor.ones(2, requires_grad=True))
+
+
+# ----- 0-d parameters: the state must be updated in place, as for any other shape -----------
+ZERO_D_SETTINGS = [
+    (optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+    (optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+    (optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1, "nesterov": True}),
+    (optim.SGD, {"lr": 0.1, "weight_decay": 0.1}),
+    (optim.Adam, {"lr": 0.1}),
+    (optim.Adam, {"lr": 0.1, "weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("optimizer_class", "settings"), ZERO_D_SETTINGS)
+def test_a_0d_parameter_matches_torch(optimizer_class, settings):
+    # 5 steps on p² from p = 1; with momentum 0.9 and lr 0.1 PyTorch reaches -0.5804
+    # (a momentum buffer that is rebound instead of updated in place gave -0.2037)
+    torch = pytest.importorskip("torch")
+    ours = Tensor(1.0, requires_grad=True)
+    theirs = torch.tensor(1.0, requires_grad=True)
+    our_optimizer = optimizer_class([ours], **settings)
+    their_optimizer = getattr(torch.optim, optimizer_class.__name__)([theirs], **settings)
+    for _ in range(5):
+        our_optimizer.zero_grad()
+        (ours * ours).backward()
+        our_optimizer.step()
+        their_optimizer.zero_grad()
+        (theirs * theirs).backward()
+        their_optimizer.step()
+        assert ours.shape == () and ours.dtype == np.float32
+        np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-5, atol=1e-7)
+    if settings == {"lr": 0.1, "momentum": 0.9}:
+        assert ours.item() == pytest.approx(-0.5804, abs=1e-4)
+    for value in our_optimizer.state[ours].values():
+        assert isinstance(value, np.ndarray | int)  # buffers are ndarrays, never NumPy scalars
+
+
+def test_a_0d_parameter_with_numpy_scalar_data_and_grad_is_still_updated():
+    # in-place tricks can leave NumPy scalars where arrays belong; updates must not be lost
+    p = Tensor(1.0, requires_grad=True)
+    optimizer = optim.SGD([p], lr=0.1, momentum=0.9)
+    values = []
+    for _ in range(3):
+        p.data = np.float32(p.item())
+        p.grad = Tensor(1.0)
+        p.grad.data = np.float32(2 * p.item())
+        optimizer.step()
+        values.append(p.item())
+    # by hand: b = 2, p = 0.8; b = 0.9·2 + 1.6 = 3.4, p = 0.46; b = 0.9·3.4 + 0.92 = 3.98, p = 0.062
+    np.testing.assert_allclose(values, [0.8, 0.46, 0.062], rtol=1e-5)
+    assert isinstance(optimizer.state[p]["momentum_buffer"], np.ndarray)
+
+
+# ----- step() checks everything before it changes anything --------------------------------
+def two_parameters_with_state(optimizer_class, settings):
+    """Two parameters after one good step (so state exists), and snapshots of everything."""
+    first, second = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones((2, 2)), requires_grad=True)
+    optimizer = optimizer_class([first, second], **settings)
+    first.grad, second.grad = Tensor(np.full(3, 0.5)), Tensor(np.full((2, 2), 0.5))
+    optimizer.step()
+    return first, second, optimizer
+
+
+def snapshot(optimizer, parameters):
+    values = [p.numpy().copy() for p in parameters]
+    state = {id(p): {k: np.copy(v) for k, v in s.items()} for p, s in optimizer.state.items()}
+    return values, state
+
+
+# bad gradient arrays, put in place behind the .grad setter's back (p.grad.data = ...)
+BAD_GRADS = [
+    (np.ones(4), ValueError, r"has shape \(2, 2\) but its gradient has shape \(4,\)"),
+    (np.ones((1, 2)), ValueError, r"shape \(2, 2\) but its gradient has shape \(1, 2\); .*no broadcasting"),
+    (np.array(1.0), ValueError, r"gradient has shape \(\)"),
+    (np.ones((2, 2), np.float32), TypeError, r"\(shape \(2, 2\)\) has dtype float64 but its gradient has dtype float32"),
+    (np.ones((2, 2), np.int64), TypeError, "gradient has dtype int64"),
+]
+
+
+@pytest.mark.parametrize(("optimizer_class", "settings"), [
+    (optim.SGD, {"lr": 0.1}),
+    (optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+    (optim.Adam, {"lr": 0.1, "weight_decay": 0.1}),
+])
+@pytest.mark.parametrize(("bad_grad", "error", "message"), BAD_GRADS)
+def test_a_bad_gradient_on_a_later_parameter_changes_nothing(optimizer_class, settings, bad_grad, error, message):
+    first, second, optimizer = two_parameters_with_state(optimizer_class, settings)
+    before = snapshot(optimizer, [first, second])
+    first.grad = Tensor(np.full(3, 0.5))
+    second.grad = Tensor(np.ones((2, 2)))  # passes any check on assignment...
+    second.grad.data = bad_grad  # ...then is replaced behind its back
+    with pytest.raises(error, match=f"{optimizer_class.__name__}: parameter 1 .*{message}"):
+        optimizer.step()
+    after = snapshot(optimizer, [first, second])
+    for old, new in zip(before[0], after[0]):
+        np.testing.assert_array_equal(old, new)
+    assert before[1].keys() == after[1].keys()
+    for key, state in before[1].items():
+        assert state.keys() == after[1][key].keys()
+        for name, value in state.items():
+            np.testing.assert_array_equal(value, after[1][key][name])
+
+
+def test_a_bad_gradient_on_a_fresh_optimiser_creates_no_state():
+    first, second = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
+    optimizer = optim.SGD([first, second], lr=0.1, momentum=0.9)
+    first.grad, second.grad = Tensor(np.ones(3)), Tensor(np.ones(2))
+    second.grad.data = np.ones(3)
+    with pytest.raises(ValueError, match=r"SGD: parameter 1 has shape \(2,\) but its gradient has shape \(3,\)"):
+        optimizer.step()
+    assert optimizer.state == {}
+    np.testing.assert_array_equal(first.numpy(), np.ones(3))
+
+
+def test_errors_name_the_group_and_later_groups_are_checked_first():
+    a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
+    optimizer = optim.Adam([{"params": [a]}, {"params": [b], "lr": 0.5}])
+    a.grad, b.grad = Tensor(np.ones(2)), Tensor(np.ones(2))
+    b.grad.data = np.ones(5)
+    with pytest.raises(ValueError, match=r"Adam: parameter 0 of group 1 has shape \(2,\) but its gradient has shape \(5,\)"):
+        optimizer.step()
+    np.testing.assert_array_equal(a.numpy(), [1.0, 1.0])
+    assert optimizer.state == {}
+
+
+def test_hyperparameters_changed_between_steps_are_checked_before_any_update():
+    a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
+    optimizer = optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1)
+    a.grad, b.grad = Tensor(np.ones(2)), Tensor(np.ones(2))
+    optimizer.param_groups[1]["lr"] = "fast"
+    with pytest.raises(ValueError, match="SGD: invalid learning rate"):
+        optimizer.step()
+    np.testing.assert_array_equal(a.numpy(), [1.0, 1.0])
+
+
+def test_parameter_data_replaced_with_another_shape_or_dtype_is_reported():
+    p = Tensor(np.ones(3), requires_grad=True)
+    optimizer = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = Tensor(np.ones(3))
+    optimizer.step()
+    p.data, p.grad = np.ones(4), Tensor(np.ones(4))
+    with pytest.raises(ValueError, match=r"SGD: parameter 0 has shape \(4,\) .* its state 'momentum_buffer' has shape \(3,\)"):
+        optimizer.step()
+    p.data = np.broadcast_to(np.ones(1), (3,))
+    p.grad = Tensor(np.ones(3))
+    with pytest.raises(ValueError, match="read-only data"):
+        optimizer.step()
+
+
+def test_a_grad_that_is_not_a_tensor_is_refused():
+    p = Tensor(np.ones(2), requires_grad=True)
+    optimizer = optim.SGD([p], lr=0.1)
+    with pytest.raises(TypeError, match="grad must be a Tensor|has a .grad of type ndarray; expected a Tensor"):
+        p.grad = np.ones(2)  # refused here by Tensor, or else by step()
+        optimizer.step()
+    np.testing.assert_array_equal(p.numpy(), [1.0, 1.0])

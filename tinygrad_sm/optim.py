@@ -79,26 +79,78 @@ class Optimizer:
                 p.grad = None
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss first."""
+        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss first.
+
+        Every group and every gradient is checked before anything changes, so a bad
+        gradient on the last parameter never leaves the earlier ones half-updated.
+        """
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._step_group(group)
+        checked = [(group, self._checked_gradients(index, group)) for index, group in enumerate(self.param_groups)]
+        for group, pairs in checked:
+            self._step_group(group, pairs)
         return loss
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        """Update the parameters of one group that have a gradient (``_update`` on each)."""
-        all_state, update = self.state, self._update
-        for p in group["params"]:
-            grad = p.grad
+    def _checked_gradients(self, group_index: int, group: dict[str, Any]) -> list[tuple[Tensor, np.ndarray]]:
+        """The ``(parameter, gradient array)`` pairs of one group that have a gradient, each checked."""
+        self._check_hyperparameters(group)  # they may have been changed since the group was added
+        all_state = self.state
+        pairs = []
+        for i, p in enumerate(group["params"]):
+            param, grad = p.data, p.grad
             if grad is None:
                 continue
+            g = grad.data if isinstance(grad, Tensor) else None
+            # the common case in one combined test; _checked_gradient explains what is wrong otherwise
+            usable = (type(param) is np.ndarray and isinstance(g, np.ndarray) and g.shape == param.shape
+                      and g.dtype == param.dtype and param.dtype.kind == "f" and param.flags.writeable)
+            state = all_state.get(p)
+            if state is not None and usable:
+                shape, dtype = param.shape, param.dtype
+                for value in state.values():
+                    if type(value) is np.ndarray and (value.shape != shape or value.dtype != dtype):
+                        usable = False
+            if not usable:
+                g = self._checked_gradient(p, group_index, i)
+            pairs.append((p, g))
+        return pairs
+
+    def _checked_gradient(self, p: Tensor, group_index: int, i: int) -> np.ndarray:
+        """``p.grad`` as an ndarray, or a clear error if it (or ``p``, or its state) can't be used for an update."""
+        where = f"{type(self).__name__}: parameter {i}" + (f" of group {group_index}" if len(self.param_groups) > 1 else "")
+        param, grad = p.data, p.grad
+        if not isinstance(param, np.ndarray | np.generic) or param.dtype.kind != "f":
+            raise TypeError(f"{where} holds {type(param).__name__} data of dtype {getattr(param, 'dtype', None)}; "
+                            "only floating-point arrays can be optimised")
+        if isinstance(param, np.ndarray) and not param.flags.writeable:
+            raise ValueError(f"{where} (shape {param.shape}) has read-only data; it can't be updated in place")
+        if not isinstance(grad, Tensor):
+            raise TypeError(f"{where} (shape {param.shape}) has a .grad of type {type(grad).__name__}; "
+                            "expected a Tensor or None")
+        g = np.asarray(grad.data)
+        if g.shape != param.shape:
+            raise ValueError(f"{where} has shape {param.shape} but its gradient has shape {g.shape}; "
+                             "they must match exactly (no broadcasting)")
+        if g.dtype != param.dtype:
+            raise TypeError(f"{where} (shape {param.shape}) has dtype {param.dtype} but its gradient has "
+                            f"dtype {g.dtype}; they must match")
+        for key, value in self.state.get(p, {}).items():
+            if isinstance(value, np.ndarray) and (value.shape, value.dtype) != (param.shape, param.dtype):
+                raise ValueError(f"{where} has shape {param.shape} and dtype {param.dtype} but its state "
+                                 f"{key!r} has shape {value.shape} and dtype {value.dtype}; was the parameter's "
+                                 "data replaced after the optimiser started?")
+        return g  # a NumPy scalar parameter or gradient (0-d): usable, as an ndarray
+
+    def _step_group(self, group: dict[str, Any], pairs: list[tuple[Tensor, np.ndarray]]) -> None:
+        """Update the checked ``(parameter, gradient)`` pairs of one group (``_update`` on each)."""
+        all_state, update = self.state, self._update
+        for p, grad in pairs:
             state = all_state.get(p)
             if state is None:
                 state = all_state[p] = {}
-            update(p.data, grad.data, group, state)
+            update(_writable(p), grad, group, state)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -109,6 +161,13 @@ class Optimizer:
             settings = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
             lines.append(f"  group {i}: {len(group['params'])} parameter(s), {settings}")
         return "\n".join([*lines, ")"])
+
+
+def _writable(p: Tensor) -> np.ndarray:
+    """``p.data`` as an ndarray that in-place updates change (a NumPy scalar would be rebound, not updated)."""
+    if not isinstance(p.data, np.ndarray):
+        p.data = np.array(p.data)
+    return p.data
 
 
 def _scratch(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
@@ -162,26 +221,25 @@ class SGD(Optimizer):
         if group["nesterov"] and group["momentum"] <= 0:
             raise ValueError("SGD: nesterov=True requires a momentum > 0")
 
-    def _step_group(self, group: dict[str, Any]) -> None:
+    def _step_group(self, group: dict[str, Any], pairs: list[tuple[Tensor, np.ndarray]]) -> None:
         # One loop per group with the hyper-parameters read once: for a small model the
         # Python around the NumPy calls costs as much as the arithmetic.
         lr, momentum, weight_decay, nesterov = group["lr"], group["momentum"], group["weight_decay"], group["nesterov"]
         all_state = self.state
-        for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            param, g = p.data, grad.data
+        for p, grad in pairs:
+            param, g = _writable(p), grad
             state = all_state.get(p)
             if state is None:
                 state = all_state[p] = {}
             if weight_decay != 0:
                 g = param * weight_decay  # g + λ·p, in a temporary: the gradient itself is never changed
-                g += grad.data
+                g += grad  # (for a 0-d parameter g is a NumPy scalar: fine for a temporary)
             if momentum != 0:
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
-                    buffer = state["momentum_buffer"] = g.copy()  # b ← g on the first step
+                    # b ← g on the first step; np.array, not g.copy(): the buffer is updated in place
+                    # below, so it must be an ndarray even when g is a NumPy scalar (0-d parameter)
+                    buffer = state["momentum_buffer"] = np.array(g, dtype=param.dtype)
                 else:
                     buffer *= momentum  # b ← μ·b + g, in place
                     buffer += g
