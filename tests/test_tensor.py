@@ -214,3 +214,66 @@ def test_repr_like_pytorch():
     x = Tensor([2.0, 1.0, 0.5], requires_grad=True)
     assert repr(x.softmax()) == "Tensor([0.6285, 0.2312, 0.1402], grad_fn=<SoftmaxBackward>)"
     assert repr(x * 2) == "Tensor([4., 2., 1.], grad_fn=<MulBackward>)"
+
+
+# ----- bad arguments to constructors and settings: clear errors naming the function -------
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: Tensor.zeros(-1), ValueError, "Tensor.zeros: each size must be non-negative, got -1"),
+    (lambda: Tensor.zeros(2, -3), ValueError, "Tensor.zeros: each size must be non-negative, got -3"),
+    (lambda: Tensor.zeros(2.5), TypeError, "Tensor.zeros: each size must be an int, got float 2.5"),
+    (lambda: Tensor.zeros((2, 2.5)), TypeError, "Tensor.zeros: each size must be an int, got float 2.5"),
+    (lambda: Tensor.zeros(True), TypeError, "Tensor.zeros: each size must be an int, got bool"),
+    (lambda: Tensor.zeros((2,), 3), TypeError, r"Tensor.zeros: each size must be an int, got tuple \(2,\)"),
+    (lambda: Tensor.zeros(2, dtype="bogus"), TypeError, "Tensor.zeros: 'bogus' is not a dtype"),
+    (lambda: Tensor.zeros(2, dtype=object), TypeError, "Tensor.zeros: expected a numeric or bool dtype, got object"),
+    (lambda: Tensor.ones(-1), ValueError, "Tensor.ones: each size must be non-negative, got -1"),
+    (lambda: Tensor.ones(2.5), TypeError, "Tensor.ones: each size must be an int, got float 2.5"),
+    (lambda: Tensor.randn(-2), ValueError, "Tensor.randn: each size must be non-negative"),
+    (lambda: Tensor.randn(2, dtype=np.int64), TypeError, "Tensor.randn: expected a floating-point dtype, got int64"),
+    (lambda: Tensor.uniform(2, low=1, high=0), ValueError, "Tensor.uniform: low must be <= high, got low=1 > high=0"),
+    (lambda: Tensor.uniform(2, high=float("inf")), ValueError, "Tensor.uniform: high must be finite, got inf"),
+    (lambda: Tensor.uniform(2, low=float("nan")), ValueError, "Tensor.uniform: low must be finite, got nan"),
+    (lambda: Tensor.uniform(2, low="a"), TypeError, "Tensor.uniform: low must be a number, got str 'a'"),
+    (lambda: Tensor.uniform(2, low=-1e308, high=1e308), ValueError, "Tensor.uniform: the range high - low overflows"),
+    (lambda: Tensor.uniform(-1), ValueError, "Tensor.uniform: each size must be non-negative"),
+    (lambda: Tensor.arange(0, 10, 0), ValueError, "Tensor.arange: step must be nonzero, got 0"),
+    (lambda: Tensor.arange(0.0, 1.0, 0.0), ValueError, "Tensor.arange: step must be nonzero"),
+    (lambda: Tensor.arange(float("inf")), ValueError, "Tensor.arange: stop must be finite, got inf"),
+    (lambda: Tensor.arange(0, "a"), TypeError, "Tensor.arange: stop must be a number, got str 'a'"),
+    (lambda: Tensor.arange(), TypeError, r"Tensor.arange: expected 1 to 3 numbers \(start, stop, step\), got 0"),
+    (lambda: Tensor.arange(1, 2, 3, 4), TypeError, "Tensor.arange: expected 1 to 3 numbers"),
+    (lambda: Tensor.eye(-1), ValueError, "Tensor.eye: n must be non-negative, got -1"),
+    (lambda: Tensor.eye(2, 2.5), TypeError, "Tensor.eye: m must be an int, got float 2.5"),
+    (lambda: tinygrad_sm.manual_seed(-1), ValueError, "manual_seed: seed must be a non-negative int, got -1"),
+    (lambda: tinygrad_sm.manual_seed("a"), TypeError, "manual_seed: seed must be a non-negative int, got str 'a'"),
+    (lambda: tinygrad_sm.manual_seed(1.5), TypeError, "manual_seed: seed must be a non-negative int, got float"),
+    (lambda: Tensor.randn(2, rng=-1), ValueError, "rng seed must be a non-negative int, got -1"),
+    (lambda: tinygrad_sm.set_default_dtype("bogus"), TypeError, "set_default_dtype: only float32 and float64 .*got 'bogus'"),
+    (lambda: tinygrad_sm.set_default_dtype(None), TypeError, "set_default_dtype: only float32 and float64 .*got None"),
+    (lambda: tinygrad_sm.set_default_dtype(np.int32), TypeError, "set_default_dtype: only float32 and float64 .*got int32"),
+    (lambda: Tensor([1.0], requires_grad="yes"), TypeError, "Tensor: requires_grad must be a bool .*got str 'yes'"),
+    (lambda: Tensor([1.0], requires_grad=1), TypeError, "Tensor: requires_grad must be a bool .*got int 1"),
+    (lambda: Tensor([1.0], requires_grad=None), TypeError, "Tensor: requires_grad must be a bool .*got NoneType"),
+    (lambda: Tensor.zeros(2, requires_grad="no"), TypeError, "Tensor.zeros: requires_grad must be a bool"),
+    (lambda: Tensor.randn(2, requires_grad=0), TypeError, "Tensor.randn: requires_grad must be a bool"),
+])
+def test_bad_constructor_and_setting_arguments_raise_clear_errors(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+    assert tinygrad_sm.get_default_dtype() == np.float32  # a refused setting changes nothing
+
+
+def test_edge_cases_of_constructors_that_are_fine():
+    assert Tensor.zeros().shape == () and Tensor.zeros([]).shape == () and Tensor.ones(0, 3).shape == (0, 3)
+    assert Tensor.zeros(np.int64(2), np.int32(3)).shape == (2, 3)
+    assert Tensor.ones(2, dtype=np.dtype("float64")).dtype == np.float64  # an np.dtype instance is used, not ignored
+    assert Tensor.ones(2, dtype=np.int64).dtype == np.int64 and Tensor.zeros(2, dtype=bool).dtype == np.bool_
+    np.testing.assert_array_equal(Tensor.uniform(3, low=2.0, high=2.0, rng=0).numpy(), [2.0, 2.0, 2.0])  # as torch
+    assert Tensor.arange(0, 10, -1).shape == (0,)  # numpy's meaning (PyTorch raises)
+    assert Tensor.arange(3, dtype=np.float64).dtype == np.float64
+    assert Tensor.eye(0).shape == (0, 0)
+    tinygrad_sm.manual_seed(np.int64(5))
+    first = Tensor.randn(3).numpy()
+    tinygrad_sm.manual_seed(5)
+    np.testing.assert_array_equal(Tensor.randn(3).numpy(), first)
+    assert Tensor([1.0], requires_grad=False).requires_grad is False

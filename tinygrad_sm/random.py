@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 _default = np.random.default_rng()
 
 
+def _seed(what: str, seed: object) -> int:
+    """``seed`` as a non-negative Python int, or a clear error naming ``what`` (NumPy's generators need >= 0)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{what} must be a non-negative int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{what} must be a non-negative int, got {seed}")
+    return int(seed)
+
+
 def manual_seed(seed: int) -> None:
-    """Seed the default generator used wherever ``rng=None``."""
+    """Seed the default generator used wherever ``rng=None`` (``seed``: an int >= 0)."""
     global _default
-    _default = np.random.default_rng(seed)
+    _default = np.random.default_rng(_seed("manual_seed: seed", seed))
 
 
 def default_generator() -> np.random.Generator:
@@ -24,8 +35,6 @@ def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
         return _default
     if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"rng seed must be non-negative, got {rng}")
-        return np.random.default_rng(int(rng))
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return np.random.default_rng(_seed("rng seed", rng))
     raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
