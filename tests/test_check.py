@@ -186,3 +186,77 @@ def test_hessian_of_ops_on_0d_tensors(op):
 def test_hessian_needs_a_scalar():
     with pytest.raises(ValueError, match=r"scalar.*\(2,\)"):
         tinygrad_sm.hessian(lambda t: t * t, np.array([1.0, 2.0]))
+
+
+# ----- 0-d inputs stay 0-d: gradcheck must check the function it was given ------------------
+def test_gradcheck_hands_a_0d_input_to_fn_as_0d_and_perturbs_it():
+    seen = []
+
+    def cube(t):
+        seen.append((t.shape, float(t.item())))
+        return t * t * t
+
+    x = Tensor(np.array(2.0), requires_grad=True)
+    assert tinygrad_sm.gradcheck(cube, [x]) is True
+    assert {shape for shape, _ in seen} == {()}  # never (1,)
+    assert sorted({value for _, value in seen}) == pytest.approx([2.0 - 1e-6, 2.0, 2.0 + 1e-6])
+    assert x.shape == () and x.item() == 2.0  # the caller's tensor is untouched
+
+
+def test_gradcheck_of_a_function_whose_value_depends_on_the_rank():
+    # t.ndim changes the function: as a (1,) tensor it would be 3t², as a 0-d one it is t³ (and a
+    # wrong backward for the 0-d case must be caught, not hidden by checking another function)
+    def fn(t):
+        return t * t * t if t.ndim == 0 else 3 * t * t
+
+    assert tinygrad_sm.gradcheck(fn, Tensor(1.5)) is True
+    with pytest.raises(GradcheckError) as info:
+        tinygrad_sm.gradcheck(lambda t: WrongSquare.apply(t) if t.ndim == 0 else t * t, [Tensor(1.5, dtype=np.float64)])
+    assert info.value.element == () and info.value.analytic == pytest.approx(4.5)
+    assert info.value.numeric == pytest.approx(3.0)
+
+
+def test_gradcheck_with_0d_and_other_inputs_mixed():
+    a, b = Tensor(0.5, requires_grad=True), Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]).T, requires_grad=True)
+    assert tinygrad_sm.gradcheck(lambda s, m, k: (s * m).exp().sum() * s * k, [a, b, 3])
+
+
+def test_jacobian_and_hessian_of_0d_inputs():
+    np.testing.assert_allclose(tinygrad_sm.jacobian(lambda t: t * t * t, Tensor(2.0)), 12.0)
+    assert tinygrad_sm.jacobian(lambda t: t * t, Tensor(3.0)).shape == ()
+    jac = tinygrad_sm.jacobian(lambda t: t * Tensor([1.0, 2.0]), np.array(3.0))
+    assert jac.shape == (2,)
+    np.testing.assert_allclose(jac, [1.0, 2.0])
+    np.testing.assert_allclose(tinygrad_sm.jacobian(lambda t: t.sum(), np.ones((2, 3))), np.ones((2, 3)))
+    hess = tinygrad_sm.hessian(lambda t: t * t * t, 2.0)
+    assert hess.shape == ()
+    np.testing.assert_allclose(hess, 12.0, rtol=1e-6)
+
+
+def check(*args, **kwargs):
+    """gradcheck of the identity, with the given inputs and settings."""
+    return tinygrad_sm.gradcheck(lambda t: t, *args, **kwargs)
+
+
+ONE = Tensor(1.0)
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: check(3.0), TypeError, "gradcheck: inputs must be a Tensor or a tuple/list of inputs, got float"),
+    (lambda: check(np.ones(2)), TypeError, "inputs must be a Tensor or a tuple/list.*got ndarray"),
+    (lambda: tinygrad_sm.gradcheck("f", [Tensor(1.0)]), TypeError, "gradcheck: fn must be callable, got str"),
+    (lambda: check(ONE, eps=0), ValueError, "gradcheck: eps must be a finite number > 0, got 0"),
+    (lambda: check(ONE, eps=-1e-6), ValueError, "gradcheck: eps must be a finite number > 0"),
+    (lambda: check(ONE, eps=float("nan")), ValueError, "eps must be a finite number > 0, got nan"),
+    (lambda: check(ONE, atol="a"), TypeError, "gradcheck: atol must be a number, got str 'a'"),
+    (lambda: check(ONE, atol=-1), ValueError, "gradcheck: atol must be a finite number >= 0"),
+    (lambda: check(ONE, rtol="a"), TypeError, "gradcheck: rtol must be a number, got str 'a'"),
+    (lambda: check(ONE, rtol=float("inf")), ValueError, "gradcheck: rtol must be a finite number >= 0"),
+    (lambda: check(ONE, raise_exception="no"), TypeError, "raise_exception must be a bool"),
+    (lambda: tinygrad_sm.jacobian(lambda t: t, 3), TypeError, "jacobian: x must hold floating-point values, got dtype int64"),
+    (lambda: tinygrad_sm.hessian(lambda t: t, np.array([1, 2])), TypeError, "hessian: x must hold floating-point values"),
+    (lambda: tinygrad_sm.jacobian(None, 3.0), TypeError, "jacobian: fn must be callable"),
+])
+def test_bad_arguments_to_checkers_raise_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,7 +46,7 @@ def _reverse_jacobians(outputs: list[Tensor], inputs: list[Tensor]) -> list[np.n
         for k in range(output.size):
             if output.requires_grad:
                 seed = np.zeros(output.shape, dtype=output.dtype)
-                seed.reshape(-1)[k] = 1
+                seed[np.unravel_index(k, output.shape)] = 1  # by index: works for a 0-d output too
                 grads = grad(output, inputs, grad_outputs=seed, retain_graph=True, allow_unused=True)
                 for jac, g in zip(jacobians, grads):
                     if g is not None:
@@ -53,10 +55,21 @@ def _reverse_jacobians(outputs: list[Tensor], inputs: list[Tensor]) -> list[np.n
     return jacobians
 
 
+def _leaf(what: str, fn: Any, x: Any) -> Tensor:
+    """A fresh leaf that requires grad, holding ``x``'s values (its shape kept, 0-d included)."""
+    if not callable(fn):
+        raise TypeError(f"{what}: fn must be callable, got {type(fn).__name__}")
+    leaf = Tensor(x.data if isinstance(x, Tensor) else x)
+    if leaf.dtype.kind != "f":
+        raise TypeError(f"{what}: x must hold floating-point values, got dtype {leaf.dtype} "
+                        "(convert it first, e.g. Tensor(x, dtype=np.float64))")
+    return leaf.requires_grad_()
+
+
 def jacobian(fn: Callable[[Tensor], Tensor], x: Any) -> np.ndarray:
     """The Jacobian of ``fn`` at ``x`` as an array of shape ``out.shape + x.shape`` (reverse mode,
     one backward per output element)."""
-    leaf = Tensor(x.data if isinstance(x, Tensor) else x, requires_grad=True)
+    leaf = _leaf("jacobian", fn, x)
     (output,) = _outputs(fn(leaf), "jacobian")
     (jac,) = _reverse_jacobians([output], [leaf])
     return jac.reshape(output.shape + leaf.shape)
@@ -65,7 +78,7 @@ def jacobian(fn: Callable[[Tensor], Tensor], x: Any) -> np.ndarray:
 def hessian(fn: Callable[[Tensor], Tensor], x: Any) -> np.ndarray:
     """The Hessian of a scalar ``fn`` at ``x``, shape ``x.shape + x.shape``: the Jacobian of the
     gradient, which ``create_graph=True`` records as a differentiable graph."""
-    leaf = Tensor(x.data if isinstance(x, Tensor) else x, requires_grad=True)
+    leaf = _leaf("hessian", fn, x)
     (output,) = _outputs(fn(leaf), "hessian")
     if output.size != 1:
         raise ValueError(f"hessian: fn must return a scalar, got shape {output.shape}")
@@ -95,15 +108,15 @@ def gradcheck(
     Returns True, or raises :class:`GradcheckError` naming the input, the
     element, and both values (returns False with ``raise_exception=False``).
     """
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    inputs = _check_gradcheck_arguments(fn, inputs, eps, atol, rtol, raise_exception)
     floating = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.dtype.kind == "f"]
     checked = [i for i in floating if inputs[i].requires_grad] or floating
     if not checked:
         raise ValueError("gradcheck: no floating-point Tensor among the inputs to check")
     args = list(inputs)
     for i in floating:
-        # C-contiguous, so that the flat view below perturbs the tensor itself, not a copy
-        args[i] = Tensor(np.ascontiguousarray(inputs[i].data, dtype=np.float64), requires_grad=i in checked)
+        # a float64 copy of the same shape (a 0-d input stays 0-d: fn must see what it would see)
+        args[i] = Tensor(inputs[i].data.astype(np.float64), requires_grad=i in checked)
     leaves = [args[i] for i in checked]
 
     outputs = _outputs(fn(*args), "gradcheck")
@@ -115,14 +128,15 @@ def gradcheck(
 
     out_shapes = [o.shape for o in outputs]
     for position, (i, leaf) in enumerate(zip(checked, leaves)):
-        flat = leaf.data.reshape(-1)
-        for j in range(flat.size):
-            original = flat[j]
-            flat[j] = original + eps
+        for j in range(leaf.size):
+            # perturb the element by its index, in the tensor's own array (never a reshaped copy)
+            index = np.unravel_index(j, leaf.shape)
+            original = leaf.data[index]
+            leaf.data[index] = original + eps
             plus = evaluate()
-            flat[j] = original - eps
+            leaf.data[index] = original - eps
             minus = evaluate()
-            flat[j] = original
+            leaf.data[index] = original
             numeric = (plus - minus) / (2 * eps)
             column = analytic[position][:, j]
             bad = ~np.isclose(column, numeric, atol=atol, rtol=rtol, equal_nan=True)
@@ -140,6 +154,22 @@ def gradcheck(
                     raise GradcheckError(message, i, element, output_element, a, n)
                 return False
     return True
+
+
+def _check_gradcheck_arguments(fn: Any, inputs: Any, eps: Any, atol: Any, rtol: Any, raise_exception: Any) -> list:
+    """The inputs as a list, after checking every argument of :func:`gradcheck` (clear errors, not NumPy's)."""
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
+    if not isinstance(inputs, Tensor | tuple | list):
+        raise TypeError(f"gradcheck: inputs must be a Tensor or a tuple/list of inputs, got {type(inputs).__name__}")
+    for name, value, low in (("eps", eps, "> 0"), ("atol", atol, ">= 0"), ("rtol", rtol, ">= 0")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"gradcheck: {name} must be a number, got {type(value).__name__} {value!r}")
+        if not math.isfinite(value) or value < 0 or (low == "> 0" and value == 0):
+            raise ValueError(f"gradcheck: {name} must be a finite number {low}, got {value!r}")
+    if not isinstance(raise_exception, bool):
+        raise TypeError(f"gradcheck: raise_exception must be a bool, got {type(raise_exception).__name__}")
+    return [inputs] if isinstance(inputs, Tensor) else list(inputs)
 
 
 def _output_element(k: int, shapes: list[tuple[int, ...]]) -> tuple:
