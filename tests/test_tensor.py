@@ -277,3 +277,44 @@ def test_edge_cases_of_constructors_that_are_fine():
     tinygrad_sm.manual_seed(5)
     np.testing.assert_array_equal(Tensor.randn(3).numpy(), first)
     assert Tensor([1.0], requires_grad=False).requires_grad is False
+
+
+# ----- .data and .grad assignments are checked (as PyTorch) -----------------------------------
+def test_grad_assignment_must_match_shape_and_dtype():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    x.grad = Tensor(np.full((2, 3), 2.0))
+    x.grad = None
+    with pytest.raises(RuntimeError, match=r"Tensor.grad: assigned grad has shape \(1, 3\), but the tensor has shape \(2, 3\)"):
+        x.grad = Tensor(np.ones((1, 3)))
+    with pytest.raises(RuntimeError, match="assigned grad has dtype float32, but the tensor has dtype float64"):
+        x.grad = Tensor(np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match="Tensor.grad must be a Tensor or None, got ndarray"):
+        x.grad = np.ones((2, 3))
+    assert x.grad is None  # a refused assignment changes nothing
+
+
+def test_data_assignment_takes_arrays_only():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    x.data = np.array([3.0, 4.0, 5.0])  # as in PyTorch, the shape may change
+    assert x.shape == (3,)
+    x.data = np.float64(2.0)  # a NumPy scalar becomes a 0-d array
+    assert type(x.data) is np.ndarray and x.shape == ()
+    x.data = Tensor([7.0])
+    assert type(x.data) is np.ndarray and x.data.tolist() == [7.0]
+    with pytest.raises(TypeError, match="Tensor.data must be a numpy.ndarray, got list"):
+        x.data = [1.0, 2.0]
+    with pytest.raises(TypeError, match="a tensor that requires grad must hold floating-point data, got dtype int64"):
+        x.data = np.array([1, 2])
+    with pytest.raises(TypeError, match="Tensor.data must hold numbers or booleans, got dtype <U1"):
+        x.data = np.array(["a"])
+    assert x.data.tolist() == [7.0]
+
+
+def test_requires_grad_attribute_takes_a_bool_only():
+    x = Tensor([1.0])
+    with pytest.raises(TypeError, match="requires_grad: requires_grad must be a bool"):
+        x.requires_grad = "yes"
+    with pytest.raises(TypeError, match="requires_grad must be a bool"):
+        x.requires_grad_(1)
+    assert x.requires_grad is False
+    assert x.requires_grad_().requires_grad is True

@@ -90,8 +90,7 @@ class Tensor:
         self._requires_grad = False
         self.name = name
         if requires_grad is not False:
-            _check_requires_grad("Tensor", requires_grad)
-            self.requires_grad = requires_grad
+            self.requires_grad = _check_requires_grad("Tensor", requires_grad)
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False, ctx: Any = None) -> Tensor:
@@ -153,6 +152,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        value = _check_requires_grad("requires_grad", value)
         if value and self._data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients; this tensor has dtype {self._data.dtype} "
@@ -162,7 +162,7 @@ class Tensor:
             raise RuntimeError(
                 "requires_grad can only be switched off on a leaf tensor; use .detach() to get a tensor without a graph"
             )
-        self._requires_grad = bool(value)
+        self._requires_grad = value
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place and return self."""
