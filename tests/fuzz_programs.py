@@ -893,7 +893,7 @@ def has_power_convention(program: Program, namespace: dict) -> bool:
     for step in program.steps:
         if step.op == "pow":
             base, exponent = step.operands[0], step.operands[1]
-            if not step.params.get("guard") and _has_zero(_value(base, namespace)):
+            if (not step.params.get("guard") or not is_tensor(base)) and _has_zero(_value(base, namespace)):
                 return True
             if is_tensor(exponent) and _has_zero(_value(exponent, namespace)):
                 return True

@@ -680,3 +680,14 @@ def test_bad_gradients_and_grad_arguments_are_clear_errors():
         tinygrad_sm.grad((x * 2).sum(), [])
     with pytest.raises(TypeError, match="grad: inputs must be"):
         tinygrad_sm.grad((x * 2).sum(), [x, 3])
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_leaf_grad_never_shares_a_buffer_with_another(create_graph):
+    # stack's backward hands x0 a view of the gradient that add hands x1
+    x0 = Tensor([0.5, -0.9], requires_grad=True)
+    x1 = Tensor([[-1.8, -1.9]], requires_grad=True)
+    (x1 + Tensor.stack([x0], axis=0)).sum().backward(create_graph=create_graph)
+    assert not np.shares_memory(x0.grad.data, x1.grad.data)
+    x0.grad.data *= 0
+    np.testing.assert_array_equal(x1.grad.data, [[1.0, 1.0]])

@@ -361,12 +361,10 @@ def _store_leaf_grad(tensor: Tensor, grad: Any, create_graph: bool, handed_out: 
         else:
             previous.data = previous._data + grad
         return
-    if create_graph:
-        if id(grad) in handed_out:
-            grad = grad.clone()  # a recorded copy: the graph behind the gradient stays
-    elif id(grad) in handed_out or not grad.flags.owndata or not grad.flags.writeable:
-        # (a view, or the same array given to two inputs by `add`)
-        grad = grad.copy()
+    # (a view, e.g. a slice of another input's gradient, or the same gradient given to two inputs by `add`)
+    array = grad._data if create_graph else grad
+    if id(grad) in handed_out or not array.flags.owndata or not array.flags.writeable:
+        grad = grad.clone() if create_graph else grad.copy()  # (clone: a recorded copy, the graph stays)
     handed_out.add(id(grad))
     tensor._grad = grad if create_graph else Tensor._make(grad)
 

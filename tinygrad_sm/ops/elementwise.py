@@ -120,7 +120,7 @@ class Pow(Op):
     mixed second partial is 1/a from both sides (PyTorch gives 0 for ∂/∂b of ∂a there).
     """
 
-    rule = "∂a = g·b·aᵇ⁻¹ (0 where b = 0),  ∂b = g·z·ln a (0 where a = 0, b ≥ 0)"
+    rule = "∂a = g·b·aᵇ⁻¹,  ∂b = g·z·ln a"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -222,7 +222,7 @@ class ReLU(Op):
     At a = nan, z is nan and the gradient passes, as in PyTorch (its rule zeroes it where z ≤ 0).
     """
 
-    rule = "g where a > 0, else 0"
+    rule = "g·[a > 0]"
 
     @staticmethod
     def forward(ctx, a):
@@ -282,7 +282,7 @@ class Clip(Op):
     (with lo > hi every element is hi, so the gradient goes to hi).
     """
 
-    rule = "∂a = g where lo ≤ a ≤ hi,  ∂lo = g where a < lo,  ∂hi = g where a > hi"
+    rule = "∂a = g·[lo ≤ a ≤ hi],  ∂lo = g·[a < lo],  ∂hi = g·[a > hi]"
 
     @staticmethod
     def forward(ctx, a, lo=None, hi=None):

@@ -22,7 +22,7 @@ class Where(Op):
     """z = x where the condition holds, y elsewhere (all three broadcast);
     ∂z/∂x = [condition], ∂z/∂y = [not condition] (the condition gets no gradient)."""
 
-    rule = "∂x = g where c,  ∂y = g where not c"
+    rule = "∂x = g·[c],  ∂y = g·[¬c]"
 
     @staticmethod
     def forward(ctx, condition, x, y):
