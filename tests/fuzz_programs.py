@@ -675,9 +675,10 @@ def is_tensor(operand: str) -> bool:
 def torch_binary(fn: str, symbol: str):
     def render(a, p):
         x, y = a
+        two_tensors = is_tensor(x) and is_tensor(y)
         if p.get("guard") and is_tensor(x):
             x = f"(torch.abs({x}) + 0.5)"
-        if is_tensor(x) and is_tensor(y):  # two tensors: promote float32/float64 as NumPy does
+        if two_tensors:  # promote float32/float64 as NumPy does
             return f"{fn}(*promote({x}, {y}))"
         return f"{x} {symbol} {y}"
 

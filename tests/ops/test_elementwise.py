@@ -423,3 +423,17 @@ def test_astype_with_a_bad_dtype_is_a_clear_error():
         Tensor([1.0]).astype("foo")
     with pytest.raises(TypeError, match="astype: only numeric and bool dtypes"):
         Tensor([1.0]).astype(str)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("upstream", [1.0, np.inf, -np.inf])
+@pytest.mark.parametrize(("base", "exponent"), [(0.0, 0.5), (0.0, 0.0), (2.0, 0.0), (2.0, 1.5), (0.0, -1.0), (-2.0, 2.0)])
+def test_pow_gradients_at_zero_base_and_exponent_match_pytorch(base, exponent, upstream):
+    torch = pytest.importorskip("torch")
+    a, b = Tensor(np.array([base]), requires_grad=True), Tensor(np.array([exponent]), requires_grad=True)
+    (a**b).backward(np.array([upstream]))
+    ta = torch.tensor([base], dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor([exponent], dtype=torch.float64, requires_grad=True)
+    (ta**tb).backward(torch.tensor([upstream], dtype=torch.float64))
+    np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())
+    np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())

@@ -87,6 +87,11 @@ def log(x: Any) -> Any:
     return x.log() if isinstance(x, Tensor) else np.log(x)
 
 
+def array_of(x: Any) -> np.ndarray:
+    """The numbers of an ndarray or a Tensor, for a mask a backward rule computes from a value."""
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
 def where(condition: Any, x: Any, y: Any) -> Any:
     """x where ``condition`` (a bool array) holds, else y. On Tensors it is the op ``where``, so that
     a ``create_graph`` backward records it; a rule that routes a gradient uses this, not a 0/1 mask."""

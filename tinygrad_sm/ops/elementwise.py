@@ -13,7 +13,7 @@ import numpy as np
 
 from ..function import register_op
 from ..tensor import Tensor
-from .common import Op, as_operand, log, where
+from .common import Op, array_of, as_operand, log, where
 
 
 @register_op("add")
@@ -109,15 +109,18 @@ class Neg(Op):
 class Pow(Op):
     """z = aᵇ;  ∂z/∂a = b·aᵇ⁻¹, ∂z/∂b = aᵇ·ln a.
 
-    Two places need care, as in PyTorch. Where b = 0, aᵇ = 1 does not depend on a: ∂a is 0
-    there, selected rather than computed (b·aᵇ⁻¹ is 0·∞ at a = 0, and g = ∞ would give
-    ∞·0). Where a = 0 and b ≥ 0, ∂b is taken as 0 (ln 0 = −∞). Inside each formula the
-    masked places get a harmless base (a + 1), so that the unused values stay finite and
-    a second derivative through them is 0, not nan.
+    Two places need care, as in PyTorch:
 
-    When b itself is differentiable, ∂a is selected only where a = 0 as well: elsewhere the
-    formula b·aᵇ⁻¹ is exactly 0 at b = 0 and keeps its derivative ∂/∂b = aᵇ⁻¹ = 1/a, so the
-    mixed second partial is 1/a from both sides (PyTorch gives 0 for ∂/∂b of ∂a there).
+    * where b = 0, aᵇ = 1 does not depend on a, so ∂a is 0 whatever g is: selected, not
+      computed (b·aᵇ⁻¹ is 0·∞ at a = 0, and g·0 is nan for g = ∞);
+    * where a = 0 and b ≥ 0, ln a = −∞ is replaced by 0: ∂b = g·0 (PyTorch multiplies here,
+      so an infinite g still gives nan, as it does there).
+
+    The masked places get the base 1 inside the formulas, so the values a mask throws away
+    stay finite and a second derivative through them is 0, not nan. When b is differentiable,
+    ∂a keeps the formula at b = 0 wherever it is finite (b·aᵇ⁻¹ = 0 there): its derivative
+    ∂/∂b = aᵇ⁻¹ = 1/a is the mixed second partial, so the Hessian is symmetric (PyTorch's
+    selection gives 0 on one side).
     """
 
     rule = "∂a = g·b·aᵇ⁻¹,  ∂b = g·z·ln a"
@@ -128,10 +131,10 @@ class Pow(Op):
         out = np.power(a, b)
         ctx.save_for_backward(a, b, out)
         if ctx.needs_input_grad[0]:
-            exponent_zero = np.equal(b, 0)
-            ctx.no_grad_a = exponent_zero & np.equal(a, 0) if ctx.needs_input_grad[1] else exponent_zero
+            ctx.exponent_zero = np.equal(b, 0)
+            ctx.base_one_a = ctx.exponent_zero & np.equal(a, 0)  # where aᵇ⁻¹ would be 0⁻¹
         if ctx.needs_input_grad[1]:
-            ctx.no_grad_b = np.equal(a, 0) & np.greater_equal(b, 0)
+            ctx.base_one_b = np.equal(a, 0) & np.greater_equal(b, 0)  # where ln a would be ln 0
         return out
 
     @staticmethod
@@ -139,10 +142,14 @@ class Pow(Op):
         a, b, out = ctx.saved_tensors
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = where(ctx.no_grad_a, 0, grad * b * (a + ctx.no_grad_a) ** (b - 1))
+            grad_a = grad * b * (a + ctx.base_one_a) ** (b - 1)
+            zero = ctx.exponent_zero
+            if ctx.needs_input_grad[1]:  # keep the formula's own 0 (and its ∂/∂b) where it is not 0·∞
+                zero = zero & np.isnan(array_of(grad_a))
+            grad_a = where(zero, 0, grad_a)
         if ctx.needs_input_grad[1]:
             # (the added mask has the result's dtype, so a float32 base's ln a is taken in float64 when z is)
-            grad_b = where(ctx.no_grad_b, 0, grad * out * log(a + ctx.no_grad_b.astype(out.dtype)))
+            grad_b = grad * where(ctx.base_one_b, 0, out * log(a + ctx.base_one_b.astype(out.dtype)))
         return grad_a, grad_b
 
 
