@@ -10,7 +10,7 @@ import pytest
 import tinygrad_sm
 from tinygrad_sm import Tensor, detect_anomaly, nn
 from tinygrad_sm.anomaly import AnomalyError, is_anomaly_enabled
-from tinygrad_sm.function import grad_mode
+from tinygrad_sm.function import hooks
 from tinygrad_sm.viz import trace_backward
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's divide-by-zero warnings are expected
@@ -105,20 +105,20 @@ def test_the_site_skips_frames_inside_the_package():
 
 
 def test_finite_work_passes_and_the_hook_is_restored():
-    assert grad_mode.anomaly is None and not is_anomaly_enabled()
+    assert hooks.observer is None and not is_anomaly_enabled()
     x = Tensor([1.0, 2.0], requires_grad=True)
     with detect_anomaly() as outer:
         assert is_anomaly_enabled()
-        checker = grad_mode.anomaly
+        checker = hooks.observer
         with detect_anomaly():
-            assert grad_mode.anomaly is not checker
+            assert hooks.observer is not checker
             (x.log() * x).sum().backward()
-        assert grad_mode.anomaly is checker
+        assert hooks.observer is checker
         with pytest.raises(AnomalyError):
             with outer:  # the same object may be entered again (nested)
                 Tensor([-1.0]).sqrt()
-        assert grad_mode.anomaly is checker
-    assert grad_mode.anomaly is None
+        assert hooks.observer is checker
+    assert hooks.observer is None
     np.testing.assert_allclose(x.grad.data, np.log([1.0, 2.0]) + 1)
 
 
@@ -134,7 +134,7 @@ def test_as_a_decorator():
 
     with pytest.raises(AnomalyError, match="log"):
         step(Tensor([1.0]))
-    assert grad_mode.anomaly is None
+    assert hooks.observer is None
 
 
 def test_works_under_trace_backward():
@@ -143,7 +143,7 @@ def test_works_under_trace_backward():
         y = x.sqrt().sum()
         with pytest.raises(AnomalyError, match="backward of sqrt"):
             trace_backward(y)
-    assert grad_mode.anomaly is None
+    assert hooks.observer is None
 
 
 def test_exported_at_top_level():

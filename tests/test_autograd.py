@@ -691,3 +691,63 @@ def test_a_leaf_grad_never_shares_a_buffer_with_another(create_graph):
     assert not np.shares_memory(x0.grad.data, x1.grad.data)
     x0.grad.data *= 0
     np.testing.assert_array_equal(x1.grad.data, [[1.0, 1.0]])
+
+
+def test_grad_with_an_input_listed_twice_returns_its_gradient_twice():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    first, second = tinygrad_sm.grad((x * x).sum(), [x, x])
+    np.testing.assert_array_equal(first.data, [2.0, 4.0])
+    np.testing.assert_array_equal(second.data, [2.0, 4.0])
+
+
+def test_no_grad_on_a_generator_function_covers_every_step():
+    x = Tensor([1.0], requires_grad=True)
+
+    @tinygrad_sm.no_grad()
+    def doubled(n):
+        for _ in range(n):
+            assert not tinygrad_sm.is_grad_enabled()
+            yield x * 2
+        return "done"
+
+    assert [t.requires_grad for t in doubled(3)] == [False, False, False]
+    assert tinygrad_sm.is_grad_enabled()
+    steps = doubled(2)
+    next(steps)
+    assert tinygrad_sm.is_grad_enabled()  # between steps the caller's mode is back
+    steps.close()
+
+    @tinygrad_sm.enable_grad
+    def recorded():
+        yield x * 2
+
+    with tinygrad_sm.no_grad():
+        assert next(recorded()).requires_grad
+
+
+def test_anomaly_detection_is_process_wide_as_in_pytorch():
+    import threading
+
+    seen = []
+    with tinygrad_sm.detect_anomaly():
+        thread = threading.Thread(target=lambda: seen.append(tinygrad_sm.anomaly.is_anomaly_enabled()))
+        thread.start()
+        thread.join()
+    assert seen == [True]
+
+
+def test_a_custom_backward_returning_the_input_itself_gives_a_copy_as_grad():
+    class Identity(tinygrad_sm.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a.copy()
+
+        @staticmethod
+        def backward(ctx, grad):
+            (a,) = ctx.saved_tensors
+            return a  # (a wrong rule, but its result must not become the leaf's own buffer)
+
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    Identity.apply(p).sum().backward()
+    assert p.grad.data is not p.data and not np.shares_memory(p.grad.data, p.data)

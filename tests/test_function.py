@@ -420,3 +420,17 @@ def test_a_numpy_rule_returning_a_tensor_is_still_differentiable_only_once():
     np.testing.assert_array_equal(g.data, [8.0, 16.0])  # (2·out)·2 with out = 2x
     with pytest.raises(RuntimeError, match="can be differentiated only once"):
         g.sum().backward()
+
+
+def test_a_users_own_exception_class_keeps_its_type_and_message():
+    class MyError(ValueError):
+        def __str__(self):
+            return "custom text"
+
+    class Raising(Function):
+        @staticmethod
+        def forward(ctx, a):
+            raise MyError()
+
+    with pytest.raises(MyError, match="custom text"):
+        Raising.apply(Tensor([1.0]))

@@ -318,3 +318,24 @@ def test_requires_grad_attribute_takes_a_bool_only():
         x.requires_grad_(1)
     assert x.requires_grad is False
     assert x.requires_grad_().requires_grad is True
+
+
+def test_a_tensor_is_not_its_own_grad_and_numpy_array_copies():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="cannot be assigned as its own grad"):
+        x.grad = x
+    assert not np.shares_memory(np.array(x), x.data)  # np.array copies, as for any array
+    assert np.asarray(x) is x.data  # np.asarray shares
+
+
+def test_float_results_of_integer_and_bool_tensors_have_pytorchs_dtype():
+    assert Tensor(np.array([1, 4], np.uint8)).sqrt().dtype == np.float32  # NumPy would give float16
+    assert Tensor(np.array([True, False])).tanh().dtype == np.float32
+    assert Tensor(np.array([1], np.int8)).exp().dtype == np.float32
+    assert (Tensor(np.array([1, 2], np.int16)) / 2).dtype == np.float32
+    tinygrad_sm.set_default_dtype(np.float64)
+    try:
+        assert Tensor(np.array([1], np.int16)).exp().dtype == np.float64
+        assert Tensor(np.array([1.0], np.float32)).exp().dtype == np.float32
+    finally:
+        tinygrad_sm.set_default_dtype(np.float32)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .function import Function, grad_mode
+from .function import Function, hooks
 from .tensor import Tensor
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -129,7 +129,7 @@ def _site_text(site: CreationSite | None) -> str:
 
 
 class AnomalyChecker:
-    """The checker ``detect_anomaly()`` puts on the engine's hooks (``grad_mode.anomaly``)."""
+    """The checker ``detect_anomaly()`` puts on the engine's hooks (``hooks.observer``)."""
 
     def after_forward(self, cls: type[Function], ctx: Function, data: np.ndarray, args: tuple) -> None:
         """Remember where the op was created; raise if it made a NaN/Inf from finite inputs."""
@@ -184,14 +184,14 @@ class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's nam
         self._previous: list[Any] = []
 
     def __enter__(self) -> detect_anomaly:
-        self._previous.append(grad_mode.anomaly)
-        grad_mode.anomaly = AnomalyChecker()
+        self._previous.append(hooks.observer)
+        hooks.observer = AnomalyChecker()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        grad_mode.anomaly = self._previous.pop()
+        hooks.observer = self._previous.pop()
 
 
 def is_anomaly_enabled() -> bool:
     """True inside ``detect_anomaly()``."""
-    return isinstance(grad_mode.anomaly, AnomalyChecker)
+    return isinstance(hooks.observer, AnomalyChecker)

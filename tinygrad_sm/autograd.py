@@ -15,12 +15,14 @@ Reverse-mode autodiff in four steps:
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .function import Function, grad_mode
+from .function import Function, grad_mode, hooks
 from .ops.common import unbroadcast
 from .tensor import Tensor
 
@@ -45,6 +47,40 @@ class _SetGradMode(contextlib.ContextDecorator):
                 )
             return self(func)
         return self
+
+    def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            return self._wrap_generator(func)
+        return super().__call__(func)
+
+    def _wrap_generator(self, func):
+        """A decorated generator function runs every step in this mode (a plain decorator would
+        cover only the call that creates the generator), as PyTorch's decorators do."""
+        mode = type(self)
+
+        @functools.wraps(func)
+        def generator(*args, **kwargs):
+            steps = func(*args, **kwargs)
+            try:
+                with mode():
+                    response = next(steps)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with mode():
+                            steps.close()
+                        raise
+                    except BaseException as error:
+                        with mode():
+                            response = steps.throw(error)
+                    else:
+                        with mode():
+                            response = steps.send(request)
+            except StopIteration as stop:
+                return stop.value
+
+        return generator
 
     def __enter__(self):
         grad_mode.outer_modes.append(grad_mode.enabled)
@@ -184,7 +220,7 @@ def run_backward(
     if inputs is not None:
         wanted = {id(t): i for i, t in enumerate(inputs)}
         needed = _tensors_leading_to(order, wanted)
-    results: list[Any] = [None] * len(wanted)
+    results: dict[int, Any] = {}  # by id: an input listed twice gets its gradient twice
 
     grads: dict[int, Any] = {}
     handed_out: set[int] = set()  # arrays already stored somewhere: never reuse them as a leaf's .grad
@@ -205,7 +241,7 @@ def run_backward(
             ctx = tensor._ctx
             if wanted:
                 if id(tensor) in wanted:
-                    results[wanted[id(tensor)]] = grad if create_graph else Tensor._make(np.array(grad))
+                    results[id(tensor)] = grad if create_graph else Tensor._make(np.array(grad))
                 if ctx is None or not any(p is not None and id(p) in needed for p in ctx.parents):
                     continue
             elif ctx is None or tensor._retains_grad:
@@ -223,8 +259,8 @@ def run_backward(
                 input_grads = type(ctx).backward(ctx, grad)
                 if type(input_grads) is not tuple or len(input_grads) != len(ctx.parents):
                     input_grads = _match_inputs(input_grads, ctx)
-            if grad_mode.anomaly is not None:
-                grad_mode.anomaly.after_backward(ctx, grad, input_grads)
+            if hooks.observer is not None:
+                hooks.observer.after_backward(ctx, grad, input_grads)
             for parent, parent_grad in zip(ctx.parents, input_grads):
                 if parent_grad is None or parent is None or not parent._requires_grad:
                     continue
@@ -242,7 +278,7 @@ def run_backward(
                 ctx.release()
     finally:
         grad_mode.enabled = previous_mode
-    return results if inputs is not None else None
+    return [results.get(id(t)) for t in inputs] if inputs is not None else None
 
 
 def _tensors_leading_to(order: list[Tensor], wanted: dict[int, int]) -> set[int]:
@@ -363,7 +399,7 @@ def _store_leaf_grad(tensor: Tensor, grad: Any, create_graph: bool, handed_out: 
         return
     # (a view, e.g. a slice of another input's gradient, or the same gradient given to two inputs by `add`)
     array = grad._data if create_graph else grad
-    if id(grad) in handed_out or not array.flags.owndata or not array.flags.writeable:
+    if id(grad) in handed_out or not array.flags.owndata or not array.flags.writeable or array is tensor._data:
         grad = grad.clone() if create_graph else grad.copy()  # (clone: a recorded copy, the graph stays)
     handed_out.add(id(grad))
     tensor._grad = grad if create_graph else Tensor._make(grad)

@@ -41,22 +41,21 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, get_default_dtype
+from . import tensor as _tensor
+from .tensor import Tensor
 
 _make_tensor = Tensor._make
 
 
 class _GradMode(threading.local):
-    """Whether ops record the graph (switched by ``no_grad``/``enable_grad``), and the
-    anomaly checker that ``detect_anomaly()`` installs (None when off).
+    """Whether ops record the graph (switched by ``no_grad``/``enable_grad``).
 
     One per thread, as in PyTorch: a ``no_grad()`` block or a ``backward()`` in one
-    thread never switches recording off in another. (The class attributes are each
-    thread's starting values; ``__init__`` runs once in every thread that looks.)
+    thread never switches recording off in another. (The class attribute is each
+    thread's starting value; ``__init__`` runs once in every thread that looks.)
     """
 
     enabled = True
-    anomaly = None
 
     def __init__(self) -> None:
         #: the grad modes that the open ``no_grad``/``enable_grad`` blocks will restore, innermost last
@@ -64,6 +63,17 @@ class _GradMode(threading.local):
 
 
 grad_mode = _GradMode()
+
+
+class _Hooks:
+    """The engine's observer: an object with ``after_forward`` and ``after_backward`` methods,
+    called for every op, that ``detect_anomaly()`` and ``viz.trace_backward`` install (None when
+    off). Process-wide, as PyTorch's anomaly mode is."""
+
+    observer = None
+
+
+hooks = _Hooks()
 
 
 class Function:
@@ -165,10 +175,10 @@ class Function:
             if renamed is error:
                 raise
             raise renamed.with_traceback(error.__traceback__) from None
-        if type(data) is not np.ndarray or data.dtype is not _FLOAT32:
+        if type(data) is not np.ndarray or data.dtype is not _FLOAT32 or _tensor._default_dtype is not _FLOAT32:
             data = _output_array(cls, ctx, data, arrays)
-        if grad_mode.anomaly is not None:
-            grad_mode.anomaly.after_forward(cls, ctx, data, args)
+        if hooks.observer is not None:
+            hooks.observer.after_forward(cls, ctx, data, args)
         if not (grad_mode.enabled and True in needs_grad):
             return _make_tensor(data)
         out = _make_tensor(data, True, ctx)
@@ -294,9 +304,9 @@ def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: list) -
     """forward's result as an ndarray of PyTorch's result dtype, or a clear error.
 
     NumPy gives scalars for 0-d results (``np.exp(np.array(1.0))`` is an ``np.float64``), and
-    upcasts ints (or ints with float32) to float64 where PyTorch does not. Where the result
-    changes, a saved output is changed with it, so a ``create_graph`` backward still
-    recognises it as the output.
+    its float results follow other rules than PyTorch's: ints (or ints with float32) become
+    float64, int8 and bool become float16. Where the result changes, a saved output is changed
+    with it, so a ``create_graph`` backward still recognises it as the output.
     """
     name = cls.name or cls.__name__
     result = data
@@ -306,22 +316,21 @@ def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: list) -
         result = np.asarray(result)
     if result.dtype.kind not in "fiub":
         raise TypeError(f"{name}: forward must return an array of numbers, got dtype {result.dtype}")
-    if result.dtype == _FLOAT64 and cls.dtype_from_inputs and not any(
-        type(a) is np.ndarray and a.dtype == _FLOAT64 for a in arrays
-    ):
-        result = _float_result(result, arrays)
+    if result.dtype.kind == "f" and cls.dtype_from_inputs:
+        dtype = float_result_dtype(arrays)
+        if result.dtype != dtype:
+            result = result.astype(dtype)
     if result is not data and ctx._saved and any(value is data for value in ctx._saved):
         ctx._saved = tuple(result if value is data else value for value in ctx._saved)
     return result
 
 
-def _float_result(data: np.ndarray, arrays: list) -> np.ndarray:
-    """The float dtype PyTorch gives when no float64 array went in: float32 if a float32 array
-    did (int64 + float32 is float32), else the default dtype (ints and Python floats only)."""
-    if any(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays):
-        return data.astype(np.float32)
-    default = get_default_dtype()
-    return data if default == _FLOAT64 else data.astype(default)
+def float_result_dtype(arrays: list) -> np.dtype:
+    """The float dtype of an op's result, as PyTorch picks it: that of the float arrays that went in
+    (float32 and float64 together give float64, NumPy's promotion, as API.md says), or the default
+    dtype when only integers, bools and Python numbers did (int64 + 0.5 is float32, uint8.sqrt() too)."""
+    floats = [a.dtype for a in arrays if type(a) is np.ndarray and a.dtype.kind == "f"]
+    return np.result_type(*floats) if floats else _tensor._default_dtype
 
 
 def _name_the_op(cls: type[Function], error: Exception, args: tuple) -> Exception:
@@ -337,8 +346,14 @@ def _name_the_op(cls: type[Function], error: Exception, args: tuple) -> Exceptio
         return error
     shapes = ", ".join(str(a.shape) for a in args if isinstance(a, Tensor | np.ndarray))
     message = f"{name}: {message} (input shapes: {shapes})"
+    original_args = error.args
     error.args = (message,)
     if str(error) == message:
+        return error
+    error.args = original_args
+    if not type(error).__module__.startswith("numpy"):  # a user's own exception class keeps its type and message
+        if hasattr(error, "add_note"):  # (Python 3.11+)
+            error.add_note(f"(raised in the forward of {name}; input shapes: {shapes})")
         return error
     kinds = (np.exceptions.AxisError, IndexError, TypeError, ValueError, ZeroDivisionError)  # most specific first
     return next(kind for kind in kinds if isinstance(error, kind))(message)

@@ -133,6 +133,8 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"Tensor.grad must be a Tensor or None, got {type(value).__name__}")
+            if value is self:
+                raise RuntimeError("Tensor.grad: a tensor cannot be assigned as its own grad")
             if value._data.shape != self._data.shape:
                 raise RuntimeError(
                     f"Tensor.grad: assigned grad has shape {value._data.shape}, but the tensor has shape {self._data.shape}"
@@ -219,6 +221,8 @@ class Tensor:
         return int(self.item())
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if copy:  # np.array(t) copies, np.asarray(t) shares (NumPy's protocol)
+            return self._data.astype(dtype or self._data.dtype, copy=True)
         return self._data if dtype is None else self._data.astype(dtype)
 
     # ----- conversions ------------------------------------------------------------------

@@ -335,3 +335,13 @@ def test_cross_entropy_option_corners_match_pytorch():
         np.testing.assert_allclose(loss.data, torch_loss.detach().numpy(), rtol=1e-12, equal_nan=True, err_msg=str(case))
         np.testing.assert_allclose(logits.grad.data, torch_logits.grad.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True,
                                    err_msg=str(case))
+
+
+def test_a_weight_that_requires_grad_is_a_clear_error():
+    logits = Tensor(np.zeros((2, 3)), requires_grad=True)
+    weight = Tensor(np.ones(3), requires_grad=True)
+    for call in (lambda: logits.cross_entropy([0, 1], weight), lambda: logits.cross_entropy([0, 1], weight=weight)):
+        with pytest.raises(RuntimeError, match="cross_entropy: weight requires grad, but the loss is not differentiable"):
+            call()
+    with tinygrad_sm.no_grad():
+        assert np.isfinite(logits.cross_entropy([0, 1], weight=weight).item())

@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from ..function import register_op
+from ..function import grad_mode, register_op
 from ..tensor import Tensor
 from .common import Op, exp, keepdims_shape, normalize_axis, where
 
@@ -126,6 +126,11 @@ class CrossEntropy(Op):
 
     @staticmethod
     def forward(ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] and grad_mode.enabled:
+            raise RuntimeError(
+                "cross_entropy: weight requires grad, but the loss is not differentiable with respect to the "
+                "class weights (as in PyTorch); pass weight.detach()"
+            )
         # probabilities given as nested lists: an array for backward
         given_target = np.asarray(target) if isinstance(target, list | tuple) else target
         z, target, weight = _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing)

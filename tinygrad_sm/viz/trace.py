@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import grad as engine_grad
 from ..autograd import topological_order
-from ..function import Function, grad_mode
+from ..function import Function, hooks
 from ..ops.common import unbroadcast
 from ..tensor import Tensor
 from .graph import Names, forward_order, op_name, op_rule, tensor_names
@@ -138,12 +138,12 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
         )
     all_names, _ = tensor_names(forward_order(loss), names)
     leaves = [t for t in order if t._ctx is None]
-    recorder = _Recorder(grad_mode.anomaly)
-    grad_mode.anomaly = recorder
+    recorder = _Recorder(hooks.observer)
+    hooks.observer = recorder
     try:
         leaf_grads = engine_grad(loss, leaves, grad_outputs=seed, retain_graph=True, allow_unused=True)
     finally:
-        grad_mode.anomaly = recorder.previous
+        hooks.observer = recorder.previous
 
     position = {id(t): i for i, t in enumerate(reversed(order))}  # the engine's order
     entries: list[tuple[int, Tensor, Function | None, np.ndarray, tuple]] = []
@@ -174,7 +174,7 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
 
 
 class _Recorder:
-    """Sits on the engine's per-node hook (``grad_mode.anomaly``) during a trace, passing every
+    """Sits on the engine's per-node hook (``hooks.observer``) during a trace, passing every
     call on to the checker that was there (``detect_anomaly``), if any."""
 
     def __init__(self, previous: Any):
