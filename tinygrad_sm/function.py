@@ -329,8 +329,11 @@ def float_result_dtype(arrays: list) -> np.dtype:
     """The float dtype of an op's result, as PyTorch picks it: that of the float arrays that went in
     (float32 and float64 together give float64, NumPy's promotion, as API.md says), or the default
     dtype when only integers, bools and Python numbers did (int64 + 0.5 is float32, uint8.sqrt() too)."""
-    floats = [a.dtype for a in arrays if type(a) is np.ndarray and a.dtype.kind == "f"]
-    return np.result_type(*floats) if floats else _tensor._default_dtype
+    dtype = None
+    for a in arrays:
+        if type(a) is np.ndarray and a.dtype.kind == "f":
+            dtype = a.dtype if dtype is None else np.promote_types(dtype, a.dtype)
+    return _tensor._default_dtype if dtype is None else dtype
 
 
 def _name_the_op(cls: type[Function], error: Exception, args: tuple) -> Exception:

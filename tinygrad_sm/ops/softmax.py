@@ -132,7 +132,7 @@ class CrossEntropy(Op):
                 "class weights (as in PyTorch); pass weight.detach()"
             )
         # probabilities given as nested lists: an array for backward
-        given_target = np.asarray(target) if isinstance(target, list | tuple) else target
+        given_target = np.asarray(target) if isinstance(target, (list, tuple)) else target
         z, target, weight = _check_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing)
         n, classes = z.shape
         smoothing = float(label_smoothing)
