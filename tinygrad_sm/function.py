@@ -164,9 +164,10 @@ class Function:
                 arrays.append(arg.item() if isinstance(arg, np.generic) else arg)
                 parents.append(None)
                 needs_grad.append(False)
-        if len(arrays) > 2 or (len(arrays) == 2 and arrays[0] is arrays[1]):
-            _separate_aliases(ctx, arrays, parents)
         ctx.needs_input_grad = needs_grad = tuple(needs_grad)
+        recording = grad_mode.enabled and True in needs_grad
+        if recording and len(arrays) > 1 and (arrays[0] is arrays[1] or len(arrays) > 2) and _repeats_an_array(arrays):
+            _separate_aliases(ctx, arrays, parents)
         try:
             data = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
@@ -179,7 +180,7 @@ class Function:
             data = _output_array(cls, ctx, data, arrays)
         if hooks.observer is not None:
             hooks.observer.after_forward(cls, ctx, data, args)
-        if not (grad_mode.enabled and True in needs_grad):
+        if not recording:
             return _make_tensor(data)
         out = _make_tensor(data, True, ctx)
         ctx.parents = tuple(parents)
@@ -226,6 +227,17 @@ _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
 #: what apply stores on a node for the engine (never freed by ``release``)
 _ENGINE_FIELDS = ("parents", "_forward_arrays")
+
+
+def _repeats_an_array(arrays: list) -> bool:
+    """True if one array object is handed to forward as two arguments (``t * t``, ``t * t.detach()``)."""
+    if len(arrays) == 2:
+        return arrays[0] is arrays[1]
+    if len(arrays) == 3:  # (linear, clip, where)
+        a, b, c = arrays
+        return a is b or a is c or (b is c and b is not None)
+    ids = [id(a) for a in arrays if type(a) is np.ndarray]
+    return len(ids) != len(set(ids))
 
 
 def _separate_aliases(ctx: Function, arrays: list, parents: list) -> None:

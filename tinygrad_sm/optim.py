@@ -99,10 +99,10 @@ class Optimizer:
         all_state = self.state
         pairs = []
         for i, p in enumerate(group["params"]):
-            param, grad = p.data, p.grad
+            param, grad = p._data, p._grad  # (the slots: this runs for every parameter on every step)
             if grad is None:
                 continue
-            g = grad.data if isinstance(grad, Tensor) else None
+            g = grad._data if isinstance(grad, Tensor) else None
             # the common case in one combined test; _checked_gradient explains what is wrong otherwise
             usable = (type(param) is np.ndarray and isinstance(g, np.ndarray) and g.shape == param.shape
                       and g.dtype == param.dtype and param.dtype.kind == "f" and param.flags.writeable)
@@ -150,7 +150,7 @@ class Optimizer:
             state = all_state.get(p)
             if state is None:
                 state = all_state[p] = {}
-            update(_writable(p), grad, group, state)
+            update(p._data, grad, group, state)  # (an ndarray: Tensor guarantees it, step() checked it)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -161,13 +161,6 @@ class Optimizer:
             settings = ", ".join(f"{k}={v}" for k, v in group.items() if k != "params")
             lines.append(f"  group {i}: {len(group['params'])} parameter(s), {settings}")
         return "\n".join([*lines, ")"])
-
-
-def _writable(p: Tensor) -> np.ndarray:
-    """``p.data`` as an ndarray that in-place updates change (a NumPy scalar would be rebound, not updated)."""
-    if not isinstance(p.data, np.ndarray):
-        p.data = np.array(p.data)
-    return p.data
 
 
 def _scratch(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
@@ -194,6 +187,8 @@ def _subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> 
 
 
 def _check_number(owner: str, name: str, value: Any, low: float, high: float = math.inf, high_open: bool = False) -> None:
+    if type(value) is float and low <= value < high:  # the usual case, checked on every step
+        return
     is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not (is_number and low <= value and (value < high if high_open else value <= high)):
         interval = f"[{low}, {high})" if high_open else (f">= {low}" if high == math.inf else f"[{low}, {high}]")
@@ -227,7 +222,7 @@ class SGD(Optimizer):
         lr, momentum, weight_decay, nesterov = group["lr"], group["momentum"], group["weight_decay"], group["nesterov"]
         all_state = self.state
         for p, grad in pairs:
-            param, g = _writable(p), grad
+            param, g = p._data, grad
             state = all_state.get(p)
             if state is None:
                 state = all_state[p] = {}

@@ -97,7 +97,18 @@ def where(condition: Any, x: Any, y: Any) -> Any:
     a ``create_graph`` backward records it; a rule that routes a gradient uses this, not a 0/1 mask."""
     if isinstance(x, Tensor) or isinstance(y, Tensor):
         return get_op("where").apply(condition, x, y)
+    if type(x) is np.ndarray and type(y) is int and y == 0:
+        return _keep(condition, x)
+    if type(y) is np.ndarray and type(x) is int and x == 0:
+        return _keep(~condition, y)
     return np.where(condition, x, y)
+
+
+def _keep(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` where ``mask`` holds, exactly 0 elsewhere. ``np.where`` is about ten times slower
+    than a multiplication, so this multiplies, and selects only if a value is not finite (∞·0 = nan)."""
+    kept = values * mask
+    return kept if np.isfinite(values).all() else np.where(mask, values, 0)
 
 
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:

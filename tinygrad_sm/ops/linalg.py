@@ -85,7 +85,10 @@ class Linear(Op):
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is not None:
-            out = out + bias if np.result_type(out, bias) != out.dtype else np.add(out, bias, out=out)
+            if type(bias) is np.ndarray and bias.dtype == out.dtype:
+                out += bias  # in place: no second (rows, out) array
+            else:
+                out = out + bias  # (a float64 bias promotes a float32 product, as NumPy does)
         return out
 
     @staticmethod
