@@ -211,7 +211,7 @@ $$\left(J^{\mathsf T} g\right)_j = \sum_i g_i\, p_i(\delta_{ij} - p_j)
 
 This *vector–Jacobian product* $p \odot (g - \langle g, p\rangle)$ costs $O(C)$ per row: one dot
 product and one elementwise update. Building $J$ first costs $O(C^2)$ memory and time per row. This is
-the library's softmax op, forward and backward, as it is written in `tinygrad_sm/ops/softmax.py`:
+the library's softmax op, forward and backward, as it is written in `tinygrad_sm/operations/softmax.py`:
 '''),
     code(r'''
 print(inspect.getsource(tg.get_op("softmax")))

@@ -57,7 +57,7 @@ def tensor_labels(source: str) -> list[str]:
 
 # ----- the op classes carry their rule ----------------------------------------------------------
 def test_every_built_in_op_class_has_a_rule():
-    built_in = [name for name in ops() if get_op(name).__module__.startswith("tinygrad_sm.ops")]
+    built_in = [name for name in ops() if get_op(name).__module__.startswith("tinygrad_sm.operations")]
     assert len(built_in) >= 25
     missing = [name for name in built_in if not get_op(name).__dict__.get("rule")]
     assert missing == [], f"ops without a `rule = ...` line: {missing}"
@@ -414,7 +414,7 @@ def test_graphviz_pure_pngs_have_a_glyph_for_every_character():
     """graphviz-pure draws PNG text with its own fonts; anything they lack must have become ASCII."""
     path = render_module.find_renderer("graphviz-pure")[1]
     x = Tensor([[1.0, 2.0]], requires_grad=True, name="x")
-    everything = [get_op(name).rule for name in ops() if get_op(name).__module__.startswith("tinygrad_sm.ops")]
+    everything = [get_op(name).rule for name in ops() if get_op(name).__module__.startswith("tinygrad_sm.operations")]
     loss = (x @ x.T).sum()
     loss.backward(retain_graph=True)
     chain = x

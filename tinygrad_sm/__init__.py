@@ -7,14 +7,13 @@
 """
 
 from . import data, nn, optim  # noqa: F401  (public sub-packages)
-from . import ops as _ops  # noqa: F401  (registers the built-in ops on Tensor)
-from . import viz as viz  # public sub-package: draw_graph, trace_backward, ...
+from . import operations as _operations  # noqa: F401  (registers the built-in ops on Tensor)
 from .anomaly import detect_anomaly as detect_anomaly  # public: stop at the first NaN/Inf
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad
 from .check import GradcheckError, gradcheck, hessian, jacobian
 from .function import Function, get_op, ops, register_op
 from .io import load, save  # noqa: F401  (public functions)
-from .ops.selection import where
+from .operations.selection import where
 from .random import manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
@@ -39,3 +38,13 @@ __all__ = [
     "set_default_dtype",
     "where",
 ]
+
+
+def __getattr__(name: str):
+    """``tinygrad_sm.viz`` (draw_graph, trace_backward, ...) is imported on first use: the pictures need
+    the graphviz package, and ``import tinygrad_sm`` needs only NumPy."""
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module(".viz", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

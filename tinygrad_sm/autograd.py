@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .function import Function, grad_mode, hooks
-from .ops.common import unbroadcast
+from .operations.common import unbroadcast
 from .tensor import Tensor
 
 
@@ -124,7 +124,7 @@ class BackwardOfNumpyRule(Function):
         raise RuntimeError(
             f"{ctx.op_name}.backward is written in plain NumPy, so its result can be differentiated only once. "
             f"To differentiate it twice, write the backward with operations that also work on Tensors "
-            f"(operators, .sum(), .reshape(), tinygrad_sm.ops.common helpers) and set "
+            f"(operators, .sum(), .reshape(), tinygrad_sm.operations.common helpers) and set "
             f"differentiable_backward = True on {ctx.op_name}."
         )
 

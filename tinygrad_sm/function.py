@@ -26,7 +26,7 @@ Two ways of running ``backward``:
   saved input or output as the Tensor it came from), so the rule's own
   arithmetic is recorded and can be differentiated again. All built-in ops are
   written this way: they use only operators, ``.sum``/``.reshape``-style
-  methods and the helpers in ``ops/common.py``, which work on both.
+  methods and the helpers in ``operations/common.py``, which work on both.
   A custom op keeps the default ``False``: its NumPy backward then gives a
   correct first derivative, and differentiating it a second time raises an
   error that says so.
@@ -376,7 +376,7 @@ def _name_the_op(cls: type[Function], error: Exception, args: tuple) -> Exceptio
 
 # ----- the registry ---------------------------------------------------------------------
 _REGISTRY: dict[str, type[Function]] = {}
-_BUILT_IN = __name__.rpartition(".")[0] + ".ops"  # the module prefix of the built-in ops
+_BUILT_IN = __name__.rpartition(".")[0] + ".operations"  # the module prefix of the built-in ops
 
 
 def register_op(name: str, function: type[Function] | None = None, *, method: bool = True):

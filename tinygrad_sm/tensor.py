@@ -2,7 +2,7 @@
 
 Every differentiable method (``exp``, ``sum``, ``softmax``, ``cross_entropy``,
 ...) is attached to this class by :func:`tinygrad_sm.register_op` from the op's
-``Function`` class in ``tinygrad_sm/ops/``; the operators below only delegate to
+``Function`` class in ``tinygrad_sm/operations/``; the operators below only delegate to
 those methods. The engine that walks the graph lives in ``autograd.py``.
 """
 

@@ -5,7 +5,7 @@ Every dataset returns ``(X, y)`` with ``X`` a float32 array of shape
 """
 
 from .datasets import blobs, digits, spiral
+from .idx import mnist
 from .loaders import batches, train_test_split
-from .mnist import mnist
 
 __all__ = ["batches", "blobs", "digits", "mnist", "spiral", "train_test_split"]

@@ -36,7 +36,7 @@ class Linear(Module):
         self.bias = Tensor.uniform(self.out_features, low=-bound, high=bound, rng=generator, requires_grad=True) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        # one fused op for x @ W.T + b (see ops/linalg.py): fewer nodes, same numbers
+        # one fused op for x @ W.T + b (see operations/linalg.py): fewer nodes, same numbers
         return Tensor.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from ..autograd import grad as engine_grad
 from ..autograd import topological_order
 from ..function import Function, hooks
-from ..ops.common import unbroadcast
+from ..operations.common import unbroadcast
 from ..tensor import Tensor
 from .graph import Names, forward_order, op_name, op_rule, tensor_names
 
