@@ -16,9 +16,11 @@ repro), and the test compares outputs, first derivatives and Hessian-vector prod
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +92,8 @@ class Program:
     steps: list[Step]
     seed: int  # leaf values, upstream gradient and HVP direction come from it
     hvp: bool  # also compare a Hessian-vector product
+    default_dtype: str = "float32"  # what int -> float ops and Python floats give (both libraries are set to it)
+    widened_from: Program | None = None  # the float32 program this float64 copy was made of (see ``widened``)
 
     def __repr__(self) -> str:  # (hypothesis prints it; the notes hold the full source)
         ops = " -> ".join(step.op for step in self.steps)
@@ -109,18 +113,44 @@ class Program:
         dtypes = {leaf.dtype for leaf in self.leaves} | {step.dtype for step in self.steps}
         return "float32" if "float32" in dtypes else "float64"
 
+    def widened(self) -> Program:
+        """The same program in float64: every float32 leaf, constant, ``astype`` and the default dtype
+        (int -> float ops, int tensor * Python float) become float64. The leaves, the upstream gradient and
+        the HVP direction hold the very same numbers (the float32 values, cast), so the only difference
+        from this program is the precision of the arithmetic."""
+        def wide(dtype: str) -> str:
+            return "float64" if dtype == "float32" else dtype
+
+        def wide_step(step: Step) -> Step:
+            params = {**step.params, "dtype": wide(step.params["dtype"])} if step.op == "astype" else step.params
+            return dataclasses.replace(step, params=params, dtype=wide(step.dtype))
+
+        return Program(
+            dtype=wide(self.dtype),
+            leaves=[dataclasses.replace(leaf, dtype=wide(leaf.dtype)) for leaf in self.leaves],
+            constants={name: widen(array) for name, array in self.constants.items()},
+            steps=[wide_step(step) for step in self.steps],
+            seed=self.seed, hvp=self.hvp, default_dtype="float64", widened_from=self,
+        )
+
     # the arrays every run uses
     def leaf_arrays(self) -> dict[str, np.ndarray]:
+        if self.widened_from is not None:
+            return {name: widen(array) for name, array in self.widened_from.leaf_arrays().items()}
         rng = np.random.default_rng(self.seed)
         return {leaf.name: leaf_values(leaf, rng) for leaf in self.leaves}
 
     def upstream(self, dtype: str) -> np.ndarray:
         """The non-unit upstream gradient w (backward of sum(out * w))."""
+        if self.widened_from is not None:
+            return self.widened_from.upstream(self.widened_from.output.dtype).astype(dtype)
         rng = np.random.default_rng(self.seed + 1)
         return rng.uniform(-2, 2, self.output.shape).round(2).astype(dtype)
 
     def directions(self) -> dict[str, np.ndarray]:
         """The HVP direction v, one array per leaf that requires grad."""
+        if self.widened_from is not None:
+            return {name: widen(array) for name, array in self.widened_from.directions().items()}
         rng = np.random.default_rng(self.seed + 2)
         return {leaf.name: rng.uniform(-1, 1, leaf.shape).round(2).astype(leaf.dtype)
                 for leaf in self.leaves if leaf.requires_grad}
@@ -133,6 +163,9 @@ class Program:
         else:
             lines += ["import torch", "from torch.nn import functional as F", "from fuzz_programs import promote"]
         lines.append("inf, nan = np.inf, np.nan")
+        if self.default_dtype != "float32":
+            module = "tinygrad_sm" if library == "tinygrad_sm" else "torch"
+            lines.append(f"{module}.set_default_dtype({module if library == 'torch' else 'np'}.{self.default_dtype})")
         for leaf, array in zip(self.leaves, self.leaf_arrays().values()):
             made = array_source(array)
             if library == "tinygrad_sm":
@@ -153,6 +186,29 @@ class Program:
         else:
             lines.append(f"print({out.name})")
         return "\n".join(lines)
+
+
+def widen(array: np.ndarray) -> np.ndarray:
+    """A float32 array as float64 (the same numbers); other arrays unchanged."""
+    return array.astype(np.float64) if array.dtype == np.float32 else array
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: str, library: str) -> Iterator[None]:
+    """Run with ``library``'s default dtype set to ``dtype`` (and put the previous one back)."""
+    if library == "tinygrad_sm":
+        get, set_ = tinygrad_sm.get_default_dtype, tinygrad_sm.set_default_dtype
+        wanted = np.dtype(dtype)
+    else:
+        import torch
+
+        get, set_, wanted = torch.get_default_dtype, torch.set_default_dtype, getattr(torch, dtype)
+    previous = get()
+    set_(wanted)
+    try:
+        yield
+    finally:
+        set_(previous)
 
 
 def array_source(array: np.ndarray) -> str:
@@ -840,7 +896,7 @@ def run_tinygrad(program: Program, hvp: bool | None = None, create_graph: bool =
         namespace = {"np": np, "Tensor": Tensor, "tinygrad_sm": tinygrad_sm, **leaves, **program.constants}
         return leaves, namespace
 
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), default_dtype(program.default_dtype, "tinygrad_sm"):
         result.stage = "forward"
         try:
             leaves, namespace = fresh()
@@ -915,42 +971,44 @@ def run_torch(program: Program, hvp: bool | None = None) -> Result:
         namespace = {"torch": torch, "F": functional, "promote": promote, **leaves, **constants}
         return leaves, namespace
 
-    result.stage = "forward"
-    try:
-        leaves, namespace = fresh()
-        execute(program, namespace, "torch")
-        out = namespace[program.output.name]
-        result.out = out.detach().numpy()
-        wanted = [leaf for leaf in program.leaves if leaf.requires_grad]
-        if not (out.is_floating_point() and out.requires_grad and wanted):
-            return result
-        result.stage = "backward"
-        w = torch.tensor(program.upstream(str(out.dtype).removeprefix("torch.")))
-        inputs = [leaves[leaf.name] for leaf in wanted]
-        (out * w).sum().backward()
-        result.grads = {leaf.name: leaves[leaf.name].grad for leaf in wanted}
-        if not hvp:
-            return result
-        result.stage = "hvp"
-        leaves, namespace = fresh()
-        execute(program, namespace, "torch")
-        out = namespace[program.output.name]
-        inputs = [leaves[leaf.name] for leaf in wanted]
-        grads = torch.autograd.grad((out * w).sum(), inputs, create_graph=True, allow_unused=True)
-        result.hvp_defined = all(g is None or bool(torch.isfinite(g).all()) for g in grads) \
-            and not has_power_convention(program, namespace)
-        v = program.directions()
-        dot = None
-        for leaf, g in zip(wanted, grads):
-            if g is not None:
-                term = (g * torch.tensor(v[leaf.name])).sum()
-                dot = term if dot is None else dot + term
-        second = [None] * len(inputs)
-        if dot is not None and dot.requires_grad:
-            second = torch.autograd.grad(dot, inputs, allow_unused=True)
-        result.hvp = {leaf.name: h for leaf, h in zip(wanted, second)}
-    except Exception as error:  # noqa: BLE001
-        result.error = error
+    with default_dtype(program.default_dtype, "torch"):
+        result.stage = "forward"
+        try:
+            leaves, namespace = fresh()
+            execute(program, namespace, "torch")
+            out = namespace[program.output.name]
+            result.values = {k: v for k, v in namespace.items() if isinstance(v, torch.Tensor)}
+            result.out = out.detach().numpy()
+            wanted = [leaf for leaf in program.leaves if leaf.requires_grad]
+            if not (out.is_floating_point() and out.requires_grad and wanted):
+                return result
+            result.stage = "backward"
+            w = torch.tensor(program.upstream(str(out.dtype).removeprefix("torch.")))
+            inputs = [leaves[leaf.name] for leaf in wanted]
+            (out * w).sum().backward()
+            result.grads = {leaf.name: leaves[leaf.name].grad for leaf in wanted}
+            if not hvp:
+                return result
+            result.stage = "hvp"
+            leaves, namespace = fresh()
+            execute(program, namespace, "torch")
+            out = namespace[program.output.name]
+            inputs = [leaves[leaf.name] for leaf in wanted]
+            grads = torch.autograd.grad((out * w).sum(), inputs, create_graph=True, allow_unused=True)
+            result.hvp_defined = all(g is None or bool(torch.isfinite(g).all()) for g in grads) \
+                and not has_power_convention(program, namespace)
+            v = program.directions()
+            dot = None
+            for leaf, g in zip(wanted, grads):
+                if g is not None:
+                    term = (g * torch.tensor(v[leaf.name])).sum()
+                    dot = term if dot is None else dot + term
+            second = [None] * len(inputs)
+            if dot is not None and dot.requires_grad:
+                second = torch.autograd.grad(dot, inputs, allow_unused=True)
+            result.hvp = {leaf.name: h for leaf, h in zip(wanted, second)}
+        except Exception as error:  # noqa: BLE001
+            result.error = error
     return result
 
 
@@ -969,7 +1027,23 @@ def as_array(value, like_shape, like_dtype) -> np.ndarray:
     return np.asarray(value)
 
 
-def assert_close(got: np.ndarray, want: np.ndarray, what: str, precision: str) -> None:
+class Float32MismatchError(AssertionError):
+    """float32 results that differ in finite values only (the same nan and inf in both): this may be
+    rounding, so ``check`` re-runs the program in float64 before calling it a failure."""
+
+
+def difference(got: np.ndarray, want: np.ndarray) -> float:
+    """The largest |got - want| where both are finite (0 for non-float or empty arrays)."""
+    if want.dtype.kind != "f" or got.shape != want.shape:
+        return 0.0
+    both = np.isfinite(got) & np.isfinite(want)
+    return float(np.abs(got[both].astype(np.float64) - want[both]).max(initial=0.0))
+
+
+def assert_close(got: np.ndarray, want: np.ndarray, what: str, precision: str, slack: float = 0.0) -> None:
+    """got ≈ want: same shape and dtype, equal integers, floats within ``TOLERANCES[precision]`` (the absolute
+    tolerance relative to the largest finite |want|, or 1; or ``slack`` if that is larger), the same nan and inf.
+    A float32 mismatch in finite values only raises Float32MismatchError (maybe rounding), anything else AssertionError."""
     assert got.shape == want.shape, f"{what}: shape {got.shape}, PyTorch {want.shape}"
     assert got.dtype == want.dtype, f"{what}: dtype {got.dtype}, PyTorch {want.dtype}"
     if want.dtype.kind != "f":
@@ -978,11 +1052,33 @@ def assert_close(got: np.ndarray, want: np.ndarray, what: str, precision: str) -
     rtol, atol = TOLERANCES[precision]
     finite = np.abs(want[np.isfinite(want)].astype(np.float64))
     scale = max(1.0, float(finite.max())) if finite.size else 1.0
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale, equal_nan=True, err_msg=what)
+    try:
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=max(atol * scale, slack), equal_nan=True, err_msg=what)
+    except AssertionError as error:
+        same_non_finite = np.array_equal(np.where(np.isfinite(got), 0, got), np.where(np.isfinite(want), 0, want),
+                                         equal_nan=True)
+        if precision == "float32" and same_non_finite:
+            raise Float32MismatchError(str(error)) from None
+        raise
 
 
-def compare(program: Program, mine: Result, theirs: Result) -> None:
-    """Same outcome (both raise, or same values, dtypes, shapes, gradients and HVPs)."""
+def compared_arrays(program: Program, mine: Result, theirs: Result) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(what, tinygrad_sm's, PyTorch's) for the output, every leaf's gradient and (where defined) HVP."""
+    pairs = [("output", mine.out, theirs.out)]
+    leaves = {leaf.name: leaf for leaf in program.leaves}
+    checks = [("gradient", mine.grads, theirs.grads)] + [("HVP", mine.hvp, theirs.hvp)] * theirs.hvp_defined
+    for kind, got, want in checks:
+        assert set(got) == set(want), f"{kind}s for {sorted(got)}, PyTorch for {sorted(want)}"
+        for name in got:
+            leaf = leaves[name]
+            pairs.append((f"{kind} of {name}", as_array(got[name], leaf.shape, leaf.dtype),
+                          as_array(want[name], leaf.shape, leaf.dtype)))
+    return pairs
+
+
+def compare(program: Program, mine: Result, theirs: Result, slack: dict[str, float] | None = None) -> None:
+    """Same outcome (both raise, or same values, dtypes, shapes, gradients and HVPs). Raises Float32MismatchError
+    if the only differences are finite float32 values, within what rounding could do (see ``check``)."""
     if mine.error is not None or theirs.error is not None:
         if mine.error is not None and theirs.error is not None and mine.stage == theirs.stage:
             return  # both refuse the program at the same stage
@@ -990,15 +1086,47 @@ def compare(program: Program, mine: Result, theirs: Result) -> None:
             f"tinygrad_sm {'raised ' + repr(mine.error) if mine.error else 'succeeded'} at {mine.stage or 'the end'}, "
             f"PyTorch {'raised ' + repr(theirs.error) if theirs.error else 'succeeded'} at {theirs.stage or 'the end'}"
         ) from (mine.error or theirs.error)
-    assert_close(mine.out, theirs.out, "output", program.precision)
-    leaves = {leaf.name: leaf for leaf in program.leaves}
-    checks = [("gradient", mine.grads, theirs.grads)] + [("HVP", mine.hvp, theirs.hvp)] * theirs.hvp_defined
-    for kind, got, want in checks:
-        assert set(got) == set(want), f"{kind}s for {sorted(got)}, PyTorch for {sorted(want)}"
-        for name in got:
-            leaf = leaves[name]
-            assert_close(as_array(got[name], leaf.shape, leaf.dtype), as_array(want[name], leaf.shape, leaf.dtype),
-                         f"{kind} of {name}", program.precision)
+    mismatches = []
+    for what, got, want in compared_arrays(program, mine, theirs):
+        try:
+            assert_close(got, want, what, program.precision, (slack or {}).get(what, 0.0))
+        except Float32MismatchError as mismatch:
+            mismatches.append(str(mismatch))  # (keep comparing: a later array may fail for real)
+    if mismatches:
+        raise Float32MismatchError("\n".join(mismatches))
+
+
+# How much smaller float64's rounding errors are than float32's: 2**-29 (the ratio of their epsilons),
+# with a margin of a few hundred (a different number of ulps, and of terms, in each library's sum).
+ROUNDING_RATIO = 1e-6
+
+
+def check(program: Program) -> str | None:
+    """Run the program in tinygrad_sm and PyTorch and compare; None if they agree.
+
+    float32 rounding, amplified by cancellation (1e30 - 1e30, with a leaf of 1e-30), can make the two
+    libraries' results differ far beyond any fixed tolerance: they round the same terms in a different
+    order. So when a float32 program's values differ (in finite numbers only: a nan or inf where the other
+    library has a number is never excused) the same program is run again in float64. A rounding difference shrinks there,
+    with float64's epsilon; a wrong formula does not. If the float64 results agree, the mismatch was
+    rounding and the reason is returned (for the statistics); if not, both programs are printed."""
+    mine, theirs = run_tinygrad(program), run_torch(program)
+    try:
+        compare(program, mine, theirs)
+        return None
+    except Float32MismatchError as mismatch:
+        float32_mismatch = str(mismatch)
+    wide = program.widened()
+    # float64 may round the cancelled terms differently too: allow the float32 difference, shrunk
+    slack = {what: ROUNDING_RATIO * difference(got, want) for what, got, want in compared_arrays(program, mine, theirs)}
+    try:
+        compare(wide, run_tinygrad(wide), run_torch(wide), slack)
+    except AssertionError as error:
+        raise AssertionError(
+            f"float32:{float32_mismatch}\n\nand the same program in float64 disagrees too:\n{error}\n\n"
+            f"{wide.source('tinygrad_sm')}\n\n{wide.source('torch')}"
+        ) from None
+    return float32_mismatch
 
 
 # ----- invariants that need no oracle -------------------------------------------------------------------

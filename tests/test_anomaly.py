@@ -10,7 +10,7 @@ import pytest
 import tinygrad_sm
 from tinygrad_sm import Tensor, detect_anomaly, nn
 from tinygrad_sm.anomaly import AnomalyError, is_anomaly_enabled
-from tinygrad_sm.function import hooks
+from tinygrad_sm.grad_mode import hooks
 from tinygrad_sm.viz import trace_backward
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's divide-by-zero warnings are expected

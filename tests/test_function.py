@@ -11,7 +11,7 @@ from helpers import gradient_function, random_array, tensors
 import tinygrad_sm
 from tinygrad_sm import Function, Tensor, get_op, register_op
 from tinygrad_sm import function as function_module
-from tinygrad_sm.operations.common import exp
+from tinygrad_sm.operations.rule_helpers import exp
 
 BUILT_IN_OPS = {
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "relu", "tanh", "sigmoid", "clip",

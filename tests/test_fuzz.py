@@ -18,8 +18,8 @@ import os
 import warnings
 
 import pytest
-from fuzz_programs import NOT_GENERATED, OP_SPECS, compare, programs, run_tinygrad, run_torch
-from hypothesis import HealthCheck, given, note, settings
+from fuzz_programs import NOT_GENERATED, OP_SPECS, check, programs
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 import tinygrad_sm
@@ -50,7 +50,10 @@ def test_program_matches_pytorch(torch, program):
     note(program.source("torch"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        compare(program, run_tinygrad(program), run_torch(program))
+        rounding = check(program)
+    if rounding is not None:  # a float32 mismatch that the float64 re-run showed to be rounding
+        event("float32 mismatch, float64 agrees (rounding)")
+        note(f"float32 mismatch explained by the float64 re-run:{rounding}")
 
 
 @settings(FUZZ, max_examples=(EXAMPLES or 400) // 3)

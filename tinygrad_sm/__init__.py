@@ -9,9 +9,10 @@
 from . import data, nn, optim  # noqa: F401  (public sub-packages)
 from . import operations as _operations  # noqa: F401  (registers the built-in ops on Tensor)
 from .anomaly import detect_anomaly as detect_anomaly  # public: stop at the first NaN/Inf
-from .autograd import enable_grad, grad, is_grad_enabled, no_grad
+from .autograd import grad
 from .check import GradcheckError, gradcheck, hessian, jacobian
 from .function import Function, get_op, ops, register_op
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .io import load, save  # noqa: F401  (public functions)
 from .operations.selection import where
 from .random import manual_seed

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .function import Function, hooks
+from .function import Function
+from .grad_mode import hooks
 from .tensor import Tensor
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep

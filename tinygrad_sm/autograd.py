@@ -14,98 +14,15 @@ Reverse-mode autodiff in four steps:
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import inspect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .function import Function, grad_mode, hooks
-from .operations.common import unbroadcast
+from .function import Function
+from .grad_mode import grad_mode, hooks, no_grad
+from .shapes import unbroadcast
 from .tensor import Tensor
-
-
-# ----- grad mode ------------------------------------------------------------------------
-class _SetGradMode(contextlib.ContextDecorator):
-    """Sets this thread's grad mode inside a ``with`` block or a decorated function; nests and restores.
-
-    The mode to restore is kept on the thread's own stack (``grad_mode.outer_modes``), not on
-    this object, so one decorated function may run in several threads at once.
-    """
-
-    enabled = True
-
-    def __new__(cls, func=None):
-        self = super().__new__(cls)
-        if func is not None:  # used as a bare decorator: @no_grad
-            if not callable(func):
-                raise TypeError(
-                    f"{cls.__name__}: expected a function to decorate (@{cls.__name__}) or no argument "
-                    f"(with {cls.__name__}():), got {type(func).__name__} {func!r}"
-                )
-            return self(func)
-        return self
-
-    def __call__(self, func):
-        if inspect.isgeneratorfunction(func):
-            return self._wrap_generator(func)
-        return super().__call__(func)
-
-    def _wrap_generator(self, func):
-        """A decorated generator function runs every step in this mode (a plain decorator would
-        cover only the call that creates the generator), as PyTorch's decorators do."""
-        mode = type(self)
-
-        @functools.wraps(func)
-        def generator(*args, **kwargs):
-            steps = func(*args, **kwargs)
-            try:
-                with mode():
-                    response = next(steps)
-                while True:
-                    try:
-                        request = yield response
-                    except GeneratorExit:
-                        with mode():
-                            steps.close()
-                        raise
-                    except BaseException as error:
-                        with mode():
-                            response = steps.throw(error)
-                    else:
-                        with mode():
-                            response = steps.send(request)
-            except StopIteration as stop:
-                return stop.value
-
-        return generator
-
-    def __enter__(self):
-        grad_mode.outer_modes.append(grad_mode.enabled)
-        grad_mode.enabled = self.enabled
-        return self
-
-    def __exit__(self, *exc_info):
-        grad_mode.enabled = grad_mode.outer_modes.pop()
-        return False
-
-
-class no_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
-    """Context manager and decorator: ops inside record no graph."""
-
-    enabled = False
-
-
-class enable_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
-    """Context manager and decorator: re-enable recording inside ``no_grad``."""
-
-    enabled = True
-
-
-def is_grad_enabled() -> bool:
-    return grad_mode.enabled
 
 
 # ----- the once-differentiable marker ---------------------------------------------------
@@ -124,7 +41,7 @@ class BackwardOfNumpyRule(Function):
         raise RuntimeError(
             f"{ctx.op_name}.backward is written in plain NumPy, so its result can be differentiated only once. "
             f"To differentiate it twice, write the backward with operations that also work on Tensors "
-            f"(operators, .sum(), .reshape(), tinygrad_sm.operations.common helpers) and set "
+            f"(operators, .sum(), .reshape(), tinygrad_sm.operations.rule_helpers functions) and set "
             f"differentiable_backward = True on {ctx.op_name}."
         )
 

@@ -26,7 +26,7 @@ Two ways of running ``backward``:
   saved input or output as the Tensor it came from), so the rule's own
   arithmetic is recorded and can be differentiated again. All built-in ops are
   written this way: they use only operators, ``.sum``/``.reshape``-style
-  methods and the helpers in ``operations/common.py``, which work on both.
+  methods and the functions in ``operations/rule_helpers.py``, which work on both.
   A custom op keeps the default ``False``: its NumPy backward then gives a
   correct first derivative, and differentiating it a second time raises an
   error that says so.
@@ -35,45 +35,18 @@ Two ways of running ``backward``:
 from __future__ import annotations
 
 import inspect
-import threading
 import weakref
 from typing import Any
 
 import numpy as np
 
 from . import tensor as _tensor
+from .grad_mode import grad_mode, hooks
 from .tensor import Tensor
 
 _make_tensor = Tensor._make
 
 
-class _GradMode(threading.local):
-    """Whether ops record the graph (switched by ``no_grad``/``enable_grad``).
-
-    One per thread, as in PyTorch: a ``no_grad()`` block or a ``backward()`` in one
-    thread never switches recording off in another. (The class attribute is each
-    thread's starting value; ``__init__`` runs once in every thread that looks.)
-    """
-
-    enabled = True
-
-    def __init__(self) -> None:
-        #: the grad modes that the open ``no_grad``/``enable_grad`` blocks will restore, innermost last
-        self.outer_modes: list[bool] = []
-
-
-grad_mode = _GradMode()
-
-
-class _Hooks:
-    """The engine's observer: an object with ``after_forward`` and ``after_backward`` methods,
-    called for every op, that ``detect_anomaly()`` and ``viz.trace_backward`` install (None when
-    off). Process-wide, as PyTorch's anomaly mode is."""
-
-    observer = None
-
-
-hooks = _Hooks()
 
 
 class Function:
@@ -227,6 +200,15 @@ _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
 #: what apply stores on a node for the engine (never freed by ``release``)
 _ENGINE_FIELDS = ("parents", "_forward_arrays")
+
+
+class Op(Function):
+    """A built-in op. Inside its ``backward`` it uses only operators, ``.sum``/``.reshape``/
+    ``.transpose``/``.swapaxes``, indexing and the functions in ``operations/rule_helpers.py``, which
+    work on ndarrays and on Tensors alike; so ``backward(create_graph=True)`` records the rule itself
+    and higher derivatives are right."""
+
+    differentiable_backward = True
 
 
 def _repeats_an_array(arrays: list) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import enable_grad
+from .grad_mode import enable_grad
 from .tensor import Tensor
 
 

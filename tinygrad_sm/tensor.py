@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .random import as_generator
+from .shapes import shape_argument
 
 _default_dtype = np.dtype(np.float32)
 
@@ -254,6 +255,8 @@ class Tensor:
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Back-propagate from this tensor, accumulating into ``.grad`` of every leaf that requires grad."""
+        # The one import that runs upwards (the engine stands on Tensor), made at call time, as
+        # PyTorch's Tensor.backward does: a reader of tensor.py sees where backward() goes.
         from .autograd import backward
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
@@ -415,9 +418,7 @@ def _data(value: Any) -> Any:
 
 def _shape(shape: tuple, what: str = "shape") -> tuple[int, ...]:
     """Accept both ``zeros(2, 3)`` and ``zeros((2, 3))``; every size an int >= 0 (a clear error naming ``what``)."""
-    if len(shape) == 1 and isinstance(shape[0], tuple | list):
-        shape = tuple(shape[0])
-    return tuple(_size(size, what, "each size") for size in shape)
+    return tuple(_size(size, what, "each size") for size in shape_argument(shape))
 
 
 def _size(value: Any, what: str, name: str) -> int:

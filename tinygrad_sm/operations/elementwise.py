@@ -1,7 +1,7 @@
 """Elementwise ops: arithmetic with NumPy broadcasting, and the usual unary functions.
 
 Each backward returns the gradient for each input *before* broadcasting is
-undone: the engine sums it back to the input's shape (``common.unbroadcast``),
+undone: the engine sums it back to the input's shape (``shapes.unbroadcast``),
 so no rule here has to think about broadcasting.
 """
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..function import register_op
+from ..function import Op, register_op
 from ..tensor import Tensor
-from .common import Op, array_of, as_operand, log, where
+from .rule_helpers import array_of, as_operand, log, where
 
 
 @register_op("add")

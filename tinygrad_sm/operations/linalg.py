@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from ..function import register_op
-from .common import Op, as_operand
+from ..function import Op, register_op
+from .rule_helpers import as_operand
 
 
 @register_op("matmul")

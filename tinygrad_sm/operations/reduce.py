@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..function import register_op
-from .common import Op, broadcast_to, keepdims_shape, normalize_axis
+from ..function import Op, register_op
+from ..shapes import keepdims_shape, normalize_axis
+from .rule_helpers import broadcast_to
 
 
 @register_op("sum")

@@ -11,10 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..function import register_op
+from ..function import Op, register_op
 from ..tensor import Tensor
-from . import common
-from .common import Op
+from . import rule_helpers
 
 
 @register_op("where", method=False)
@@ -34,8 +33,8 @@ class Where(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        grad_x = common.where(ctx.condition, grad, 0) if ctx.needs_input_grad[1] else None
-        grad_y = common.where(ctx.condition, 0, grad) if ctx.needs_input_grad[2] else None
+        grad_x = rule_helpers.where(ctx.condition, grad, 0) if ctx.needs_input_grad[1] else None
+        grad_y = rule_helpers.where(ctx.condition, 0, grad) if ctx.needs_input_grad[2] else None
         return None, grad_x, grad_y
 
 

@@ -8,16 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..function import register_op
+from ..function import Op, register_op
+from ..shapes import normalize_axis, shape_argument, unbroadcast
 from ..tensor import Tensor
-from .common import Op, normalize_axis, scatter_add, scatter_add_array, unbroadcast
-
-
-def _shape_argument(shape: tuple) -> tuple:
-    """Accept ``f(2, 3)`` as well as ``f((2, 3))``."""
-    if len(shape) == 1 and isinstance(shape[0], tuple | list):
-        return tuple(shape[0])
-    return tuple(shape)
+from .rule_helpers import scatter_add, scatter_add_array
 
 
 @register_op("clone")
@@ -46,7 +40,7 @@ class Reshape(Op):
         if not shape:
             raise TypeError("reshape: missing the new shape (e.g. x.reshape(2, 3) or x.reshape(-1))")
         ctx.input_shape = a.shape
-        return a.reshape(_shape_argument(shape))
+        return a.reshape(shape_argument(shape))
 
     @staticmethod
     def backward(ctx, grad):
@@ -62,7 +56,7 @@ class Transpose(Op):
 
     @staticmethod
     def forward(ctx, a, *axes):
-        axes = _shape_argument(axes)
+        axes = shape_argument(axes)
         if not axes:
             axes = tuple(range(a.ndim))[::-1]
         elif sorted(normalize_axis(axes, a.ndim, "transpose", a.shape)) != list(range(a.ndim)) or len(axes) != a.ndim:

@@ -15,14 +15,11 @@ import functools
 
 import numpy as np
 
-from ..function import grad_mode, register_op
+from ..function import Op, register_op
+from ..grad_mode import grad_mode
+from ..shapes import keepdims_shape, normalize_axis
 from ..tensor import Tensor
-from .common import Op, exp, keepdims_shape, normalize_axis, where
-
-
-def _shift_by_max(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """z minus its max along ``axes`` (the stable-softmax trick); an empty z stays empty."""
-    return z - z.max(axis=axes, keepdims=True) if z.size else z.copy()
+from .rule_helpers import exp, shift_by_max, where
 
 
 def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
@@ -41,7 +38,7 @@ class Softmax(Op):
     @staticmethod
     def forward(ctx, z, axis=-1):
         ctx.axes = _float_axes(z, axis, "softmax")
-        e = np.exp(_shift_by_max(z, ctx.axes))
+        e = np.exp(shift_by_max(z, ctx.axes))
         p = e / e.sum(axis=ctx.axes, keepdims=True)
         ctx.save_for_backward(p)
         return p
@@ -61,7 +58,7 @@ class LogSoftmax(Op):
     @staticmethod
     def forward(ctx, z, axis=-1):
         ctx.axes = _float_axes(z, axis, "log_softmax")
-        shifted = _shift_by_max(z, ctx.axes)
+        shifted = shift_by_max(z, ctx.axes)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
         ctx.save_for_backward(out)
         return out
@@ -137,7 +134,7 @@ class CrossEntropy(Op):
         n, classes = z.shape
         smoothing = float(label_smoothing)
         class_weight = _ones(classes, z.dtype) if weight is None else weight
-        shifted = _shift_by_max(z, (1,))
+        shifted = shift_by_max(z, (1,))
         ctx.soft_targets = target.dtype.kind == "f"
         ctx.smoothing, ctx.reduction, ctx.logits_shape = smoothing, reduction, np.shape(logits)
         ctx.class_weight = class_weight

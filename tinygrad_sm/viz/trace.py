@@ -17,8 +17,9 @@ import numpy as np
 
 from ..autograd import grad as engine_grad
 from ..autograd import topological_order
-from ..function import Function, hooks
-from ..operations.common import unbroadcast
+from ..function import Function
+from ..grad_mode import hooks
+from ..shapes import unbroadcast
 from ..tensor import Tensor
 from .graph import Names, forward_order, op_name, op_rule, tensor_names
 

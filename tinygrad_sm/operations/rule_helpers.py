@@ -1,11 +1,11 @@
-"""Helpers every op shares: axis normalisation, undoing broadcasting, and the few
-functions a backward rule calls that must work on both ndarrays (a plain
-backward) and Tensors (a ``create_graph`` backward, where the rule's own
-arithmetic is recorded so it can be differentiated again).
+"""What the rules share.
 
-Operators (``+ - * / **``, ``@``), ``.sum(axis, keepdims=...)``, ``.reshape``,
-``.transpose``, ``.swapaxes`` and indexing already mean the same thing on
-both; the functions here cover the rest.
+A built-in backward runs on ndarrays in a plain ``backward()`` and on Tensors in a
+``backward(create_graph=True)``, where its own arithmetic is recorded so that it can be
+differentiated again. Operators (``+ - * / **``, ``@``), ``.sum(axis, keepdims=...)``,
+``.reshape``, ``.transpose``, ``.swapaxes`` and indexing mean the same thing on both; the
+functions here (``exp``, ``log``, ``where``, ``broadcast_to``, ``scatter_add``) cover the rest.
+The others serve forwards: ``shift_by_max`` (the stable-softmax trick) and ``as_operand``.
 """
 
 from __future__ import annotations
@@ -14,68 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function, get_op
+from ..function import get_op
 from ..tensor import Tensor
 
-Axis = int | tuple[int, ...] | list[int] | None
 
-
-def normalize_axis(axis: Axis, ndim: int, op: str, shape: tuple[int, ...] | None = None) -> tuple[int, ...]:
-    """``None``/int/negative/tuple -> a sorted tuple of non-negative axes, or a clear error.
-
-    >>> normalize_axis(-1, 3, "sum")
-    (2,)
-    """
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, int | np.integer):
-        axes = (axis,)
-    elif isinstance(axis, tuple | list):
-        axes = tuple(axis)
-    else:
-        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-    normalized = []
-    for a in axes:
-        if isinstance(a, bool) or not isinstance(a, int | np.integer):
-            raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-        low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)  # a 0-d tensor accepts axis 0 or -1, as in PyTorch
-        if not low <= a <= high:
-            where = f" with shape {shape}" if shape is not None else ""
-            raise np.exceptions.AxisError(
-                f"{op}: axis {int(a)} is out of range for a tensor of {ndim} dimension(s){where} "
-                f"(expected an axis in [{low}, {high}])"
-            )
-        if ndim:
-            normalized.append(int(a) % ndim)
-    if len(set(normalized)) != len(normalized):
-        raise ValueError(f"{op}: repeated axis in {axis!r}")
-    return tuple(sorted(normalized))
-
-
-def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape a reduction over ``axes`` has with ``keepdims=True``."""
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
-def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
-    """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape``.
-
-    If ``x`` of shape ``(3, 1)`` was broadcast to ``(2, 3, 4)``, each ``x[i, 0]``
-    was used 2 * 4 times, so its gradient is the sum of those 8 gradients.
-    The engine calls this for every input of every op.
-    """
-    extra = grad.ndim - len(shape)
-    if extra < 0:
-        raise ValueError(f"cannot unbroadcast a gradient of shape {grad.shape} to {shape}")
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
-    for i, n in enumerate(shape):
-        if n != 1 and grad.shape[extra + i] != n:
-            raise ValueError(f"cannot unbroadcast a gradient of shape {grad.shape} to {shape}")
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape) if grad.shape != shape else grad
+def shift_by_max(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """z minus its max along ``axes`` (the stable-softmax trick); an empty z stays empty."""
+    return z - z.max(axis=axes, keepdims=True) if z.size else z.copy()
 
 
 # ----- functions that work on ndarrays and on Tensors ---------------------------------------
@@ -156,10 +101,3 @@ def has_integer_array(index: Any) -> bool:
         if isinstance(part, list | np.ndarray) and np.asarray(part).dtype.kind in "iu":
             return True
     return False
-
-
-class Op(Function):
-    """A built-in op: its backward uses only operations that also work on Tensors,
-    so ``backward(create_graph=True)`` records it and higher derivatives are right."""
-
-    differentiable_backward = True

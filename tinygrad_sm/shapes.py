@@ -1,0 +1,79 @@
+"""Shapes and axes: the ground floor that the Tensor, the engine and the ops all stand on.
+
+Pure NumPy, importing nothing of the package: normalising an ``axis`` argument, the shape a
+reduction keeps, undoing broadcasting (the engine calls ``unbroadcast`` for every input of
+every op), and reading a shape given as ``f(2, 3)`` or ``f((2, 3))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Axis = int | tuple[int, ...] | list[int] | None
+
+
+def normalize_axis(axis: Axis, ndim: int, op: str, shape: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    """``None``/int/negative/tuple -> a sorted tuple of non-negative axes, or a clear error.
+
+    >>> normalize_axis(-1, 3, "sum")
+    (2,)
+    """
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int | np.integer):
+        axes = (axis,)
+    elif isinstance(axis, tuple | list):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+    normalized = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, int | np.integer):
+            raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+        low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)  # a 0-d tensor accepts axis 0 or -1, as in PyTorch
+        if not low <= a <= high:
+            where = f" with shape {shape}" if shape is not None else ""
+            raise np.exceptions.AxisError(
+                f"{op}: axis {int(a)} is out of range for a tensor of {ndim} dimension(s){where} "
+                f"(expected an axis in [{low}, {high}])"
+            )
+        if ndim:
+            normalized.append(int(a) % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(normalized))
+
+
+def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape a reduction over ``axes`` has with ``keepdims=True``."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape``.
+
+    If ``x`` of shape ``(3, 1)`` was broadcast to ``(2, 3, 4)``, each ``x[i, 0]``
+    was used 2 * 4 times, so its gradient is the sum of those 8 gradients.
+    The engine calls this for every input of every op.
+    """
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise ValueError(f"cannot unbroadcast a gradient of shape {grad.shape} to {shape}")
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    for i, n in enumerate(shape):
+        if n != 1 and grad.shape[extra + i] != n:
+            raise ValueError(f"cannot unbroadcast a gradient of shape {grad.shape} to {shape}")
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape) if grad.shape != shape else grad
+
+
+def shape_argument(shape: tuple) -> tuple:
+    """A shape given as separate numbers or as one tuple or list: ``f(2, 3)`` and ``f((2, 3))`` both give ``(2, 3)``."""
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        return tuple(shape[0])
+    return tuple(shape)
