@@ -419,7 +419,7 @@ print("loss =", loss)
 '''),
     md(r'''
 The graph is nothing but pointers. A tensor made by an op keeps that op's node in `grad_fn`; the node
-keeps its inputs (`parents`) and whatever its forward saved for the backward pass. Following the
+keeps its inputs (`.inputs`) and whatever its forward saved for the backward pass. Following the
 pointers from `loss` reaches every tensor that took part:
 '''),
     code(r'''
@@ -433,7 +433,7 @@ def walk(tensor, depth=0):
         print(f"{pad}{label[id(tensor)]}  (leaf, {kind})")
         return
     print(f"{pad}{label[id(tensor)]}  made by {tensor.grad_fn}")
-    for parent in tensor.grad_fn.parents:
+    for parent in tensor.grad_fn.inputs:
         if parent is not None:  # None: a plain number such as t or the exponent 2
             walk(parent, depth + 1)
 

@@ -149,14 +149,14 @@ class AnomalyChecker:
 
     def after_backward(self, ctx: Function, grad: Any, input_grads: Any) -> None:
         """Raise if the op's backward made a NaN/Inf gradient from a finite gradient and finite inputs."""
-        if not _finite(grad) or not all(_finite(parent) for parent in getattr(ctx, "parents", ())):
+        if not _finite(grad) or not all(_finite(parent) for parent in getattr(ctx, "inputs", ())):
             return
         for position, input_grad in enumerate(input_grads):
             if input_grad is None or _finite(input_grad):
                 continue
             cls = type(ctx)
             name = _op_name(cls)
-            parents = getattr(ctx, "parents", ())
+            parents = getattr(ctx, "inputs", ())
             shapes = tuple(tuple(p.shape) for p in parents if p is not None)
             rule = getattr(cls, "rule", "")
             rule_text = f" (its rule: {rule})" if rule else ""

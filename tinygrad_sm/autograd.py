@@ -64,11 +64,11 @@ def topological_order(root: Tensor) -> list[Tensor]:
             continue
         visited.add(id(tensor))
         stack.append((tensor, True))
-        ctx = tensor._ctx
+        ctx = tensor._node
         if ctx is not None:
-            for parent in ctx.parents:
+            for parent in ctx.inputs:
                 if parent is not None and parent._requires_grad and id(parent) not in visited:
-                    if parent._ctx is None:  # a leaf has no inputs to wait for: it can go in now
+                    if parent._node is None:  # a leaf has no inputs to wait for: it can go in now
                         visited.add(id(parent))
                         order.append(parent)
                     else:
@@ -155,11 +155,11 @@ def run_backward(
                 continue
             if type(grad) is not np.ndarray and not create_graph:
                 grad = np.asarray(grad)  # a sum of 0-d arrays is a NumPy scalar; rules and .grad get arrays
-            ctx = tensor._ctx
+            ctx = tensor._node
             if wanted:
                 if id(tensor) in wanted:
                     results[id(tensor)] = grad if create_graph else Tensor._make(np.array(grad))
-                if ctx is None or not any(p is not None and id(p) in needed for p in ctx.parents):
+                if ctx is None or not any(p is not None and id(p) in needed for p in ctx.inputs):
                     continue
             elif ctx is None or tensor._retains_grad:
                 _store_leaf_grad(tensor, grad, create_graph, handed_out)
@@ -174,11 +174,11 @@ def run_backward(
                 input_grads = _call_backward_recorded(ctx, grad)
             else:
                 input_grads = type(ctx).backward(ctx, grad)
-                if type(input_grads) is not tuple or len(input_grads) != len(ctx.parents):
+                if type(input_grads) is not tuple or len(input_grads) != len(ctx.inputs):
                     input_grads = _match_inputs(input_grads, ctx)
             if hooks.observer is not None:
                 hooks.observer.after_backward(ctx, grad, input_grads)
-            for parent, parent_grad in zip(ctx.parents, input_grads):
+            for parent, parent_grad in zip(ctx.inputs, input_grads):
                 if parent_grad is None or parent is None or not parent._requires_grad:
                     continue
                 if wanted and id(parent) not in needed:
@@ -205,8 +205,8 @@ def _tensors_leading_to(order: list[Tensor], wanted: dict[int, int]) -> set[int]
         if id(tensor) in wanted:
             needed.add(id(tensor))
             continue
-        ctx = tensor._ctx
-        if ctx is not None and any(p is not None and id(p) in needed for p in ctx.parents):
+        ctx = tensor._node
+        if ctx is not None and any(p is not None and id(p) in needed for p in ctx.inputs):
             needed.add(id(tensor))
     return needed
 
@@ -241,11 +241,11 @@ def _match_inputs(result: Any, ctx: Function) -> tuple:
         )
     if type(result) is not tuple:
         result = (result,)
-    if len(result) != len(ctx.parents):
+    if len(result) != len(ctx.inputs):
         # gradients for trailing arguments that need none (shapes, axes, an omitted bias) may be
         # left out, or given as None for arguments that were not passed
-        count = len(ctx.parents)
-        missing = ctx.parents[len(result):]
+        count = len(ctx.inputs)
+        missing = ctx.inputs[len(result):]
         if any(p is not None and p._requires_grad for p in missing) or any(g is not None for g in result[count:]):
             raise RuntimeError(
                 f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {count} input(s)"
@@ -272,12 +272,12 @@ def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Functi
     if value is None or (isinstance(value, Tensor) and cls.differentiable_backward):
         return value
     value = _as_gradient_array(value, ctx)  # (a Tensor from a NumPy rule has no graph: its array is taken)
-    depends_on = tuple(t for t in (grad, *ctx.parents) if t is not None and t._requires_grad)
+    depends_on = tuple(t for t in (grad, *ctx.inputs) if t is not None and t._requires_grad)
     if cls.differentiable_backward or not depends_on:
         return Tensor._make(value)
     marker = BackwardOfNumpyRule.__new__(BackwardOfNumpyRule)
     marker.op_name = cls.__name__
-    marker.parents = depends_on
+    marker.inputs = depends_on
     marker.needs_input_grad = (True,) * len(depends_on)
     out = Tensor._make(value, True, marker)
     return out

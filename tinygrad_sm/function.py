@@ -106,7 +106,7 @@ class Function:
         if not isinstance(value, np.ndarray):
             return value
         handed = self.__dict__.get("_forward_arrays")
-        for i, parent in enumerate(self.parents):
+        for i, parent in enumerate(self.inputs):
             if parent is not None and (parent._data if handed is None else handed[i]) is value:
                 return parent
         output = self._output()
@@ -156,7 +156,7 @@ class Function:
         if not recording:
             return _make_tensor(data)
         out = _make_tensor(data, True, ctx)
-        ctx.parents = tuple(parents)
+        ctx.inputs = tuple(parents)
         ctx._output = weakref.ref(out)
         return out
 
@@ -199,7 +199,7 @@ def _holds_array(value: Any) -> bool:
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
 #: what apply stores on a node for the engine (never freed by ``release``)
-_ENGINE_FIELDS = ("parents", "_forward_arrays")
+_ENGINE_FIELDS = ("inputs", "_forward_arrays")
 
 
 class Op(Function):

@@ -79,14 +79,14 @@ class Tensor:
     Tensor([0.6285, 0.2312, 0.1402], grad_fn=<SoftmaxBackward>)
     """
 
-    __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "name", "__weakref__")
+    __slots__ = ("_data", "_grad", "_requires_grad", "_node", "_retains_grad", "name", "__weakref__")
     # ndarray (op) Tensor defers to the Tensor's reflected operator instead of looping over it.
     __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
         self._data = _to_array(data, dtype)
         self._grad: Tensor | None = None
-        self._ctx = None
+        self._node = None
         self._retains_grad = False
         self._requires_grad = False
         self.name = name
@@ -105,7 +105,7 @@ class Tensor:
         tensor._data = data if type(data) is np.ndarray else np.asarray(data)
         tensor._grad = None
         tensor._requires_grad = requires_grad
-        tensor._ctx = ctx
+        tensor._node = ctx
         tensor._retains_grad = False
         tensor.name = None
         return tensor
@@ -161,7 +161,7 @@ class Tensor:
                 f"only floating-point tensors can require gradients; this tensor has dtype {self._data.dtype} "
                 "(convert it first, e.g. Tensor(data, dtype=np.float32))"
             )
-        if not value and self._ctx is not None:
+        if not value and self._node is not None:
             raise RuntimeError(
                 "requires_grad can only be switched off on a leaf tensor; use .detach() to get a tensor without a graph"
             )
@@ -175,11 +175,11 @@ class Tensor:
     @property
     def grad_fn(self):
         """The node (a ``Function`` instance) that made this tensor; None for leaves."""
-        return self._ctx
+        return self._node
 
     @property
     def is_leaf(self) -> bool:
-        return self._ctx is None
+        return self._node is None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -405,8 +405,8 @@ class Tensor:
         extras = []
         if self._data.dtype not in (_default_dtype, np.int64, np.bool_):
             extras.append(f"dtype={self._data.dtype}")
-        if self._ctx is not None:
-            extras.append(f"grad_fn={self._ctx!r}")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "Tensor(" + ", ".join([body, *extras]) + ")"

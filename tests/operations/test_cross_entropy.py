@@ -136,7 +136,7 @@ def test_fused_single_node():
     logits = Tensor(random_array(6, (N, C)), requires_grad=True)
     loss = logits.cross_entropy([0, 1, 2, 0])
     assert type(loss.grad_fn).__name__ == "CrossEntropy"
-    assert loss.grad_fn.parents[0] is logits  # one op between logits and loss: no separate softmax/log nodes
+    assert loss.grad_fn.inputs[0] is logits  # one op between logits and loss: no separate softmax/log nodes
     assert repr(loss.grad_fn) == "<CrossEntropyBackward>"
 
 

@@ -80,7 +80,7 @@ def _gradients_after_backward(root: Tensor, tensors: list[Tensor]) -> tuple[Grad
     stored = {id(t): t.grad.data for t in tensors if isinstance(t.grad, Tensor)}
     if not stored:
         return None, None
-    if root.requires_grad and root._ctx is not None and not any(t._ctx is not None and t._ctx.freed for t in tensors):
+    if root.requires_grad and root._node is not None and not any(t._node is not None and t._node.freed for t in tensors):
         seed = None if root.size == 1 else (root.grad.data if isinstance(root.grad, Tensor) else None)
         if root.size == 1 or seed is not None:
             trace = trace_backward(root, seed)
@@ -88,15 +88,15 @@ def _gradients_after_backward(root: Tensor, tensors: list[Tensor]) -> tuple[Grad
             known.tensors.update(stored)  # what the user sees in .grad (it may hold several backward passes)
             return known, trace
     known = Gradients(tensors=dict(stored))
-    consumers = Counter(id(p) for t in tensors if t._ctx is not None for p in t._ctx.parents if p is not None)
+    consumers = Counter(id(p) for t in tensors if t._node is not None for p in t._node.inputs if p is not None)
     for tensor in tensors:
         if id(tensor) in stored:
             known.edges[("out", id(tensor))] = stored[id(tensor)]
-        if tensor._ctx is not None:
-            for position, parent in enumerate(tensor._ctx.parents):
+        if tensor._node is not None:
+            for position, parent in enumerate(tensor._node.inputs):
                 if parent is not None and id(parent) in stored and consumers[id(parent)] == 1:
                     known.edges[("in", id(tensor), position)] = stored[id(parent)]
-    if any(t._ctx is not None for t in tensors):
+    if any(t._node is not None for t in tensors):
         known.note = ("backward() freed the graph, so only the leaves' .grad is known; "
                       "call backward(retain_graph=True) to see every gradient")
     return known, None
@@ -137,10 +137,10 @@ class _Picture:
         self.next_box = 0  # numbers the box keys
         index = {id(t): i for i, t in enumerate(tensors)}
         for i, tensor in enumerate(tensors):
-            if tensor._ctx is not None:
+            if tensor._node is not None:
                 op = f"o{i}"
                 self.nodes[op] = _Node(op, "op", 2 * i, tensor)
-                for position, parent in enumerate(tensor._ctx.parents):
+                for position, parent in enumerate(tensor._node.inputs):
                     if parent is not None:
                         self.edges.append(_Edge(f"t{index[id(parent)]}", op, [("in", id(tensor), position)]))
                 self.edges.append(_Edge(op, f"t{i}", [("out", id(tensor))]))
@@ -149,10 +149,10 @@ class _Picture:
         # parameters and what is computed from them alone (W.T): drawn beside the data path, not on it
         self.from_parameters: set[int] = set()
         for tensor in tensors:
-            if tensor._ctx is None:
+            if tensor._node is None:
                 if tensor.requires_grad:
                     self.from_parameters.add(id(tensor))
-            elif all(id(p) in self.from_parameters for p in tensor._ctx.parents if p is not None):
+            elif all(id(p) in self.from_parameters for p in tensor._node.inputs if p is not None):
                 self.from_parameters.add(id(tensor))
 
     # --- grouping by module: parameter names' prefixes (fc1.weight -> fc1) ---
@@ -162,7 +162,7 @@ class _Picture:
         pure: dict[int, str] = {}  # tensor id -> prefix, for parameters and values computed from them alone
         for node in self.nodes.values():
             tensor = node.tensor
-            if node.kind != "tensor" or tensor._ctx is not None or id(tensor) not in self.named:
+            if node.kind != "tensor" or tensor._node is not None or id(tensor) not in self.named:
                 continue
             name = self.names[id(tensor)]
             if tensor.requires_grad and "." in name:
@@ -173,7 +173,7 @@ class _Picture:
         for node in sorted(self.nodes.values(), key=lambda n: n.order):
             if node.kind != "op":
                 continue
-            parents = [p for p in node.tensor._ctx.parents if p is not None]
+            parents = [p for p in node.tensor._node.inputs if p is not None]
             prefixes = [pure[id(p)] for p in parents if id(p) in pure]
             if not prefixes:
                 continue
@@ -188,7 +188,7 @@ class _Picture:
             if source.module is not None and source.module == target.module:
                 used_inside.add(edge.source)
         for node in self.nodes.values():
-            if node.kind == "tensor" and node.tensor._ctx is not None and node.key not in used_inside:
+            if node.kind == "tensor" and node.tensor._node is not None and node.key not in used_inside:
                 node.module = None
 
     # --- folding ---
@@ -246,7 +246,7 @@ class _Picture:
 
         produced_by: dict[str, str] = {}
         for key, node in self.nodes.items():
-            if node.kind != "tensor" or node.tensor._ctx is None or node.tensor is self.root:
+            if node.kind != "tensor" or node.tensor._node is None or node.tensor is self.root:
                 continue
             if id(node.tensor) in self.named:
                 continue
@@ -347,7 +347,7 @@ def _table(rows: list[str]) -> str:
 def _tensor_kind(tensor: Tensor, root: Tensor) -> str:
     if tensor is root:
         return "output"
-    if tensor._ctx is None:
+    if tensor._node is None:
         return "parameter" if tensor.requires_grad else "input"
     return "intermediate"
 
@@ -375,7 +375,7 @@ def _op_label(node: Function) -> str:
 
 
 def _box_label(box: _Node, names: dict[int, str], named: set[int], gradients: Gradients | None) -> str:
-    ops = Counter(op_name(n.tensor._ctx) for n in box.members if n.kind == "op")
+    ops = Counter(op_name(n.tensor._node) for n in box.members if n.kind == "op")
     tensors = [n.tensor for n in box.members if n.kind == "tensor"]
     title = f"module {box.label}" if box.label and box.label != "further from the output" else "⋯ folded"
     rows = [f"<b>{_escape(title)}</b>: {len(box.members):,} nodes"]
@@ -526,8 +526,8 @@ def _draw(tensor: Tensor, *, show_data: bool = True, show_grad: bool = True, ran
         finite = [s for s in map(_magnitude, scale.edges.values()) if s is not None and math.isfinite(s)]
     largest = max(finite) if finite else 0.0
     highlighted_keys = set()
-    if highlight is not None and highlight._ctx is not None:
-        highlighted_keys = {("out", id(highlight))} | {("in", id(highlight), i) for i in range(len(highlight._ctx.parents))}
+    if highlight is not None and highlight._node is not None:
+        highlighted_keys = {("out", id(highlight))} | {("in", id(highlight), i) for i in range(len(highlight._node.inputs))}
     for edge in picture.edges:
         style = _edge_style(edge_sizes.get(id(edge)), largest)
         if highlighted_keys.intersection(edge.keys) and id(edge) in edge_sizes:
@@ -537,7 +537,7 @@ def _draw(tensor: Tensor, *, show_data: bool = True, show_grad: bool = True, ran
     # 12 pt: at 13-14 pt the renderer's hinting draws "=" and "−" twice as thick as the letters
     lines = [f'<font point-size="12">{line}</font>' for line in caption or ()]
     tensor_count = len(tensors)
-    op_count = sum(1 for t in tensors if t._ctx is not None)
+    op_count = sum(1 for t in tensors if t._node is not None)
     summary = f"{tensor_count:,} tensors, {op_count:,} ops"
     if picture.folded:
         boxes = picture.box_count
@@ -562,10 +562,10 @@ def _saved_tensor_ids(tensors: list[Tensor]) -> set[int]:
         by_data.setdefault(id(tensor.data), []).append(tensor)
     saved: set[int] = set()
     for tensor in tensors:
-        ctx = tensor._ctx
+        ctx = tensor._node
         if ctx is None or ctx._saved is None:
             continue
-        candidates = {id(p) for p in ctx.parents if p is not None} | {id(tensor)}
+        candidates = {id(p) for p in ctx.inputs if p is not None} | {id(tensor)}
         for value in ctx._saved:
             for owner in by_data.get(id(value), ()):
                 if id(owner) in candidates:
@@ -591,13 +591,13 @@ def _emit_nodes(graph: GraphPicture, picture: _Picture, show_data: bool, grads_o
             if tensor is highlight:
                 attributes.update(color=COLOURS["highlight"], penwidth="3")
         elif node.kind == "op":
-            label = _op_label(node.tensor._ctx)
+            label = _op_label(node.tensor._node)
             attributes = {"fillcolor": COLOURS["op"], "style": "rounded,filled"}
             if node.tensor is highlight:
                 attributes.update(color=COLOURS["highlight"], penwidth="3", fillcolor="#fff3b0")
         else:
             label = _box_label(node, names, named, gradients)
             attributes = {"fillcolor": COLOURS["box"], "style": "rounded,dashed,filled", "color": "#777777"}
-        if node.kind != "box" and node.tensor._ctx is not None and id(node.tensor) not in picture.from_parameters:
+        if node.kind != "box" and node.tensor._node is not None and id(node.tensor) not in picture.from_parameters:
             attributes["group"] = "data"  # keeps the data path on one straight line; parameters hang beside it
         graph.node(node.key, label=label, **attributes)

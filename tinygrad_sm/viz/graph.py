@@ -24,7 +24,7 @@ def forward_order(root: Tensor) -> list[Tensor]:
     stack: list[tuple[Tensor, int]] = [(root, 0)]
     while stack:
         tensor, next_parent = stack.pop()
-        parents = tensor._ctx.parents if tensor._ctx is not None else ()
+        parents = tensor._node.inputs if tensor._node is not None else ()
         while next_parent < len(parents):
             parent = parents[next_parent]
             next_parent += 1

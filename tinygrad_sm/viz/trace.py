@@ -130,7 +130,7 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
     if seed.shape != loss.shape:
         raise ValueError(f"trace_backward: gradient has shape {seed.shape} but the output has shape {loss.shape}")
     order = topological_order(loss)
-    freed = [t._ctx for t in order if t._ctx is not None and t._ctx.freed]
+    freed = [t._node for t in order if t._node is not None and t._node.freed]
     if freed:
         raise RuntimeError(
             f"trace_backward: the graph behind this tensor was freed by an earlier backward() "
@@ -138,7 +138,7 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
             "or trace (and draw) before calling backward()"
         )
     all_names, _ = tensor_names(forward_order(loss), names)
-    leaves = [t for t in order if t._ctx is None]
+    leaves = [t for t in order if t._node is None]
     recorder = _Recorder(hooks.observer)
     hooks.observer = recorder
     try:
@@ -165,11 +165,11 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
             continue
         input_grads = tuple(
             None if parent is None or parent_grad is None or not parent.requires_grad else _shaped_like(parent_grad, parent)
-            for parent, parent_grad in zip(ctx.parents, raw)
+            for parent, parent_grad in zip(ctx.inputs, raw)
         )
         steps.append(BackwardStep(
-            len(steps), tensor, name, ctx, op_name(ctx), op_rule(ctx), grad, tuple(ctx.parents),
-            tuple(all_names.get(id(p), "?") if p is not None else None for p in ctx.parents), input_grads,
+            len(steps), tensor, name, ctx, op_name(ctx), op_rule(ctx), grad, tuple(ctx.inputs),
+            tuple(all_names.get(id(p), "?") if p is not None else None for p in ctx.inputs), input_grads,
         ))
     return BackwardTrace(loss, steps, all_names, seed)
 
