@@ -119,7 +119,7 @@ def _shapes(values: Any) -> tuple:
 
 
 def _op_name(cls: type) -> str:
-    return getattr(cls, "name", "") or getattr(cls, "op_name", "") or cls.__name__
+    return getattr(cls, "name", "") or cls.__name__
 
 
 def _site_text(site: CreationSite | None) -> str:

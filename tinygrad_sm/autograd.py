@@ -1,15 +1,19 @@
-"""The engine: grad mode, reverse topological order, backward() and grad().
+"""The engine: reverse topological order, backward() and grad().
 
-Reverse-mode autodiff in four steps:
+Reverse-mode autodiff in four steps, which ``run_backward`` follows line by line:
 
-1. order the graph so every tensor comes after all tensors computed from it
-   (an iterative depth-first search, so a 10,000-op chain is no problem);
-2. seed the output with its gradient (1 for a scalar);
-3. walk that order; at each non-leaf tensor call its node's ``backward`` with
-   the summed gradient of everything computed from it, undo broadcasting so
-   each input's gradient has that input's shape and dtype, and add it to that
-   input's running gradient;
-4. at each leaf that requires grad, accumulate into ``.grad``.
+1. order the graph so that every tensor comes after all tensors it was computed from
+   (an iterative depth-first search, so a 10,000-op chain is no problem), and walk it backwards;
+2. seed each output with its gradient (1 for a scalar);
+3. at each tensor, its gradient is now complete (everything computed from it came earlier):
+   hand it to the *sink*, and through its node's rule send each input its share, with
+   broadcasting undone (``input_gradients``), added to what that input has so far;
+4. the sink decides what a finished gradient is for: ``backward()``'s ``LeafSink`` adds it to
+   ``.grad`` of each leaf; ``grad()``'s ``InputsSink`` keeps it for the tensors asked about
+   and stops where nothing asked about lies further on.
+
+Everything mode-specific sits outside the loop: the sinks, ``input_gradients`` (the rule,
+its ``create_graph`` variant and the checks of what it returned), and ``seed_gradient``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .function import Function
-from .grad_mode import grad_mode, hooks, no_grad
+from .grad_mode import enable_grad, hooks, no_grad
 from .shapes import unbroadcast
 from .tensor import Tensor
 
@@ -34,27 +38,27 @@ class BackwardOfNumpyRule(Function):
     """
 
     def __repr__(self) -> str:
-        return f"<{self.op_name}BackwardBackward>"
+        return f"<{self.name}BackwardBackward>"
 
     @staticmethod
     def backward(ctx, grad):
         raise RuntimeError(
-            f"{ctx.op_name}.backward is written in plain NumPy, so its result can be differentiated only once. "
+            f"{ctx.name}.backward is written in plain NumPy, so its result can be differentiated only once. "
             f"To differentiate it twice, write the backward with operations that also work on Tensors "
             f"(operators, .sum(), .reshape(), tinygrad_sm.operations.rule_helpers functions) and set "
-            f"differentiable_backward = True on {ctx.op_name}."
+            f"differentiable_backward = True on {ctx.name}."
         )
 
 
-# ----- topological order ----------------------------------------------------------------
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors of the graph behind ``root`` that require grad, each after all of its inputs.
+# ----- 1. topological order ---------------------------------------------------------------
+def topological_order(*roots: Tensor) -> list[Tensor]:
+    """Tensors of the graph behind ``roots`` that require grad, each after all of its inputs.
 
     Iterative post-order depth-first search: no recursion limit to hit.
     """
     order: list[Tensor] = []
     visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
     while stack:
         tensor, inputs_done = stack.pop()
         if inputs_done:
@@ -64,9 +68,9 @@ def topological_order(root: Tensor) -> list[Tensor]:
             continue
         visited.add(id(tensor))
         stack.append((tensor, True))
-        ctx = tensor._node
-        if ctx is not None:
-            for parent in ctx.inputs:
+        node = tensor._node
+        if node is not None:
+            for parent in node.inputs:
                 if parent is not None and parent._requires_grad and id(parent) not in visited:
                     if parent._node is None:  # a leaf has no inputs to wait for: it can go in now
                         visited.add(id(parent))
@@ -76,139 +80,68 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-# ----- backward -------------------------------------------------------------------------
-def _as_gradient(value: Any, like: Tensor, create_graph: bool, what: str):
-    """Check a user-given gradient and return it as an ndarray (or Tensor under create_graph)
-    of the output's shape and dtype (a gradient always has its tensor's dtype, as in PyTorch)."""
-    if isinstance(value, Tensor):
-        tensor = value
-    else:
-        try:
-            tensor = Tensor._make(np.asarray(value, dtype=like.dtype))
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{what}: gradient must be a Tensor or an array of numbers of shape {like.shape}, "
-                f"got {type(value).__name__} {value!r:.60}"
-            ) from None
-    if tensor.shape != like.shape:
-        raise ValueError(f"{what}: gradient has shape {tensor.shape} but the output has shape {like.shape}")
-    if tensor.dtype != like.dtype:
-        if tensor.dtype.kind not in "fiub":
-            raise TypeError(f"{what}: gradient must hold numbers, got dtype {tensor.dtype}")
-        tensor = tensor.astype(like.dtype) if create_graph else Tensor._make(tensor.data.astype(like.dtype))
-    return tensor if create_graph else tensor.data
-
-
-def _default_gradient(output: Tensor, create_graph: bool, what: str):
-    if output.data.size != 1:
-        raise RuntimeError(
-            f"{what}: grad can be implicitly created only for a scalar output, but the output has shape {output.shape}; "
-            "pass gradient= (a tensor of that shape, e.g. ones) to backward()"
-        )
-    ones = np.ones(output.data.shape, output.data.dtype)  # (np.ones_like is a slower Python wrapper)
-    return Tensor._make(ones) if create_graph else ones
-
-
-def run_backward(
-    roots: Sequence[Tensor],
-    root_grads: Sequence[Any],
-    retain_graph: bool,
-    create_graph: bool,
-    inputs: Sequence[Tensor] | None = None,
-) -> list[Any] | None:
-    """The engine behind ``Tensor.backward`` and ``grad``.
-
-    With ``inputs=None`` gradients are accumulated into ``.grad`` of leaves;
-    otherwise the gradients of ``inputs`` are returned (None where unused) and
-    ``.grad`` is left alone.
-    """
-    if len(roots) == 1:
-        order = topological_order(roots[0])
-    else:  # one order for all roots, each tensor once
-        order, seen = [], set()
-        for root in roots:
-            for tensor in topological_order(root):
-                if id(tensor) not in seen:
-                    seen.add(id(tensor))
-                    order.append(tensor)
-
-    wanted: dict[int, int] = {}
-    needed: set[int] = set()
-    if inputs is not None:
-        wanted = {id(t): i for i, t in enumerate(inputs)}
-        needed = _tensors_leading_to(order, wanted)
-    results: dict[int, Any] = {}  # by id: an input listed twice gets its gradient twice
-
-    grads: dict[int, Any] = {}
-    handed_out: set[int] = set()  # arrays already stored somewhere: never reuse them as a leaf's .grad
-    for root, grad in zip(roots, root_grads):
+# ----- the loop -----------------------------------------------------------------------------
+def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bool, create_graph: bool, sink) -> None:
+    """The engine behind ``backward()`` and ``grad()``: the four steps of the module docstring."""
+    order = topological_order(*roots)  # 1.
+    pending: dict[int, Any] = {}  # id(tensor) -> the gradient summed so far
+    for root, seed in zip(roots, seeds):  # 2.
         if root._requires_grad:
-            _accumulate(grads, id(root), grad)
-            handed_out.add(id(grad))  # the caller's own gradient: a leaf root's .grad gets a copy
-
-    previous_mode = grad_mode.enabled
-    grad_mode.enabled = create_graph
-    try:
-        for tensor in reversed(order):
-            grad = grads.pop(id(tensor), None)
-            if grad is None:
+            accumulate(pending, root, seed)
+            sink.owned_elsewhere(seed)  # the caller's own array: a leaf root's .grad gets a copy
+    prune = sink.needed(order)  # ids worth sending a gradient to (None: every input that requires grad)
+    with enable_grad() if create_graph else no_grad():  # the rules' own arithmetic is recorded or not
+        for tensor in reversed(order):  # 3.
+            grad = pending.pop(id(tensor), None)
+            if grad is None or not sink.receive(tensor, grad):  # 4.
                 continue
-            if type(grad) is not np.ndarray and not create_graph:
-                grad = np.asarray(grad)  # a sum of 0-d arrays is a NumPy scalar; rules and .grad get arrays
-            ctx = tensor._node
-            if wanted:
-                if id(tensor) in wanted:
-                    results[id(tensor)] = grad if create_graph else Tensor._make(np.array(grad))
-                if ctx is None or not any(p is not None and id(p) in needed for p in ctx.inputs):
-                    continue
-            elif ctx is None or tensor._retains_grad:
-                _store_leaf_grad(tensor, grad, create_graph, handed_out)
-                if ctx is None:
-                    continue
-            if ctx._saved is None:
-                raise RuntimeError(
-                    f"Trying to backward through the graph a second time: the saved values of {type(ctx).__name__}Backward "
-                    "were freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
-                )
-            if create_graph:
-                input_grads = _call_backward_recorded(ctx, grad)
-            else:
-                input_grads = type(ctx).backward(ctx, grad)
-                if type(input_grads) is not tuple or len(input_grads) != len(ctx.inputs):
-                    input_grads = _match_inputs(input_grads, ctx)
-            if hooks.observer is not None:
-                hooks.observer.after_backward(ctx, grad, input_grads)
-            for parent, parent_grad in zip(ctx.inputs, input_grads):
-                if parent_grad is None or parent is None or not parent._requires_grad:
-                    continue
-                if wanted and id(parent) not in needed:
-                    continue
-                if type(parent_grad) is not np.ndarray and not create_graph:
-                    parent_grad = _as_gradient_array(parent_grad, ctx)
-                data = parent._data
-                if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
-                    parent_grad = _fit_to(parent_grad, parent, ctx)
-                key = id(parent)
-                previous = grads.get(key)
-                grads[key] = parent_grad if previous is None else previous + parent_grad
+            node = tensor._node
+            for parent, parent_grad in zip(node.inputs, input_gradients(node, grad, create_graph)):
+                if parent_grad is not None and (prune is None or id(parent) in prune):
+                    accumulate(pending, parent, parent_grad)
             if not retain_graph:
-                ctx.release()
-    finally:
-        grad_mode.enabled = previous_mode
-    return [results.get(id(t)) for t in inputs] if inputs is not None else None
+                node.release()
 
 
-def _tensors_leading_to(order: list[Tensor], wanted: dict[int, int]) -> set[int]:
-    """Ids of tensors from which some wanted tensor can be reached going towards the inputs."""
-    needed: set[int] = set()
-    for tensor in order:  # inputs come first
-        if id(tensor) in wanted:
-            needed.add(id(tensor))
+def accumulate(pending: dict[int, Any], tensor: Tensor, grad: Any) -> None:
+    """Add ``grad`` to the gradient ``tensor`` has so far (a sum of 0-d arrays is kept an array)."""
+    previous = pending.get(id(tensor))
+    if previous is not None:
+        grad = previous + grad
+        if type(grad) is not np.ndarray and not isinstance(grad, Tensor):
+            grad = np.asarray(grad)
+    pending[id(tensor)] = grad
+
+
+# ----- 3. one node: its rule, and what it returned made into one gradient per input ------------
+def input_gradients(node: Function, grad: Any, create_graph: bool) -> list[Any]:
+    """The gradient each of ``node``'s inputs gets from it: the rule's result, one per input (None where
+    an input needs none), each with its input's shape (broadcasting undone) and dtype."""
+    if node._saved is None:
+        raise RuntimeError(
+            f"Trying to backward through the graph a second time: the saved values of {type(node).__name__}Backward "
+            "were freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
+        )
+    if create_graph:
+        results = _call_backward_recorded(node, grad)
+    else:
+        results = type(node).backward(node, grad)
+        if type(results) is not tuple or len(results) != len(node.inputs):
+            results = _match_inputs(results, node)
+    if hooks.observer is not None:
+        hooks.observer.after_backward(node, grad, results)
+    gradients = []
+    for parent, parent_grad in zip(node.inputs, results):
+        if parent_grad is None or parent is None or not parent._requires_grad:
+            gradients.append(None)
             continue
-        ctx = tensor._node
-        if ctx is not None and any(p is not None and id(p) in needed for p in ctx.inputs):
-            needed.add(id(tensor))
-    return needed
+        if type(parent_grad) is not np.ndarray and not create_graph:
+            parent_grad = _as_gradient_array(parent_grad, node)
+        data = parent._data
+        if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
+            parent_grad = fit_gradient_to_input(parent_grad, parent, node)
+        gradients.append(parent_grad)
+    return gradients
 
 
 def _call_backward_recorded(ctx: Function, grad: Tensor) -> tuple:
@@ -276,14 +209,14 @@ def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Functi
     if cls.differentiable_backward or not depends_on:
         return Tensor._make(value)
     marker = BackwardOfNumpyRule.__new__(BackwardOfNumpyRule)
-    marker.op_name = cls.__name__
+    marker.name = cls.__name__
     marker.inputs = depends_on
     marker.needs_input_grad = (True,) * len(depends_on)
     out = Tensor._make(value, True, marker)
     return out
 
 
-def _fit_to(grad: Any, parent: Tensor, ctx: Function) -> Any:
+def fit_gradient_to_input(grad: Any, parent: Tensor, ctx: Function) -> Any:
     """Give a gradient its input's shape (undoing broadcasting) and dtype."""
     if grad.shape != parent._data.shape:
         try:
@@ -298,44 +231,123 @@ def _fit_to(grad: Any, parent: Tensor, ctx: Function) -> Any:
     return grad
 
 
-def _accumulate(grads: dict[int, Any], key: int, grad: Any) -> None:
-    previous = grads.get(key)
-    grads[key] = grad if previous is None else previous + grad
+# ----- 4. the sinks: what a finished gradient is for ---------------------------------------------
+class LeafSink:
+    """``backward()``: add each leaf's gradient to its ``.grad`` (and a ``retain_grad()`` tensor's).
+
+    Every ``.grad`` is its own Tensor with its own buffer, because optimisers and users change it
+    in place: a gradient object already stored elsewhere (``a + b`` hands one gradient to both
+    inputs; a leaf root would get the caller's own ``gradient``), or a view of one, is copied first.
+    """
+
+    def __init__(self, create_graph: bool):
+        self.create_graph = create_graph
+        self.stored: set[int] = set()  # ids of gradient objects already stored somewhere
+
+    def owned_elsewhere(self, grad: Any) -> None:
+        self.stored.add(id(grad))
+
+    def needed(self, order: list[Tensor]) -> None:
+        return None  # every input that requires grad
+
+    def receive(self, tensor: Tensor, grad: Any) -> bool:
+        """Store a leaf's (or retained) gradient; True if backpropagation goes on through its node."""
+        if tensor._node is None or tensor._retains_grad:
+            self.store(tensor, grad)
+        return tensor._node is not None
+
+    def store(self, tensor: Tensor, grad: Any) -> None:
+        previous = tensor._grad
+        if previous is not None:
+            if self.create_graph:
+                tensor._grad = previous + grad
+            else:
+                previous.data = previous._data + grad
+            return
+        array = grad._data if self.create_graph else grad
+        if id(grad) in self.stored or not array.flags.owndata or not array.flags.writeable or array is tensor._data:
+            grad = grad.clone() if self.create_graph else grad.copy()  # (clone: a recorded copy, the graph stays)
+        self.stored.add(id(grad))
+        tensor._grad = grad if self.create_graph else Tensor._make(grad)
 
 
-def _store_leaf_grad(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[int]) -> None:
-    """Add ``grad`` to ``tensor.grad``. A gradient object already stored elsewhere (``a + b`` hands
-    one gradient to both; a leaf root gets the caller's own ``gradient``) is copied first: every
-    ``.grad`` is its own Tensor with its own buffer, because optimisers and users change it in place."""
-    previous = tensor._grad
-    if previous is not None:
-        if create_graph:
-            tensor._grad = previous + grad
-        else:
-            previous.data = previous._data + grad
-        return
-    # (a view, e.g. a slice of another input's gradient, or the same gradient given to two inputs by `add`)
-    array = grad._data if create_graph else grad
-    if id(grad) in handed_out or not array.flags.owndata or not array.flags.writeable or array is tensor._data:
-        grad = grad.clone() if create_graph else grad.copy()  # (clone: a recorded copy, the graph stays)
-    handed_out.add(id(grad))
-    tensor._grad = grad if create_graph else Tensor._make(grad)
+class InputsSink:
+    """``grad()``: keep the gradients of the tensors asked about, touch no ``.grad``, and send
+    gradients only towards tensors from which one of them can be reached."""
+
+    def __init__(self, inputs: list[Tensor], create_graph: bool):
+        self.wanted = {id(t) for t in inputs}
+        self.create_graph = create_graph
+        self.results: dict[int, Any] = {}
+
+    def owned_elsewhere(self, grad: Any) -> None:
+        pass  # (results are copied anyway)
+
+    def needed(self, order: list[Tensor]) -> set[int]:
+        """Ids of the tensors from which a wanted tensor can be reached going towards the inputs."""
+        needed: set[int] = set()
+        for tensor in order:  # inputs come first
+            node = tensor._node
+            if id(tensor) in self.wanted or (node is not None and any(id(p) in needed for p in node.inputs if p is not None)):
+                needed.add(id(tensor))
+        self.prune = needed
+        return needed
+
+    def receive(self, tensor: Tensor, grad: Any) -> bool:
+        if id(tensor) in self.wanted:
+            self.results[id(tensor)] = grad if self.create_graph else Tensor._make(np.array(grad))
+        node = tensor._node
+        return node is not None and any(p is not None and id(p) in self.prune for p in node.inputs)
+
+    def gradients_of(self, inputs: list[Tensor]) -> list[Any]:
+        """One result per input, in order (an input listed twice gets its gradient twice; None if unused)."""
+        return [self.results.get(id(t)) for t in inputs]
+
+
+# ----- the public entry points ------------------------------------------------------------------------
+def seed_gradient(output: Tensor, gradient: Any, create_graph: bool, what: str) -> Any:
+    """The gradient a backward pass starts from at ``output``: the given ``gradient`` (checked, and cast
+    to the output's dtype: a gradient always has its tensor's dtype, as in PyTorch), or 1 for a
+    scalar output. An ndarray, or a Tensor under ``create_graph``."""
+    if not isinstance(output, Tensor):
+        raise TypeError(f"{what}: expected a Tensor, got {type(output).__name__}")
+    if not output._requires_grad:
+        raise RuntimeError(
+            f"{what}: this tensor does not require grad and has no grad_fn "
+            "(did you forget requires_grad=True on an input, or compute it under no_grad?)"
+        )
+    if gradient is None:
+        if output._data.size != 1:
+            raise RuntimeError(
+                f"{what}: grad can be implicitly created only for a scalar output, but the output has shape "
+                f"{output.shape}; pass gradient= (a tensor of that shape, e.g. ones) to backward()"
+            )
+        ones = np.ones(output._data.shape, output._data.dtype)
+        return Tensor._make(ones) if create_graph else ones
+    if isinstance(gradient, Tensor):
+        tensor = gradient
+    else:
+        try:
+            tensor = Tensor._make(np.asarray(gradient, dtype=output.dtype))
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{what}: gradient must be a Tensor or an array of numbers of shape {output.shape}, "
+                f"got {type(gradient).__name__} {gradient!r:.60}"
+            ) from None
+    if tensor.shape != output.shape:
+        raise ValueError(f"{what}: gradient has shape {tensor.shape} but the output has shape {output.shape}")
+    if tensor.dtype != output.dtype:
+        if tensor.dtype.kind not in "fiub":
+            raise TypeError(f"{what}: gradient must hold numbers, got dtype {tensor.dtype}")
+        tensor = tensor.astype(output.dtype) if create_graph else Tensor._make(tensor.data.astype(output.dtype))
+    return tensor if create_graph else tensor.data
 
 
 def backward(output: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
     """``output.backward(...)``: accumulate d(output)/d(leaf) into every leaf's ``.grad``."""
-    if not output._requires_grad:
-        raise RuntimeError(
-            "backward: this tensor does not require grad and has no grad_fn "
-            "(did you forget requires_grad=True on an input, or compute it under no_grad?)"
-        )
-    if gradient is None:
-        seed = _default_gradient(output, create_graph, "backward")
-    else:
-        seed = _as_gradient(gradient, output, create_graph, "backward")
-    if retain_graph is None:
-        retain_graph = create_graph
-    run_backward([output], [seed], retain_graph, create_graph)
+    seed = seed_gradient(output, gradient, create_graph, "backward")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    run_backward([output], [seed], retain_graph, create_graph, LeafSink(create_graph))
 
 
 def grad(
@@ -364,17 +376,11 @@ def grad(
     for i, tensor in enumerate(inputs):
         if not tensor.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
-    seeds = []
-    for output, given in zip(outputs, grad_outputs):
-        if not output.requires_grad:
-            raise RuntimeError("grad: an output does not require grad and has no grad_fn")
-        if given is None:
-            seeds.append(_default_gradient(output, create_graph, "grad"))
-        else:
-            seeds.append(_as_gradient(given, output, create_graph, "grad"))
-    if retain_graph is None:
-        retain_graph = create_graph
-    results = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs)
+    seeds = [seed_gradient(output, given, create_graph, "grad") for output, given in zip(outputs, grad_outputs)]
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    sink = InputsSink(inputs, create_graph)
+    run_backward(outputs, seeds, retain_graph, create_graph, sink)
+    results = sink.gradients_of(inputs)
     for i, result in enumerate(results):
         if result is None and not allow_unused:
             raise RuntimeError(
