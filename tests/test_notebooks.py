@@ -2,8 +2,9 @@
 
 Every ``notebooks/*.ipynb`` and the student version of the exercises is executed with nbclient
 (kernel ``python3``, working folder the notebook's own). The committed files are checked too:
-they carry their outputs, they match ``notebooks/build_notebooks.py``, and the student version
-is what ``notebooks/make_student_version.py`` makes from the exercises.
+they carry their outputs, they match their sources (the jupytext scripts ``notebooks/src/*.py``,
+as ``notebooks/build_notebooks.py`` converts them), and the student version is what
+``notebooks/make_student_version.py`` makes from the exercises.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-NEEDS = 'the notebook tests need nbformat, nbclient and ipykernel: pip install -e ".[test]" (or ".[notebooks]")'
+NEEDS = 'the notebook tests need nbformat, nbclient, ipykernel and jupytext: pip install -e ".[test]" (or ".[notebooks]")'
 nbformat = pytest.importorskip("nbformat", reason=NEEDS)
 pytest.importorskip("nbclient", reason=NEEDS)
 pytest.importorskip("ipykernel", reason=NEEDS)
+pytest.importorskip("jupytext", reason=NEEDS)
 from nbclient.exceptions import CellExecutionError  # noqa: E402  (after the skip)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +80,7 @@ def run(path: Path):
 
 
 def test_the_four_notebooks_are_there():
-    assert [p.name for p in COMMITTED] == list(builder.NOTEBOOKS), "notebooks/ and build_notebooks.py disagree"
+    assert [p.name for p in COMMITTED] == list(builder.NOTEBOOKS), "notebooks/*.ipynb and notebooks/src/*.py disagree"
     assert STUDENT.exists()
 
 
@@ -136,10 +138,11 @@ def cells(notebook) -> list[tuple]:
 
 
 @pytest.mark.parametrize("name", list(builder.NOTEBOOKS))
-def test_committed_notebook_matches_its_builder(name):
-    built = builder.build(builder.NOTEBOOKS[name], name)
+def test_committed_notebook_matches_its_source(name):
+    script = builder.NOTEBOOKS[name]
+    built = builder.build(script)
     assert cells(read(NOTEBOOKS / name)) == cells(built), (
-        f"notebooks/{name} differs from notebooks/build_notebooks.py: run python notebooks/build_notebooks.py"
+        f"notebooks/{name} differs from notebooks/src/{script.name}: run python notebooks/build_notebooks.py {name[:2]}"
     )
 
 
