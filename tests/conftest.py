@@ -1,6 +1,12 @@
-"""Shared test setup: hypothesis profiles and the optional PyTorch oracle."""
+"""Shared test setup: hypothesis profiles, the optional PyTorch oracle, and the import path.
+
+pytest puts this folder (tests/) on sys.path, so ``helpers`` imports from every subfolder; the
+subfolders have no ``__init__.py``, so test file basenames must be unique across tests/.
+"""
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +17,10 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# tests/reference/ holds the generator of the stored PyTorch results (a script, not a test);
+# the parity tests import it by its name, ``make_torch_reference``, from tests/contract/.
+sys.path.insert(0, str(Path(__file__).parent / "reference"))
 
 # The PyTorch-oracle tests skip where torch is not installed; CI sets this so that they cannot.
 if os.environ.get("TINYGRAD_SM_REQUIRE_TORCH"):

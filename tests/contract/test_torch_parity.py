@@ -1,6 +1,6 @@
 """Parity with PyTorch.
 
-1. Stored: tests/data_files/torch_reference.npz (made by tests/make_torch_reference.py) holds PyTorch's
+1. Stored: tests/reference/torch_reference.npz (made by tests/reference/make_torch_reference.py) holds PyTorch's
    outputs and input gradients for several hundred cases; every case is replayed here, so CI compares
    against PyTorch without installing it.
 2. Live: when torch is importable, hypothesis draws random cases and both libraries run them.

@@ -1,6 +1,6 @@
-"""Build tests/data_files/torch_reference.npz: PyTorch's outputs and input gradients for many cases.
+"""Build tests/reference/torch_reference.npz: PyTorch's outputs and input gradients for many cases.
 
-    python tests/make_torch_reference.py          (needs torch; the tests that read the file do not)
+    python tests/reference/make_torch_reference.py          (needs torch; the tests that read the file do not)
 
 Each case is an op, its parameters, its input arrays and a cotangent (the upstream gradient of the
 output). PyTorch computes the output and the vector-Jacobian product for every differentiable input.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-PATH = Path(__file__).parent / "data_files" / "torch_reference.npz"
+PATH = Path(__file__).parent / "torch_reference.npz"
 MANIFEST_KEY = "__manifest__"
 inf = np.inf
 

@@ -15,7 +15,7 @@ import pytest
 import tinygrad_sm
 from tinygrad_sm import nn
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "examples" / "train_classifier.py"
 FINAL_LINE = re.compile(r"final test accuracy: (\d+\.\d\d)%")
 
