@@ -10,3 +10,20 @@ def positive_int(what: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def reduction_name(what: str, value: object) -> str:
+    """A loss's ``reduction``: "mean", "sum" or "none", or a ValueError naming ``what``."""
+    if value not in REDUCTIONS:
+        raise ValueError(f"{what}: reduction must be 'mean', 'sum' or 'none', got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def label_smoothing_value(what: str, value: object) -> float:
+    """``label_smoothing`` as a float in [0, 1], or a ValueError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{what}: label_smoothing must be a number in [0, 1], got {value!r}")
+    return float(value)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._checks import label_smoothing_value, reduction_name
 from ..tensor import Tensor
 from .module import Module
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 class CrossEntropyLoss(Module):
@@ -18,10 +17,8 @@ class CrossEntropyLoss(Module):
     """
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, int | float) or not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+        reduction_name("CrossEntropyLoss", reduction)
+        label_smoothing_value("CrossEntropyLoss", label_smoothing)
         self.weight = weight
         self.ignore_index = ignore_index
         self.reduction = reduction

@@ -1,0 +1,262 @@
+"""Cross-entropy of logits against targets: log-softmax and negative log-likelihood as one op.
+
+Every option of ``torch.nn.functional.cross_entropy`` is folded into one *target
+distribution* q (N, C), made once in forward:
+
+* class index yᵢ:   qᵢ = (1 − ε)·w[yᵢ]·onehot(yᵢ) + (ε/C)·w   (a zero row if yᵢ = ignore_index)
+* probabilities tᵢ: qᵢ = w ⊙ ((1 − ε)·tᵢ + ε/C)
+
+with w the class weights (all 1 by default) and ε the label smoothing. Then, with
+p = softmax(z),
+
+    lossᵢ = −Σ_c q_ic · log p_ic
+    ∂lossᵢ/∂zᵢ = pᵢ · Σ_c q_ic − qᵢ          (= p − onehot(y) in the plain case)
+
+for every kind of target; the reduction scales each row: "sum" by 1, "mean" by 1 / Σᵢ w[yᵢ]
+over the rows not ignored (1/N for probability targets), "none" by its own upstream gradient.
+
+Class targets never build the dense (N, C) q: ``ClassTargets`` keeps one number per row (the mass
+at the true class) plus the smoothing term, which is 4× faster on (1024, 1000) logits than a
+dense q. ``tests/operations/test_cross_entropy.py`` has the textbook version (``reference_cross_entropy``)
+the op is checked against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._checks import label_smoothing_value, reduction_name
+from ..function import Op, register_op
+from ..grad_mode import grad_mode
+from ..tensor import Tensor
+from .rule_helpers import shift_by_max, where
+
+
+@register_op("cross_entropy")
+class CrossEntropy(Op):
+    """Cross-entropy of logits (N, C) or (C,) against class indices or class probabilities, as
+    ``torch.nn.functional.cross_entropy``; one fused op whose gradient is softmax(z)·Σq − q (see the
+    module docstring for q and every option)."""
+
+    rule = "(softmax(z)·Σq − q)·g/N   (q: the target distribution)"
+
+    @staticmethod
+    def forward(ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] and grad_mode.enabled:
+            raise RuntimeError(
+                "cross_entropy: weight requires grad, but the loss is not differentiable with respect to the "
+                "class weights (as in PyTorch); pass weight.detach()"
+            )
+        reduction = reduction_name("cross_entropy", reduction)
+        smoothing = label_smoothing_value("cross_entropy", label_smoothing)
+        z = _logits_as_rows(logits)
+        weight = _class_weights(weight, z)
+        if _is_probabilities(target, np.shape(logits)):
+            targets = ProbabilityTargets(target, weight, smoothing, z, ignore_index)
+        else:
+            targets = ClassTargets(target, weight, smoothing, z, ignore_index, np.shape(logits))
+
+        shifted = shift_by_max(z, (1,))
+        parts = targets.sums_of_shifted(shifted)  # what the loss needs of the shifted logits: one number per row
+        exp_shifted = np.exp(shifted, out=shifted)  # (in place: shifted is not needed any more)
+        sum_exp = exp_shifted.sum(axis=1, keepdims=True)
+        log_sum_exp = np.log(sum_exp[:, 0])
+        losses = targets.losses(parts, log_sum_exp).astype(z.dtype, copy=False)
+
+        ctx.targets, ctx.reduction, ctx.logits_shape = targets, reduction, np.shape(logits)
+        ctx.save_for_backward(logits, targets.given, exp_shifted, sum_exp)
+        if reduction == "none":
+            return losses if np.ndim(logits) == 2 else losses.reshape(())  # (1-D logits: one 0-d loss)
+        total = losses.sum()
+        if reduction == "sum":
+            return total
+        # a mean over no weight (every row ignored, or weights summing to 0) is 0/0: nan, as in PyTorch
+        return total / z.dtype.type(targets.denominator) if targets.denominator else np.array(np.nan, z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        logits, given_target, exp_shifted, sum_exp = ctx.saved_tensors
+        targets, classes = ctx.targets, ctx.logits_shape[-1]
+        scale = _row_scale(grad, ctx.reduction, targets)  # d(loss)/d(lossᵢ), shaped (N, 1)
+        grad_logits = grad_target = None
+        if ctx.needs_input_grad[0]:
+            row_factor = targets.row_mass(given_target) * scale  # Σ_c q_c · scale, (N, 1)
+            if ctx.create_graph:  # p must be a recorded function of the logits: the softmax op
+                grad_logits = logits.reshape(-1, classes).softmax(axis=1) * row_factor
+            else:  # p · row_factor = e/Σe · row_factor, in one pass over (N, C)
+                grad_logits = exp_shifted * (row_factor / sum_exp)
+            grad_logits = targets.subtract_from(grad_logits, scale, given_target)  # − q · scale
+            if len(ctx.logits_shape) == 1:  # 1-D logits were lifted to one row
+                grad_logits = grad_logits.reshape(ctx.logits_shape)
+        if ctx.needs_input_grad[1]:  # probabilities that require grad: ∂lossᵢ/∂tᵢ = −(1 − ε)·w·log pᵢ
+            if ctx.create_graph:
+                log_probs = logits.reshape(-1, classes).log_softmax(axis=1)
+            else:
+                log_probs = np.log(exp_shifted / sum_exp)
+            grad_target = -(1 - targets.smoothing) * targets.weight * log_probs * scale
+            if len(ctx.logits_shape) == 1:
+                grad_target = grad_target.reshape(ctx.logits_shape)
+        return grad_logits, grad_target
+
+
+# ----- the two kinds of target: one distribution q each, never built densely for class indices ---
+class ClassTargets:
+    """q for class indices: mass at (i, yᵢ) = (1 − ε)·w[yᵢ] on kept rows, plus (ε/C)·w on every kept row."""
+
+    given = None  # (nothing to save for backward: the indices are not differentiable)
+
+    def __init__(self, target: Any, weight: np.ndarray, smoothing: float, z: np.ndarray, ignore_index: int,
+                 logits_shape: tuple):
+        rows, classes = z.shape
+        target = np.asarray(target.data if isinstance(target, Tensor) else target)
+        expected = (rows,) if len(logits_shape) == 2 else ()
+        if target.dtype.kind not in "iu":
+            raise ValueError(
+                f"cross_entropy: target must be integer class indices of shape {expected} or float class "
+                f"probabilities of shape {logits_shape}; got dtype {target.dtype} and shape {target.shape}"
+            )
+        if target.shape != expected:
+            raise ValueError(
+                f"cross_entropy: class-index target must have shape {expected} for logits of shape {logits_shape}, "
+                f"got {target.shape}"
+            )
+        target = target.reshape(rows).astype(np.int64, copy=False)
+        self.kept = target != ignore_index
+        self.all_kept = bool(self.kept.all())
+        _check_class_range(target, self.kept, classes, ignore_index)
+        self.index = target if self.all_kept else np.where(self.kept, target, 0)  # (ignored rows: any valid column)
+        self.rows = np.arange(rows)
+        self.weight, self.smoothing, self.classes = weight, smoothing, classes
+        target_weight = np.where(self.kept, weight[self.index], 0).astype(z.dtype)  # w[yᵢ], 0 if ignored
+        self.denominator = target_weight.sum()
+        self.mass = (1 - smoothing) * target_weight  # q at (i, yᵢ), without the smoothing share
+
+    def sums_of_shifted(self, shifted: np.ndarray) -> tuple:
+        """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ]; the smoothing term needs Σ_c w_c·shifted_ic."""
+        smooth = shifted @ self.weight if self.smoothing else None
+        return shifted[self.rows, self.index], smooth
+
+    def losses(self, parts: tuple, log_sum_exp: np.ndarray) -> np.ndarray:
+        """lossᵢ = −Σ_c q_ic log p_ic = mass_i·(lse_i − shifted[i, yᵢ]) + (ε/C)·(lse_i·Σw − Σ_c w_c·shifted_ic)."""
+        shifted_target, smooth = parts
+        with np.errstate(invalid="ignore"):  # (an ignored row's log p may be inf or nan: it adds 0 below)
+            losses = self.mass * (log_sum_exp - shifted_target)
+            if self.smoothing:
+                losses = losses + self.smoothing / self.classes * (log_sum_exp * self.weight.sum() - smooth)
+        return losses if self.all_kept else np.where(self.kept, losses, 0)
+
+    def row_mass(self, given_target: Any = None) -> np.ndarray:
+        """Σ_c q_ic, shaped (N, 1)."""
+        mass = self.mass + self.kept * (self.smoothing / self.classes * self.weight.sum()) if self.smoothing else self.mass
+        return mass[:, None]
+
+    def subtract_from(self, grad_logits: Any, scale: Any, given_target: Any) -> Any:
+        """grad_logits − q·scale: a scatter at (i, yᵢ), and the smoothing term on every kept row."""
+        if isinstance(grad_logits, Tensor):  # (create_graph: q is a constant, so subtract it as a Tensor op)
+            return grad_logits - self.dense() * scale
+        grad_logits[self.rows, self.index] -= self.mass * scale[:, 0]
+        if self.smoothing:
+            grad_logits -= (self.kept[:, None] * scale) * (self.smoothing / self.classes * self.weight)
+        return grad_logits
+
+    def dense(self) -> np.ndarray:
+        """q as an (N, C) array (for create_graph, where the rule's arithmetic is recorded)."""
+        q = np.zeros((len(self.rows), self.classes), dtype=self.mass.dtype)
+        q[self.rows, self.index] = self.mass
+        if self.smoothing:
+            q += self.kept[:, None] * (self.smoothing / self.classes * self.weight)
+        return q
+
+
+class ProbabilityTargets:
+    """q for class probabilities t (the logits' shape): qᵢ = w ⊙ ((1 − ε)·tᵢ + ε/C), on every row."""
+
+    all_kept = True
+
+    def __init__(self, target: Any, weight: np.ndarray, smoothing: float, z: np.ndarray, ignore_index: int):
+        if ignore_index >= 0:  # (PyTorch's rule: the default -100, or any negative index, is fine)
+            raise ValueError(
+                f"cross_entropy: ignore_index is not supported for probability targets, got ignore_index={ignore_index}"
+            )
+        self.given = np.asarray(target) if isinstance(target, list | tuple) else target  # (saved: it may require grad)
+        self.weight, self.smoothing, self.classes = weight, smoothing, z.shape[1]
+        self.q = self.distribution(np.asarray(target).reshape(z.shape).astype(z.dtype, copy=False))
+        self.denominator = z.shape[0]
+
+    def distribution(self, target: Any) -> Any:
+        return self.weight * ((1 - self.smoothing) * target + self.smoothing / self.classes)
+
+    def sums_of_shifted(self, shifted: np.ndarray) -> np.ndarray:
+        """Σ_c q_ic·shifted_ic."""
+        return np.sum(self.q * shifted, axis=1)
+
+    def losses(self, q_shifted: np.ndarray, log_sum_exp: np.ndarray) -> np.ndarray:
+        """lossᵢ = −Σ_c q_ic·(shifted_ic − lse_i) = Σ_c q_ic · lse_i − Σ_c q_ic·shifted_ic."""
+        return self.row_mass()[:, 0] * log_sum_exp - q_shifted
+
+    def row_mass(self, given_target: Any = None) -> Any:
+        return self.recorded_q(given_target).sum(axis=1, keepdims=True)
+
+    def subtract_from(self, grad_logits: Any, scale: Any, given_target: Any) -> Any:
+        if isinstance(grad_logits, Tensor):
+            return grad_logits - self.recorded_q(given_target) * scale
+        grad_logits -= self.q * scale
+        return grad_logits
+
+    def recorded_q(self, given_target: Any) -> Any:
+        """q; under create_graph, recorded from the target Tensor (so it is differentiable in the target)."""
+        if isinstance(given_target, Tensor):
+            return self.distribution(given_target.reshape(-1, self.classes))
+        return self.q
+
+
+# ----- arguments ---------------------------------------------------------------------------------
+def _logits_as_rows(logits: np.ndarray) -> np.ndarray:
+    """The logits as (N, C): 1-D logits (C,) are one row."""
+    logits = np.asarray(logits)
+    if logits.ndim not in (1, 2):
+        raise ValueError(f"cross_entropy: logits must have shape (N, C) or (C,), got {logits.shape}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
+    return logits if logits.ndim == 2 else logits.reshape(1, -1)
+
+
+def _class_weights(weight: Any, z: np.ndarray) -> np.ndarray:
+    """The per-class weights w as a (C,) array of the logits' dtype (all 1 if not given)."""
+    classes = z.shape[1]
+    if weight is None:
+        return np.ones(classes, z.dtype)
+    weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if weight.shape != (classes,):
+        raise ValueError(f"cross_entropy: weight must have shape ({classes},) (one per class), got {weight.shape}")
+    return weight.astype(z.dtype)
+
+
+def _is_probabilities(target: Any, logits_shape: tuple) -> bool:
+    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    return target.dtype.kind == "f" and target.shape == logits_shape
+
+
+def _check_class_range(target: np.ndarray, kept: np.ndarray, classes: int, ignore_index: int) -> None:
+    """Raise if a kept row's class index is outside 0..classes − 1."""
+    bad = kept & ((target < 0) | (target >= classes))
+    if bad.any():
+        value = int(target[bad][0])
+        raise IndexError(
+            f"cross_entropy: target {value} is out of range for {classes} classes "
+            f"(expected 0..{classes - 1}, or ignore_index={ignore_index})"
+        )
+
+
+def _row_scale(grad: Any, reduction: str, targets: Any) -> Any:
+    """d(loss)/d(lossᵢ) for each row, shaped (N, 1): the upstream gradient, divided by the mean's
+    denominator for "mean"; exactly 0 on an ignored row (selected, so even a nan or infinite g adds 0)."""
+    if reduction == "none":
+        scale = grad.reshape(-1, 1)
+    elif reduction == "sum":
+        scale = grad.reshape(1, 1)
+    else:  # (a zero denominator gives nan on the kept rows, as PyTorch's 0/0)
+        scale = grad.reshape(1, 1) * (1 / targets.denominator if targets.denominator else np.nan)
+    return scale if targets.all_kept else where(targets.kept[:, None], scale, 0)
