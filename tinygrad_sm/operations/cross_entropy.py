@@ -23,6 +23,7 @@ the op is checked against.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,6 @@ class CrossEntropy(Op):
         reduction = reduction_name("cross_entropy", reduction)
         smoothing = label_smoothing_value("cross_entropy", label_smoothing)
         z = _logits_as_rows(logits)
-        weight = _class_weights(weight, z)
         if _is_probabilities(target, np.shape(logits)):
             targets = ProbabilityTargets(target, weight, smoothing, z, ignore_index)
         else:
@@ -101,13 +101,16 @@ class CrossEntropy(Op):
         return grad_logits, grad_target
 
 
+_NO_CHANGE = contextlib.nullcontext()
+
+
 # ----- the two kinds of target: one distribution q each, never built densely for class indices ---
 class ClassTargets:
     """q for class indices: mass at (i, yᵢ) = (1 − ε)·w[yᵢ] on kept rows, plus (ε/C)·w on every kept row."""
 
     given = None  # (nothing to save for backward: the indices are not differentiable)
 
-    def __init__(self, target: Any, weight: np.ndarray, smoothing: float, z: np.ndarray, ignore_index: int,
+    def __init__(self, target: Any, weight: Any, smoothing: float, z: np.ndarray, ignore_index: int,
                  logits_shape: tuple):
         rows, classes = z.shape
         target = np.asarray(target.data if isinstance(target, Tensor) else target)
@@ -125,13 +128,17 @@ class ClassTargets:
         target = target.reshape(rows).astype(np.int64, copy=False)
         self.kept = target != ignore_index
         self.all_kept = bool(self.kept.all())
-        _check_class_range(target, self.kept, classes, ignore_index)
+        if target.size and (target.min() < 0 or target.max() >= classes):
+            _check_class_range(target, self.kept, classes, ignore_index)
         self.index = target if self.all_kept else np.where(self.kept, target, 0)  # (ignored rows: any valid column)
         self.rows = np.arange(rows)
-        self.weight, self.smoothing, self.classes = weight, smoothing, classes
-        target_weight = np.where(self.kept, weight[self.index], 0).astype(z.dtype)  # w[yᵢ], 0 if ignored
+        self.weight, self.smoothing, self.classes = _class_weights(weight, z), smoothing, classes
+        if weight is None:  # w[yᵢ] is 1 on kept rows, 0 on ignored ones
+            target_weight = self.kept.astype(z.dtype)
+        else:
+            target_weight = np.where(self.kept, self.weight[self.index], 0).astype(z.dtype)
         self.denominator = target_weight.sum()
-        self.mass = (1 - smoothing) * target_weight  # q at (i, yᵢ), without the smoothing share
+        self.mass = (1 - smoothing) * target_weight if smoothing else target_weight  # q at (i, yᵢ), before smoothing
 
     def sums_of_shifted(self, shifted: np.ndarray) -> tuple:
         """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ]; the smoothing term needs Σ_c w_c·shifted_ic."""
@@ -141,8 +148,8 @@ class ClassTargets:
     def losses(self, parts: tuple, log_sum_exp: np.ndarray) -> np.ndarray:
         """lossᵢ = −Σ_c q_ic log p_ic = mass_i·(lse_i − shifted[i, yᵢ]) + (ε/C)·(lse_i·Σw − Σ_c w_c·shifted_ic)."""
         shifted_target, smooth = parts
-        with np.errstate(invalid="ignore"):  # (an ignored row's log p may be inf or nan: it adds 0 below)
-            losses = self.mass * (log_sum_exp - shifted_target)
+        with np.errstate(invalid="ignore") if not self.all_kept else _NO_CHANGE:  # (an ignored row's
+            losses = self.mass * (log_sum_exp - shifted_target)  # log p may be inf or nan: it adds 0)
             if self.smoothing:
                 losses = losses + self.smoothing / self.classes * (log_sum_exp * self.weight.sum() - smooth)
         return losses if self.all_kept else np.where(self.kept, losses, 0)
@@ -175,7 +182,8 @@ class ProbabilityTargets:
 
     all_kept = True
 
-    def __init__(self, target: Any, weight: np.ndarray, smoothing: float, z: np.ndarray, ignore_index: int):
+    def __init__(self, target: Any, weight: Any, smoothing: float, z: np.ndarray, ignore_index: int):
+        weight = _class_weights(weight, z)
         if ignore_index >= 0:  # (PyTorch's rule: the default -100, or any negative index, is fine)
             raise ValueError(
                 f"cross_entropy: ignore_index is not supported for probability targets, got ignore_index={ignore_index}"

@@ -9,15 +9,20 @@ from typing import Any
 from ..function import Function
 from ..tensor import Tensor
 
-#: what ``names=`` accepts: a dict name -> Tensor (``locals()``, ``dict(model.named_parameters())``),
-#: pairs ``(name, Tensor)``, or an object with ``named_parameters()`` (a Module)
+#: what ``names=`` accepts: a dict name -> Tensor (``locals()``,
+#: ``dict(model.named_parameters())``), pairs ``(name, Tensor)``, or an object with
+#: ``named_parameters()`` (a Module)
 Names = Mapping[str, Any] | Iterable[tuple[str, Any]] | Any | None
 
 
 def forward_order(root: Tensor) -> list[Tensor]:
-    """Every tensor of the graph behind ``root`` (constants included), each after its inputs.
+    """Every tensor of the graph behind ``root``, each after its inputs, constants included.
 
-    Iterative depth-first search, so a 10,000-op chain is no problem.
+    Not the engine's walk (``autograd.topological_order``), which visits only tensors that
+    require grad: a picture also draws the inputs and targets that need no gradient, and the
+    names ``t0, t1, ...`` of ``tensor_names`` count them, so ``draw_graph`` and
+    ``trace_backward`` walk with this one (inputs in the order the ops take them). Iterative
+    depth-first search, so a 10,000-op chain is no problem.
     """
     order: list[Tensor] = []
     visited: set[int] = {id(root)}
@@ -63,7 +68,8 @@ def rule_label(node: Function) -> str:
 
 
 def given_names(names: Names) -> dict[int, str]:
-    """Tensor id -> name from ``names=``; values that are not Tensors are ignored (as in ``locals()``)."""
+    """Tensor id -> name from ``names=``; values that are not Tensors are ignored (as in
+    ``locals()``)."""
     if names is None:
         return {}
     if hasattr(names, "named_parameters") and callable(names.named_parameters):
@@ -74,7 +80,8 @@ def given_names(names: Names) -> dict[int, str]:
     for name, value in pairs:
         if not isinstance(value, Tensor):
             continue
-        # in locals() of a notebook, `_`, `_3`, `__` are IPython's history: use them only if nothing better
+        # in locals() of a notebook, `_`, `_3`, `__` are IPython's history: use them only if
+        # nothing better
         target = fallback if str(name).startswith("_") else result
         target.setdefault(id(value), str(name))
     for key, name in fallback.items():
@@ -83,7 +90,8 @@ def given_names(names: Names) -> dict[int, str]:
 
 
 def tensor_names(tensors: list[Tensor], names: Names) -> tuple[dict[int, str], set[int]]:
-    """A name for every tensor: from ``names=``, else ``tensor.name``, else ``t0, t1, ...`` in forward order.
+    """A name for every tensor: from ``names=``, else ``tensor.name``, else ``t0, t1, ...`` in
+    forward order.
 
     Returns the names and the ids of tensors that were named by the user.
     """

@@ -38,12 +38,14 @@ RASTER_FORMATS = {"png", "jpeg", "jpg", "gif", "bmp"}
 # and SVG text is drawn by the viewer).
 ASCII_FALLBACK = {
     "⊙": "*", "∘": "o", "⊗": "(x)", "∗": "*", "⋅": "·", "⟨": "<", "⟩": ">", "∇": "grad ",
-    "∈": " in ", "⌈": "ceil(", "⌉": ")", "⌊": "floor(", "⌋": ")", "⊤": "T", "▸": ">", "▶": ">", "⋯": "...",
+    "∈": " in ", "⌈": "ceil(", "⌉": ")", "⌊": "floor(", "⌋": ")", "⊤": "T", "▸": ">", "▶": ">",
+    "⋯": "...",
 }
 
 INSTALL_HINT = (
-    "install one of: the system Graphviz (apt-get install graphviz, or brew install graphviz on macOS), "
-    'or the pure-Python-installable renderer: pip install "tinygrad_sm[render]" (graphviz-pure)'
+    "install one of: the system Graphviz (apt-get install graphviz, or brew install graphviz on "
+    'macOS), or the pure-Python-installable renderer: pip install "tinygrad_sm[render]" '
+    "(graphviz-pure)"
 )
 
 
@@ -58,13 +60,15 @@ class RendererNotFoundError(graphviz.ExecutableNotFound):
         looked_for = f"{wanted!r}" if wanted else "'dot' (system Graphviz) or 'graphviz-pure'"
         RuntimeError.__init__(
             self,
-            f"cannot render the graph: no renderer found (looked for {looked_for} on PATH and next to Python). "
-            f"To fix it, {INSTALL_HINT}. The graph itself is fine: print(graph.source) shows its DOT text.",
+            f"cannot render the graph: no renderer found (looked for {looked_for} on PATH and next "
+            f"to Python). To fix it, {INSTALL_HINT}. The graph itself is fine: "
+            "print(graph.source) shows its DOT text.",
         )
 
 
 def _find_program(name: str) -> str | None:
-    """Path of the executable ``name``: on PATH, or in this Python's scripts folder (an un-activated venv)."""
+    """Path of the executable ``name``: on PATH, or in this Python's scripts folder (an
+    un-activated venv)."""
     found = shutil.which(name)
     if found:
         return found
@@ -77,7 +81,8 @@ def _find_program(name: str) -> str | None:
 
 
 def available_renderers() -> list[str]:
-    """The renderers installed on this machine, best first (a sublist of ``("dot", "graphviz-pure")``)."""
+    """The renderers installed on this machine, best first (a sublist of
+    ``("dot", "graphviz-pure")``)."""
     return [name for name in RENDERERS if _find_program(name) is not None]
 
 
@@ -90,7 +95,8 @@ def find_renderer(program: str | None = None) -> tuple[str, str]:
         program = os.environ.get("TINYGRAD_SM_RENDERER") or None
     if program is not None:
         if program not in RENDERERS:
-            raise ValueError(f"unknown renderer {program!r}; expected one of {', '.join(RENDERERS)}")
+            expected = ", ".join(RENDERERS)
+            raise ValueError(f"unknown renderer {program!r}; expected one of {expected}")
         path = _find_program(program)
         if path is None:
             raise RendererNotFoundError(program)
@@ -103,24 +109,29 @@ def find_renderer(program: str | None = None) -> tuple[str, str]:
 
 
 def for_renderer(source: str, program: str, format: str) -> str:
-    """The DOT text as ``program`` should get it for ``format`` (ASCII for glyphs its raster font lacks)."""
+    """The DOT text as ``program`` should get it for ``format`` (ASCII for glyphs its raster
+    font lacks)."""
     if program == "graphviz-pure" and format in RASTER_FORMATS:
         return source.translate(str.maketrans(ASCII_FALLBACK))
     return source
 
 
-def render_source(source: str, format: str = "svg", program: str | None = None, engine: str = "dot") -> bytes:
+def render_source(
+    source: str, format: str = "svg", program: str | None = None, engine: str = "dot"
+) -> bytes:
     """Lay out DOT text with ``engine`` and draw it as ``format``; returns the file's bytes."""
     name, path = find_renderer(program)
     text = for_renderer(source, name, format)
     command = [path, f"-K{engine}", f"-T{format}"]
     try:
-        process = subprocess.run(command, input=text.encode("utf-8"), capture_output=True, check=False)
+        process = subprocess.run(command, input=text.encode("utf-8"), capture_output=True,
+                                 check=False)
     except OSError as error:
         raise RendererNotFoundError(name) from error
     if process.returncode != 0 or not process.stdout:
         message = process.stderr.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"{name} failed to render the graph as {format} (exit code {process.returncode}): {message}")
+        raise RuntimeError(f"{name} failed to render the graph as {format} "
+                           f"(exit code {process.returncode}): {message}")
     return process.stdout
 
 
@@ -132,18 +143,24 @@ class GraphPicture(graphviz.Digraph):
     the ``graphviz`` package's.
     """
 
-    def pipe(self, format: str | None = None, encoding: str | None = None, *,
-             program: str | None = None, engine: str | None = None, **unsupported: Any) -> bytes | str:
-        """The rendered graph as bytes (or ``str`` if ``encoding`` is given), as ``graphviz.Digraph.pipe``."""
+    def pipe(
+        self, format: str | None = None, encoding: str | None = None, *,
+        program: str | None = None, engine: str | None = None, **unsupported: Any,
+    ) -> bytes | str:
+        """The rendered graph as bytes (or ``str`` if ``encoding`` is given), as
+        ``graphviz.Digraph.pipe``."""
         if any(value is not None and value is not False for value in unsupported.values()):
             raise TypeError(f"GraphPicture.pipe: unsupported arguments {sorted(unsupported)}")
-        data = render_source(self.source, format or self.format or "svg", program, engine or self.engine or "dot")
+        data = render_source(self.source, format or self.format or "svg", program,
+                             engine or self.engine or "dot")
         return data.decode(encoding) if encoding else data
 
-    def render(self, filename: str | os.PathLike | None = None, directory: str | os.PathLike | None = None,
-               view: bool = False, cleanup: bool = False, format: str | None = None, *,
-               outfile: str | os.PathLike | None = None, program: str | None = None, engine: str | None = None,
-               **unsupported: Any) -> str:
+    def render(
+        self, filename: str | os.PathLike | None = None,
+        directory: str | os.PathLike | None = None, view: bool = False, cleanup: bool = False,
+        format: str | None = None, *, outfile: str | os.PathLike | None = None,
+        program: str | None = None, engine: str | None = None, **unsupported: Any,
+    ) -> str:
         """Write the picture to a file and return its path.
 
         As in the ``graphviz`` package, ``render("graph", format="svg")`` saves the
@@ -174,8 +191,11 @@ class GraphPicture(graphviz.Digraph):
             graphviz.view(out_path)
         return str(out_path)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, Any]:
-        """Jupyter display: the SVG, or the DOT text and how to get a renderer when there is none."""
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **_: Any
+    ) -> dict[str, Any]:
+        """Jupyter display: the SVG, or the DOT text and how to get a renderer when there is
+        none."""
         wanted = set(include) if include is not None else {"image/svg+xml"}
         wanted -= set(exclude or ())
         try:
@@ -189,5 +209,6 @@ class GraphPicture(graphviz.Digraph):
             note = f"{type(error).__name__}: {error}"
             return {
                 "text/plain": f"{note}\n\n{self.source}",
-                "text/html": f"<p><b>{html.escape(note)}</b></p><pre>{html.escape(self.source)}</pre>",
+                "text/html": (f"<p><b>{html.escape(note)}</b></p>"
+                              f"<pre>{html.escape(self.source)}</pre>"),
             }

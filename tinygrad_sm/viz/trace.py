@@ -119,8 +119,8 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
     >>> [step.op for step in trace]
     ['getitem', 'softmax', 'leaf']
     """
-    # the checks and the seed of backward(): a Tensor that requires grad, gradient= of its shape
-    # (cast to its dtype) or none for a scalar
+    # the engine's own checks and seed: a Tensor that requires grad; gradient= of its shape
+    # (cast to its dtype), which only a scalar output may leave out
     seed = seed_gradient(loss, gradient, create_graph=False, what="trace_backward")
     order = topological_order(loss)
     freed = [t._node for t in order if t._node is not None and t._node.freed]
