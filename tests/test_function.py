@@ -434,3 +434,11 @@ def test_a_users_own_exception_class_keeps_its_type_and_message():
 
     with pytest.raises(MyError, match="custom text"):
         Raising.apply(Tensor([1.0]))
+
+
+def test_each_rule_is_written_once_and_shown_in_the_method_help():
+    for name in BUILT_IN_OPS:
+        op = get_op(name)
+        assert op.rule, f"{name} has no rule"
+        if hasattr(Tensor, name):
+            assert getattr(Tensor, name).__doc__.endswith(f"backward (g: the gradient of the output): {op.rule}")

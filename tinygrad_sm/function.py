@@ -401,13 +401,22 @@ def _make_method(cls: type[Function]):
 
     method.__name__ = cls.name
     method.__qualname__ = f"Tensor.{cls.name}"
-    method.__doc__ = cls.__doc__
+    method.__doc__ = method_docstring(cls)
     try:
         parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
         method.__signature__ = inspect.Signature([parameters[0].replace(name="self"), *parameters[1:]] if parameters else [])
     except (TypeError, ValueError):
         pass
     return method
+
+
+def method_docstring(cls: type[Function]) -> str | None:
+    """An op's docstring with its backward rule: ``rule`` is the one place the rule is written (the
+    pictures label the op with it too), so ``help(Tensor.mul)`` shows both."""
+    rule = getattr(cls, "rule", None)
+    if not rule:
+        return cls.__doc__
+    return f"{(cls.__doc__ or '').rstrip()}\n\nbackward (g: the gradient of the output): {rule}"
 
 
 def ops() -> list[str]:

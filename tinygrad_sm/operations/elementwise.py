@@ -18,7 +18,7 @@ from .rule_helpers import array_of, as_operand, log, where
 
 @register_op("add")
 class Add(Op):
-    """z = a + b;  ∂z/∂a = 1, ∂z/∂b = 1."""
+    """z = a + b."""
 
     rule = "∂a = g,  ∂b = g"
 
@@ -33,7 +33,7 @@ class Add(Op):
 
 @register_op("sub")
 class Sub(Op):
-    """z = a − b;  ∂z/∂a = 1, ∂z/∂b = −1."""
+    """z = a − b."""
 
     rule = "∂a = g,  ∂b = −g"
 
@@ -48,7 +48,7 @@ class Sub(Op):
 
 @register_op("mul")
 class Mul(Op):
-    """z = a · b;  ∂z/∂a = b, ∂z/∂b = a."""
+    """z = a · b."""
 
     rule = "∂a = g·b,  ∂b = g·a"
 
@@ -68,7 +68,7 @@ class Mul(Op):
 
 @register_op("div")
 class Div(Op):
-    """z = a / b;  ∂z/∂a = 1/b, ∂z/∂b = −a/b² = −(a/b)/b.
+    """z = a / b;  ∂z/∂b = −a/b² = −(a/b)/b.
 
     ∂b is computed as −g·((a/b)/b), as PyTorch does: a/b² would under- or overflow in
     float32 where (a/b)/b does not (a = 1e-30, b = 1e-23: b² is 0, a/b² is inf).
@@ -92,7 +92,7 @@ class Div(Op):
 
 @register_op("neg")
 class Neg(Op):
-    """z = −a;  ∂z/∂a = −1."""
+    """z = −a."""
 
     rule = "−g"
 
@@ -107,7 +107,7 @@ class Neg(Op):
 
 @register_op("pow")
 class Pow(Op):
-    """z = aᵇ;  ∂z/∂a = b·aᵇ⁻¹, ∂z/∂b = aᵇ·ln a.
+    """z = aᵇ.
 
     Two places need care, as in PyTorch:
 
@@ -155,7 +155,7 @@ class Pow(Op):
 
 @register_op("exp")
 class Exp(Op):
-    """z = eᵃ;  ∂z/∂a = eᵃ = z (the forward's output is reused)."""
+    """z = eᵃ; its own derivative, so backward reuses the forward's output."""
 
     rule = "g·z  (z = eᵃ)"
 
@@ -173,7 +173,7 @@ class Exp(Op):
 
 @register_op("log")
 class Log(Op):
-    """z = ln a;  ∂z/∂a = 1/a."""
+    """z = ln a."""
 
     rule = "g / a"
 
@@ -190,7 +190,7 @@ class Log(Op):
 
 @register_op("sqrt")
 class Sqrt(Op):
-    """z = √a;  ∂z/∂a = 1/(2√a) = 1/(2z)."""
+    """z = √a;  ∂z/∂a = 1/(2√a) = 1/(2z), so backward reuses the output."""
 
     rule = "g / (2z)  (z = √a)"
 
@@ -208,7 +208,7 @@ class Sqrt(Op):
 
 @register_op("abs")
 class Abs(Op):
-    """z = |a|;  ∂z/∂a = sign(a) (0 at a = 0, and at a = nan, as PyTorch's sign)."""
+    """z = |a|;  sign(a) is 0 at a = 0 and at a = nan, as PyTorch's sign."""
 
     rule = "g·sign(a)"
 
@@ -224,7 +224,7 @@ class Abs(Op):
 
 @register_op("relu")
 class ReLU(Op):
-    """z = max(a, 0);  ∂z/∂a = 1 where a > 0, else 0 (selected: exactly 0 where a ≤ 0).
+    """z = max(a, 0);  the gradient is selected: exactly 0 where a ≤ 0, whatever g is.
 
     At a = nan, z is nan and the gradient passes, as in PyTorch (its rule zeroes it where z ≤ 0).
     """
@@ -243,7 +243,7 @@ class ReLU(Op):
 
 @register_op("tanh")
 class Tanh(Op):
-    """z = tanh a;  ∂z/∂a = 1 − z²."""
+    """z = tanh a;  ∂z/∂a = 1 − tanh² a = 1 − z², so backward reuses the output."""
 
     rule = "g·(1 − z²)"
 
@@ -261,7 +261,7 @@ class Tanh(Op):
 
 @register_op("sigmoid")
 class Sigmoid(Op):
-    """z = σ(a) = 1/(1 + e⁻ᵃ);  ∂z/∂a = z(1 − z)."""
+    """z = σ(a) = 1/(1 + e⁻ᵃ);  ∂z/∂a = σ(a)(1 − σ(a)) = z(1 − z), so backward reuses the output."""
 
     rule = "g·z·(1 − z)"
 
@@ -320,7 +320,7 @@ class Clip(Op):
 
 @register_op("astype", method=False)
 class Cast(Op):
-    """z = a converted to another float dtype;  the gradient is converted back."""
+    """z = a converted to another float dtype."""
 
     rule = "g cast back to the input's dtype"
     dtype_from_inputs = False

@@ -12,7 +12,7 @@ from .rule_helpers import as_operand
 
 @register_op("matmul")
 class MatMul(Op):
-    """Z = A @ B;  ∂L/∂A = G @ Bᵀ, ∂L/∂B = Aᵀ @ G.
+    """Z = A @ B.
 
     A 1-D ``A`` is treated as a row (1, k) and a 1-D ``B`` as a column (k, 1),
     exactly as NumPy does; batch axes broadcast, and the engine sums their
@@ -63,8 +63,7 @@ class MatMul(Op):
 
 @register_op("linear")
 class Linear(Op):
-    """y = x Wᵀ + b (a fully connected layer in one op, as ``torch.nn.functional.linear``);
-    ∂L/∂x = G W,  ∂L/∂W = Gᵀ x,  ∂L/∂b = Σ_rows G.
+    """y = x Wᵀ + b (a fully connected layer in one op, as ``torch.nn.functional.linear``).
 
     x has shape (..., in), W (out, in), b (out,) or None. One op instead of
     transpose + matmul + add: fewer nodes, and no broadcast to undo for b.

@@ -11,8 +11,7 @@ from .rule_helpers import broadcast_to
 
 @register_op("sum")
 class Sum(Op):
-    """z = Σᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1, so the backward copies ``grad`` back
-    along every summed axis (broadcasts it to the input's shape)."""
+    """z = Σᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1, so each summed element gets g (broadcast back)."""
 
     rule = "g copied back along the summed axes"
 
@@ -30,7 +29,7 @@ class Sum(Op):
 
 @register_op("mean")
 class Mean(Op):
-    """z = (1/n) Σᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/n."""
+    """z = (1/n) Σᵢ aᵢ over ``axis``."""
 
     rule = "g / n copied back along the averaged axes"
 
@@ -50,15 +49,16 @@ class Mean(Op):
 class _Extremum(Op):
     """Shared by max and min: the gradient goes to the extreme elements, split evenly among ties."""
 
-    reduce = staticmethod(np.max)
+    reduce = staticmethod(np.max)  # (each subclass names its own)
 
-    @classmethod
-    def _forward(cls, ctx, a, axis, keepdims):
-        axes = normalize_axis(axis, a.ndim, cls.name, a.shape)
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        name = type(ctx).name
+        axes = normalize_axis(axis, a.ndim, name, a.shape)
         empty = [i for i in axes if a.shape[i] == 0]
         if empty:  # (reducing the other axes of an empty tensor is fine: the result is empty too)
-            raise ValueError(f"{cls.name}: cannot reduce over axis {empty[0]}, which has size 0 (shape {a.shape})")
-        extreme = cls.reduce(a, axis=axes, keepdims=True)
+            raise ValueError(f"{name}: cannot reduce over axis {empty[0]}, which has size 0 (shape {a.shape})")
+        extreme = type(ctx).reduce(a, axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:  # (integer and bool tensors never need it)
             winners = a == extreme
             ctx.share = np.divide(winners, winners.sum(axis=axes, keepdims=True), dtype=a.dtype)
@@ -72,24 +72,15 @@ class _Extremum(Op):
 
 @register_op("max")
 class Max(_Extremum):
-    """z = maxᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/k for each of the k elements equal to the max, else 0
-    (``torch.amax``'s rule)."""
+    """z = maxᵢ aᵢ over ``axis``;  with k tied maxima each gets 1/k of g (``torch.amax``'s rule)."""
 
     rule = "g to the maxima (split evenly among ties)"
     reduce = staticmethod(np.max)
 
-    @staticmethod
-    def forward(ctx, a, axis=None, keepdims=False):
-        return Max._forward(ctx, a, axis, keepdims)
-
 
 @register_op("min")
 class Min(_Extremum):
-    """z = minᵢ aᵢ over ``axis``;  ∂z/∂aᵢ = 1/k for each of the k elements equal to the min, else 0."""
+    """z = minᵢ aᵢ over ``axis``;  with k tied minima each gets 1/k of g."""
 
     rule = "g to the minima (split evenly among ties)"
     reduce = staticmethod(np.min)
-
-    @staticmethod
-    def forward(ctx, a, axis=None, keepdims=False):
-        return Min._forward(ctx, a, axis, keepdims)

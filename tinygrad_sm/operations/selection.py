@@ -18,8 +18,7 @@ from . import rule_helpers
 
 @register_op("where", method=False)
 class Where(Op):
-    """z = x where the condition holds, y elsewhere (all three broadcast);
-    ∂z/∂x = [condition], ∂z/∂y = [not condition] (the condition gets no gradient)."""
+    """z = x where the condition holds, y elsewhere (all three broadcast; the condition gets no gradient)."""
 
     rule = "∂x = g·[c],  ∂y = g·[¬c]"
 

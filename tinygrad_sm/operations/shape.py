@@ -16,7 +16,7 @@ from .rule_helpers import scatter_add, scatter_add_array
 
 @register_op("clone")
 class Clone(Op):
-    """z = a copy of a (its own buffer);  ∂z/∂a = 1."""
+    """z = a copy of a (its own buffer)."""
 
     rule = "g"
 
@@ -31,7 +31,7 @@ class Clone(Op):
 
 @register_op("reshape")
 class Reshape(Op):
-    """z = a viewed with another shape;  the gradient is reshaped back."""
+    """z = a viewed with another shape."""
 
     rule = "g reshaped back to the input's shape"
 
@@ -49,8 +49,7 @@ class Reshape(Op):
 
 @register_op("transpose")
 class Transpose(Op):
-    """z = a with its axes permuted (NumPy's meaning; no argument reverses them);
-    the gradient is permuted back with the inverse permutation."""
+    """z = a with its axes permuted (NumPy's meaning; no argument reverses them)."""
 
     rule = "g transposed back"
 
@@ -72,7 +71,7 @@ class Transpose(Op):
 
 @register_op("swapaxes")
 class SwapAxes(Op):
-    """z = a with two axes exchanged;  the gradient exchanges them back."""
+    """z = a with two axes exchanged."""
 
     rule = "g with the two axes swapped back"
 
@@ -90,7 +89,7 @@ class SwapAxes(Op):
 
 @register_op("broadcast_to")
 class BroadcastTo(Op):
-    """z = a repeated along new or size-1 axes;  the gradient is summed back (``unbroadcast``)."""
+    """z = a repeated along new or size-1 axes (the backward is ``unbroadcast``)."""
 
     rule = "g summed over the broadcast axes"
 
@@ -120,8 +119,7 @@ def _plain_index(index: Any) -> Any:
 
 @register_op("getitem")
 class GetItem(Op):
-    """z = a[index] (ints, slices, integer arrays, boolean masks);
-    the gradient is added back at the same places, so an element picked twice gets both gradients."""
+    """z = a[index] (ints, slices, integer arrays, boolean masks); an element picked twice gets both gradients."""
 
     rule = "g added back at a[index]"
 
@@ -156,7 +154,7 @@ class ScatterAdd(Op):
 
 @register_op("concatenate", method=False)
 class Concatenate(Op):
-    """z = the inputs joined along ``axis``;  each input gets its slice of the gradient back."""
+    """z = the inputs joined along ``axis``."""
 
     rule = "∂ᵢ = the i-th slice of g"
 
@@ -188,7 +186,7 @@ class Concatenate(Op):
 
 @register_op("stack", method=False)
 class Stack(Op):
-    """z = the inputs stacked along a new ``axis``;  input i gets ``grad`` at position i of that axis."""
+    """z = the inputs stacked along a new ``axis``."""
 
     rule = "∂ᵢ = g[i] along the stacked axis"
 

@@ -27,7 +27,7 @@ def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
 
 @register_op("softmax")
 class Softmax(Op):
-    """p = softmax(z) along ``axis``;  backward: p ⊙ (g − Σ g·p)  (= gᵀ(diag(p) − p pᵀ), never built)."""
+    """p = softmax(z) along ``axis``;  the backward is gᵀJ with J = diag(p) − p pᵀ, never built (module docstring)."""
 
     rule = "p ⊙ (g − Σ g·p)"
 
@@ -47,7 +47,7 @@ class Softmax(Op):
 
 @register_op("log_softmax")
 class LogSoftmax(Op):
-    """y = log softmax(z) = z − logsumexp(z);  backward: g − softmax(z) · Σ g  (softmax(z) = eʸ)."""
+    """y = log softmax(z) = z − logsumexp(z);  ∂yᵢ/∂zⱼ = δᵢⱼ − softmax(z)ⱼ, and softmax(z) = eʸ."""
 
     rule = "g − softmax(z)·Σ g"
 
