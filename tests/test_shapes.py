@@ -64,9 +64,7 @@ def test_a_repeated_axis_is_a_value_error(axis):
         normalize_axis(axis, 2, "sum")
 
 
-@pytest.mark.xfail(strict=True, reason="a 0-d tensor drops its axes before the repeat check; PyTorch raises "
-                                       "'dim 0 appears multiple times' (tinygrad_sm/shapes.py, not fixed here)")
-def test_a_repeated_axis_of_a_zero_d_tensor_is_a_value_error():
+def test_a_repeated_axis_of_a_zero_d_tensor_is_a_value_error():  # (PyTorch: "dim 0 appears multiple times")
     with pytest.raises(ValueError, match="repeated axis"):
         normalize_axis((0, -1), 0, "sum")
 

@@ -361,13 +361,19 @@ _REGISTRY: dict[str, type[Function]] = {}
 _BUILT_IN = __name__.rpartition(".")[0] + ".operations"  # the module prefix of the built-in ops
 
 
-def register_op(name: str, function: type[Function] | None = None, *, method: bool = True):
+def register_op(name: str, function: type[Function] | None = None, *, method: bool | Any = True,
+                static: bool = False):
     """Register ``function`` under ``name`` and expose it as ``Tensor.<name>``.
 
     Usable directly, ``register_op("cube", Cube)``, or as a decorator,
     ``@register_op("cube")``. Re-registering a name raises unless it is the
     same class redefined in the same module (re-running a notebook cell); a
     built-in op is never replaced.
+
+    ``method=False`` registers the op without a Tensor method; ``method=f`` attaches the function
+    ``f`` instead of the plain ``apply`` wrapper (``astype`` checks its dtype first), with
+    ``static=True`` as a static method (``Tensor.concatenate([a, b])``). Either way the method's
+    help shows the op's rule.
     """
 
     def register(cls: type[Function]) -> type[Function]:
@@ -386,7 +392,10 @@ def register_op(name: str, function: type[Function] | None = None, *, method: bo
             raise ValueError(f"register_op: Tensor already has an attribute {name!r}")
         cls.name = name
         _REGISTRY[name] = cls
-        if method:
+        if callable(method):
+            method.__doc__ = method_docstring(cls, method.__doc__)
+            setattr(Tensor, name, staticmethod(method) if static else method)
+        elif method:
             setattr(Tensor, name, _make_method(cls))
         return cls
 
@@ -410,13 +419,14 @@ def _make_method(cls: type[Function]):
     return method
 
 
-def method_docstring(cls: type[Function]) -> str | None:
-    """An op's docstring with its backward rule: ``rule`` is the one place the rule is written (the
-    pictures label the op with it too), so ``help(Tensor.mul)`` shows both."""
+def method_docstring(cls: type[Function], doc: str | None = None) -> str | None:
+    """An op's docstring (or ``doc``) with its backward rule: ``rule`` is the one place the rule is
+    written (the pictures label the op with it too), so ``help(Tensor.mul)`` shows both."""
+    doc = cls.__doc__ if doc is None else doc
     rule = getattr(cls, "rule", None)
     if not rule:
-        return cls.__doc__
-    return f"{(cls.__doc__ or '').rstrip()}\n\nbackward (g: the gradient of the output): {rule}"
+        return doc
+    return f"{(doc or '').rstrip()}\n\nbackward (g: the gradient of the output): {rule}"
 
 
 def ops() -> list[str]:

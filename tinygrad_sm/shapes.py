@@ -41,7 +41,7 @@ def normalize_axis(axis: Axis, ndim: int, op: str, shape: tuple[int, ...] | None
             )
         if ndim:
             normalized.append(int(a) % ndim)
-    if len(set(normalized)) != len(normalized):
+    if len(set(normalized)) != len(normalized) or (ndim == 0 and len(axes) > 1):  # (0 and -1: one axis twice)
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(normalized))
 

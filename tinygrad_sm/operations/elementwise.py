@@ -318,7 +318,6 @@ class Clip(Op):
         return grad_a, grad_lo, grad_hi
 
 
-@register_op("astype", method=False)
 class Cast(Op):
     """z = a converted to another float dtype."""
 
@@ -348,4 +347,4 @@ def astype(self: Tensor, dtype: Any) -> Tensor:
     return Cast.apply(self, dtype)
 
 
-Tensor.astype = astype
+register_op("astype", Cast, method=astype)

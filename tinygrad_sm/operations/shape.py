@@ -152,7 +152,6 @@ class ScatterAdd(Op):
         return grad[ctx.index], None, None
 
 
-@register_op("concatenate", method=False)
 class Concatenate(Op):
     """z = the inputs joined along ``axis``."""
 
@@ -184,7 +183,6 @@ class Concatenate(Op):
         )
 
 
-@register_op("stack", method=False)
 class Stack(Op):
     """z = the inputs stacked along a new ``axis``."""
 
@@ -223,5 +221,5 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return Stack.apply(*_sequence_of_tensors(tensors, "stack"), axis=axis)
 
 
-Tensor.concatenate = staticmethod(concatenate)
-Tensor.stack = staticmethod(stack)
+register_op("concatenate", Concatenate, method=concatenate, static=True)
+register_op("stack", Stack, method=stack, static=True)
