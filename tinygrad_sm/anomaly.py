@@ -24,7 +24,6 @@ PyTorch checks only the backward; checking the forward as well finds
 
 from __future__ import annotations
 
-import contextlib
 import linecache
 import os
 import sys
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .function import Function
-from .grad_mode import hooks
+from .grad_mode import Switch, hooks
 from .tensor import Tensor
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -169,7 +168,7 @@ class AnomalyChecker:
             raise AnomalyError(message, name, "backward", shapes, site)
 
 
-class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name
+class detect_anomaly(Switch):  # noqa: N801 - PyTorch's name
     """Inside this block (or decorated function), the first NaN or Inf made by an op raises
     :class:`AnomalyError` naming the op, its input shapes and the line that created it.
 
@@ -182,15 +181,19 @@ class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's nam
     """
 
     def __init__(self) -> None:
-        self._previous: list[Any] = []
+        self._previous: list[Any] = []  # (the observer is process-wide, as PyTorch's anomaly mode)
 
-    def __enter__(self) -> detect_anomaly:
-        self._previous.append(hooks.observer)
-        hooks.observer = AnomalyChecker()
-        return self
+    def current(self) -> Any:
+        return hooks.observer
 
-    def __exit__(self, *exc_info: Any) -> None:
-        hooks.observer = self._previous.pop()
+    def set(self, value: Any) -> None:
+        hooks.observer = value
+
+    def new_value(self) -> AnomalyChecker:
+        return AnomalyChecker()
+
+    def restore_stack(self) -> list:
+        return self._previous
 
 
 def is_anomaly_enabled() -> bool:

@@ -43,12 +43,71 @@ class _Hooks:
 hooks = _Hooks()
 
 
-class _SetGradMode(contextlib.ContextDecorator):
-    """Sets this thread's grad mode inside a ``with`` block or a decorated function; nests and restores.
+class Switch(contextlib.ContextDecorator):
+    """Changes a setting inside a ``with`` block or a decorated function (a generator function:
+    every step of it) and restores it afterwards; nests. ``no_grad``, ``enable_grad`` and
+    ``detect_anomaly`` are switches: a subclass says where the setting is (``current``/``set``),
+    what it becomes (``new_value``) and where the values to restore are kept (``restore_stack``)."""
 
-    The mode to restore is kept on the thread's own stack (``grad_mode.outer_modes``), not on
-    this object, so one decorated function may run in several threads at once.
-    """
+    def current(self):
+        raise NotImplementedError
+
+    def set(self, value) -> None:
+        raise NotImplementedError
+
+    def new_value(self):
+        raise NotImplementedError
+
+    def restore_stack(self) -> list:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.restore_stack().append(self.current())
+        self.set(self.new_value())
+        return self
+
+    def __exit__(self, *exc_info):
+        self.set(self.restore_stack().pop())
+        return False
+
+    def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            return self._wrap_generator(func)
+        return super().__call__(func)
+
+    def _wrap_generator(self, func):
+        """A decorated generator function runs every step with the switch on (a plain decorator
+        would cover only the call that creates the generator), as PyTorch's decorators do."""
+
+        @functools.wraps(func)
+        def generator(*args, **kwargs):
+            steps = func(*args, **kwargs)
+            try:
+                with self:
+                    response = next(steps)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with self:
+                            steps.close()
+                        raise
+                    except BaseException as error:
+                        with self:
+                            response = steps.throw(error)
+                    else:
+                        with self:
+                            response = steps.send(request)
+            except StopIteration as stop:
+                return stop.value
+
+        return generator
+
+
+class _SetGradMode(Switch):
+    """Sets this thread's grad mode. The mode to restore is kept on the thread's own stack
+    (``grad_mode.outer_modes``), not on this object, so one decorated function may run in
+    several threads at once."""
 
     enabled = True
 
@@ -63,48 +122,17 @@ class _SetGradMode(contextlib.ContextDecorator):
             return self(func)
         return self
 
-    def __call__(self, func):
-        if inspect.isgeneratorfunction(func):
-            return self._wrap_generator(func)
-        return super().__call__(func)
+    def current(self) -> bool:
+        return grad_mode.enabled
 
-    def _wrap_generator(self, func):
-        """A decorated generator function runs every step in this mode (a plain decorator would
-        cover only the call that creates the generator), as PyTorch's decorators do."""
-        mode = type(self)
+    def set(self, value: bool) -> None:
+        grad_mode.enabled = value
 
-        @functools.wraps(func)
-        def generator(*args, **kwargs):
-            steps = func(*args, **kwargs)
-            try:
-                with mode():
-                    response = next(steps)
-                while True:
-                    try:
-                        request = yield response
-                    except GeneratorExit:
-                        with mode():
-                            steps.close()
-                        raise
-                    except BaseException as error:
-                        with mode():
-                            response = steps.throw(error)
-                    else:
-                        with mode():
-                            response = steps.send(request)
-            except StopIteration as stop:
-                return stop.value
+    def new_value(self) -> bool:
+        return self.enabled
 
-        return generator
-
-    def __enter__(self):
-        grad_mode.outer_modes.append(grad_mode.enabled)
-        grad_mode.enabled = self.enabled
-        return self
-
-    def __exit__(self, *exc_info):
-        grad_mode.enabled = grad_mode.outer_modes.pop()
-        return False
+    def restore_stack(self) -> list:
+        return grad_mode.outer_modes
 
 
 class no_grad(_SetGradMode):  # noqa: N801 - PyTorch's name

@@ -16,12 +16,12 @@ As in PyTorch, ``params`` is an iterable of Tensors or of *parameter groups*
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
+from ._checks import number_in_range
 from .grad_mode import enable_grad
 from .tensor import Tensor
 
@@ -186,15 +186,6 @@ def _subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> 
         param[start:start + block] -= scale * direction[start:start + block]
 
 
-def _check_number(owner: str, name: str, value: Any, low: float, high: float = math.inf, high_open: bool = False) -> None:
-    if type(value) is float and low <= value < high:  # the usual case, checked on every step
-        return
-    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (is_number and low <= value and (value < high if high_open else value <= high)):
-        interval = f"[{low}, {high})" if high_open else (f">= {low}" if high == math.inf else f"[{low}, {high}]")
-        raise ValueError(f"{owner}: invalid {name} {value!r} (expected a number {interval})")
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent with PyTorch's rules (dampening 0).
 
@@ -210,9 +201,9 @@ class SGD(Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov})
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        _check_number("SGD", "learning rate (lr)", group["lr"], 0.0)
-        _check_number("SGD", "momentum", group["momentum"], 0.0)
-        _check_number("SGD", "weight_decay", group["weight_decay"], 0.0)
+        number_in_range("SGD", "learning rate (lr)", group["lr"], 0.0)
+        number_in_range("SGD", "momentum", group["momentum"], 0.0)
+        number_in_range("SGD", "weight_decay", group["weight_decay"], 0.0)
         if group["nesterov"] and group["momentum"] <= 0:
             raise ValueError("SGD: nesterov=True requires a momentum > 0")
 
@@ -262,14 +253,14 @@ class Adam(Optimizer):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        _check_number("Adam", "learning rate (lr)", group["lr"], 0.0)
-        _check_number("Adam", "eps", group["eps"], 0.0)
-        _check_number("Adam", "weight_decay", group["weight_decay"], 0.0)
+        number_in_range("Adam", "learning rate (lr)", group["lr"], 0.0)
+        number_in_range("Adam", "eps", group["eps"], 0.0)
+        number_in_range("Adam", "weight_decay", group["weight_decay"], 0.0)
         betas = group["betas"]
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        _check_number("Adam", "beta1 (betas[0])", betas[0], 0.0, 1.0, high_open=True)
-        _check_number("Adam", "beta2 (betas[1])", betas[1], 0.0, 1.0, high_open=True)
+        number_in_range("Adam", "beta1 (betas[0])", betas[0], 0.0, 1.0, high_open=True)
+        number_in_range("Adam", "beta2 (betas[1])", betas[1], 0.0, 1.0, high_open=True)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]

@@ -6,6 +6,9 @@ import numbers
 
 import numpy as np
 
+#: what every ``rng=`` argument accepts: an int seed, a Generator, or None (the default generator)
+RngLike = int | np.integer | np.random.Generator | None
+
 _default = np.random.default_rng()
 
 

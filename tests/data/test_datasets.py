@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinygrad_sm.data import blobs, digits, spiral
-from tinygrad_sm.data._rng import _as_generator
+from tinygrad_sm.random import as_generator as _as_generator
 
 DIGITS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 

@@ -13,7 +13,7 @@ from importlib import resources
 import numpy as np
 
 from .._checks import positive_int
-from ._rng import RngLike, _as_generator
+from ..random import RngLike, as_generator
 
 _DIGITS_FILE = "digits.npz"
 
@@ -52,7 +52,7 @@ def spiral(
     n_per_class = positive_int("spiral: n_per_class", n_per_class)
     n_classes = positive_int("spiral: n_classes", n_classes)
     noise = _check_non_negative("spiral: noise", noise)
-    gen = _as_generator(rng)
+    gen = as_generator(rng)
 
     radius = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)
     start = 4.0 * np.arange(n_classes)
@@ -102,7 +102,7 @@ def blobs(
     n_classes = positive_int("blobs: n_classes", n_classes)
     n_features = positive_int("blobs: n_features", n_features)
     spread = _check_non_negative("blobs: spread", spread)
-    gen = _as_generator(rng)
+    gen = as_generator(rng)
 
     centres = gen.uniform(-5.0, 5.0, size=(n_classes, n_features))
     y = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .._checks import positive_int
-from ._rng import RngLike, _as_generator
+from ..random import RngLike, as_generator
 
 
 def train_test_split(
@@ -42,7 +42,7 @@ def train_test_split(
     y = np.asarray(y)
     n = _check_same_length(X, y, "train_test_split")
     n_test = _n_test(test_size, n)
-    perm = _as_generator(rng).permutation(n)
+    perm = as_generator(rng).permutation(n)
     test_idx, train_idx = perm[:n_test], perm[n_test:]
     return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
 
@@ -82,7 +82,7 @@ def batches(
     y = np.asarray(y)
     n = _check_same_length(X, y, "batches")
     batch_size = positive_int("batches: batch_size", batch_size)
-    order = _as_generator(rng).permutation(n) if shuffle else None
+    order = as_generator(rng).permutation(n) if shuffle else None
     return _iter_batches(X, y, batch_size, order)
 
 
