@@ -61,7 +61,9 @@ class AnomalyError(RuntimeError):
     or None when the op was created outside ``detect_anomaly()``).
     """
 
-    def __init__(self, message: str, op: str, phase: str, input_shapes: tuple, site: CreationSite | None):
+    def __init__(
+        self, message: str, op: str, phase: str, input_shapes: tuple, site: CreationSite | None
+    ):
         super().__init__(message)
         self.op = op
         self.phase = phase
@@ -79,7 +81,9 @@ def _user_site() -> CreationSite | None:
         code = frame.f_code
         inside = _code_in_package.get(code)
         if inside is None:
-            inside = _code_in_package[code] = os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR)
+            inside = _code_in_package[code] = os.path.abspath(code.co_filename).startswith(
+                _PACKAGE_DIR
+            )
         if not inside:
             line = linecache.getline(code.co_filename, frame.f_lineno).strip()
             return CreationSite(code.co_filename, frame.f_lineno, code.co_name, line)
@@ -104,8 +108,11 @@ def _finite(value: Any) -> bool:
 
 def _describe(array: np.ndarray) -> str:
     """'2 nan and 1 -inf of 6 values (the first at index (1, 0))'."""
-    counts = ((int(np.isnan(array).sum()), "nan"), (int(np.isposinf(array).sum()), "inf"),
-              (int(np.isneginf(array).sum()), "-inf"))
+    counts = (
+        (int(np.isnan(array).sum()), "nan"),
+        (int(np.isposinf(array).sum()), "inf"),
+        (int(np.isneginf(array).sum()), "-inf"),
+    )
     kinds = " and ".join(f"{count} {kind}" for count, kind in counts if count)
     first = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0]) if array.ndim else ()
     where = f" (the first at index {first})" if array.ndim else ""
@@ -113,8 +120,11 @@ def _describe(array: np.ndarray) -> str:
 
 
 def _shapes(values: Any) -> tuple:
-    return tuple(tuple(np.shape(v.data if isinstance(v, Tensor) else v)) for v in values
-                 if isinstance(v, Tensor | np.ndarray))
+    return tuple(
+        tuple(np.shape(v.data if isinstance(v, Tensor) else v))
+        for v in values
+        if isinstance(v, Tensor | np.ndarray)
+    )
 
 
 def _op_name(cls: type) -> str:
@@ -123,15 +133,19 @@ def _op_name(cls: type) -> str:
 
 def _site_text(site: CreationSite | None) -> str:
     if site is None:
-        return ("  created outside detect_anomaly(), so where is unknown: "
-                "run the forward pass inside detect_anomaly() too to see the line")
+        return (
+            "  created outside detect_anomaly(), so where is unknown: "
+            "run the forward pass inside detect_anomaly() too to see the line"
+        )
     return f"  created at {site}"
 
 
 class AnomalyChecker:
     """The checker ``detect_anomaly()`` puts on the engine's hooks (``hooks.observer``)."""
 
-    def after_forward(self, cls: type[Function], ctx: Function, data: np.ndarray, args: tuple) -> None:
+    def after_forward(
+        self, cls: type[Function], ctx: Function, data: np.ndarray, args: tuple
+    ) -> None:
         """Remember where the op was created; raise if it made a NaN/Inf from finite inputs."""
         site = _user_site()
         ctx._anomaly_site = site

@@ -81,7 +81,9 @@ def topological_order(*roots: Tensor) -> list[Tensor]:
 
 
 # ----- the loop -----------------------------------------------------------------------------
-def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bool, create_graph: bool, sink) -> None:
+def run_backward(
+    roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bool, create_graph: bool, sink
+) -> None:
     """The engine behind ``backward()`` and ``grad()``: the four steps of the module docstring."""
     order = topological_order(*roots)  # 1.
     pending: dict[int, Any] = {}  # id(tensor) -> the gradient summed so far
@@ -89,8 +91,12 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bo
         if root._requires_grad:
             accumulate(pending, root, seed)
             sink.owned_elsewhere(seed)  # the caller's own array: a leaf root's .grad gets a copy
-    prune = sink.needed(order)  # ids worth sending a gradient to (None: every input that requires grad)
-    with enable_grad() if create_graph else no_grad():  # the rules' own arithmetic is recorded or not
+    prune = sink.needed(
+        order
+    )  # ids worth sending a gradient to (None: every input that requires grad)
+    with (
+        enable_grad() if create_graph else no_grad()
+    ):  # the rules' own arithmetic is recorded or not
         for tensor in reversed(order):  # 3.
             grad = pending.pop(id(tensor), None)
             if grad is None or not sink.receive(tensor, grad):  # 4.
@@ -178,8 +184,10 @@ def _match_inputs(result: Any, ctx: Function) -> tuple:
         # gradients for trailing arguments that need none (shapes, axes, an omitted bias) may be
         # left out, or given as None for arguments that were not passed
         count = len(ctx.inputs)
-        missing = ctx.inputs[len(result):]
-        if any(p is not None and p._requires_grad for p in missing) or any(g is not None for g in result[count:]):
+        missing = ctx.inputs[len(result) :]
+        if any(p is not None and p._requires_grad for p in missing) or any(
+            g is not None for g in result[count:]
+        ):
             raise RuntimeError(
                 f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {count} input(s)"
             )
@@ -192,7 +200,9 @@ def _as_gradient_array(value: Any, ctx: Function) -> np.ndarray:
     a Tensor is accepted; anything else is an error that names the rule."""
     if isinstance(value, Tensor):
         return value._data
-    if isinstance(value, np.ndarray) or (isinstance(value, np.generic | int | float) and not isinstance(value, bool)):
+    if isinstance(value, np.ndarray) or (
+        isinstance(value, np.generic | int | float) and not isinstance(value, bool)
+    ):
         return np.asarray(value)
     raise TypeError(
         f"{type(ctx).__name__}.backward returned a {type(value).__name__} ({value!r:.40}) as a gradient; "
@@ -204,7 +214,9 @@ def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Functi
     """Under create_graph every gradient is a Tensor; a NumPy rule's result is marked once-differentiable."""
     if value is None or (isinstance(value, Tensor) and cls.differentiable_backward):
         return value
-    value = _as_gradient_array(value, ctx)  # (a Tensor from a NumPy rule has no graph: its array is taken)
+    value = _as_gradient_array(
+        value, ctx
+    )  # (a Tensor from a NumPy rule has no graph: its array is taken)
     depends_on = tuple(t for t in (grad, *ctx.inputs) if t is not None and t._requires_grad)
     if cls.differentiable_backward or not depends_on:
         return Tensor._make(value)
@@ -265,8 +277,15 @@ class LeafSink:
                 previous.data = previous._data + grad
             return
         array = grad._data if self.create_graph else grad
-        if id(grad) in self.stored or not array.flags.owndata or not array.flags.writeable or array is tensor._data:
-            grad = grad.clone() if self.create_graph else grad.copy()  # (clone: a recorded copy, the graph stays)
+        if (
+            id(grad) in self.stored
+            or not array.flags.owndata
+            or not array.flags.writeable
+            or array is tensor._data
+        ):
+            grad = (
+                grad.clone() if self.create_graph else grad.copy()
+            )  # (clone: a recorded copy, the graph stays)
         self.stored.add(id(grad))
         tensor._grad = grad if self.create_graph else Tensor._make(grad)
 
@@ -288,7 +307,9 @@ class InputsSink:
         needed: set[int] = set()
         for tensor in order:  # inputs come first
             node = tensor._node
-            if id(tensor) in self.wanted or (node is not None and any(id(p) in needed for p in node.inputs if p is not None)):
+            if id(tensor) in self.wanted or (
+                node is not None and any(id(p) in needed for p in node.inputs if p is not None)
+            ):
                 needed.add(id(tensor))
         self.prune = needed
         return needed
@@ -335,15 +356,26 @@ def seed_gradient(output: Tensor, gradient: Any, create_graph: bool, what: str) 
                 f"got {type(gradient).__name__} {gradient!r:.60}"
             ) from None
     if tensor.shape != output.shape:
-        raise ValueError(f"{what}: gradient has shape {tensor.shape} but the output has shape {output.shape}")
+        raise ValueError(
+            f"{what}: gradient has shape {tensor.shape} but the output has shape {output.shape}"
+        )
     if tensor.dtype != output.dtype:
         if tensor.dtype.kind not in "fiub":
             raise TypeError(f"{what}: gradient must hold numbers, got dtype {tensor.dtype}")
-        tensor = tensor.astype(output.dtype) if create_graph else Tensor._make(tensor.data.astype(output.dtype))
+        tensor = (
+            tensor.astype(output.dtype)
+            if create_graph
+            else Tensor._make(tensor.data.astype(output.dtype))
+        )
     return tensor if create_graph else tensor.data
 
 
-def backward(output: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+def backward(
+    output: Tensor,
+    gradient: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
     """``output.backward(...)``: accumulate d(output)/d(leaf) into every leaf's ``.grad``."""
     seed = seed_gradient(output, gradient, create_graph, "backward")
     retain_graph = create_graph if retain_graph is None else retain_graph
@@ -376,7 +408,10 @@ def grad(
     for i, tensor in enumerate(inputs):
         if not tensor.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
-    seeds = [seed_gradient(output, given, create_graph, "grad") for output, given in zip(outputs, grad_outputs)]
+    seeds = [
+        seed_gradient(output, given, create_graph, "grad")
+        for output, given in zip(outputs, grad_outputs)
+    ]
     retain_graph = create_graph if retain_graph is None else retain_graph
     sink = InputsSink(inputs, create_graph)
     run_backward(outputs, seeds, retain_graph, create_graph, sink)
@@ -393,7 +428,17 @@ def grad(
 def _tensor_list(value: Any, what: str) -> list[Tensor]:
     """``grad``'s outputs or inputs: a Tensor or a non-empty sequence of Tensors."""
     values = [value] if isinstance(value, Tensor) else value
-    if not isinstance(values, list | tuple) or not values or not all(isinstance(v, Tensor) for v in values):
-        shown = type(value).__name__ if not isinstance(value, list | tuple) else f"{type(value).__name__} {value!r:.60}"
-        raise TypeError(f"grad: {what} must be a Tensor or a non-empty list of Tensors, got {shown}")
+    if (
+        not isinstance(values, list | tuple)
+        or not values
+        or not all(isinstance(v, Tensor) for v in values)
+    ):
+        shown = (
+            type(value).__name__
+            if not isinstance(value, list | tuple)
+            else f"{type(value).__name__} {value!r:.60}"
+        )
+        raise TypeError(
+            f"grad: {what} must be a Tensor or a non-empty list of Tensors, got {shown}"
+        )
     return list(values)

@@ -20,7 +20,15 @@ class GradcheckError(RuntimeError):
     ``output_element``, ``analytic``, ``numeric``.
     """
 
-    def __init__(self, message: str, input_index: int, element: tuple, output_element: tuple, analytic: float, numeric: float):
+    def __init__(
+        self,
+        message: str,
+        input_index: int,
+        element: tuple,
+        output_element: tuple,
+        analytic: float,
+        numeric: float,
+    ):
         super().__init__(message)
         self.input_index = input_index
         self.element = element
@@ -33,7 +41,9 @@ def _outputs(result: Any, what: str) -> list[Tensor]:
     results = list(result) if isinstance(result, tuple | list) else [result]
     for r in results:
         if not isinstance(r, Tensor):
-            raise TypeError(f"{what}: fn must return a Tensor (or a tuple of Tensors), got {type(r).__name__}")
+            raise TypeError(
+                f"{what}: fn must return a Tensor (or a tuple of Tensors), got {type(r).__name__}"
+            )
     return results
 
 
@@ -47,7 +57,9 @@ def _reverse_jacobians(outputs: list[Tensor], inputs: list[Tensor]) -> list[np.n
             if output.requires_grad:
                 seed = np.zeros(output.shape, dtype=output.dtype)
                 seed[np.unravel_index(k, output.shape)] = 1  # by index: works for a 0-d output too
-                grads = grad(output, inputs, grad_outputs=seed, retain_graph=True, allow_unused=True)
+                grads = grad(
+                    output, inputs, grad_outputs=seed, retain_graph=True, allow_unused=True
+                )
                 for jac, g in zip(jacobians, grads):
                     if g is not None:
                         jac[row] = g.data.reshape(-1)
@@ -61,8 +73,10 @@ def _leaf(what: str, fn: Any, x: Any) -> Tensor:
         raise TypeError(f"{what}: fn must be callable, got {type(fn).__name__}")
     leaf = Tensor(x.data if isinstance(x, Tensor) else x)
     if leaf.dtype.kind != "f":
-        raise TypeError(f"{what}: x must hold floating-point values, got dtype {leaf.dtype} "
-                        "(convert it first, e.g. Tensor(x, dtype=np.float64))")
+        raise TypeError(
+            f"{what}: x must hold floating-point values, got dtype {leaf.dtype} "
+            "(convert it first, e.g. Tensor(x, dtype=np.float64))"
+        )
     return leaf.requires_grad_()
 
 
@@ -156,19 +170,27 @@ def gradcheck(
     return True
 
 
-def _check_gradcheck_arguments(fn: Any, inputs: Any, eps: Any, atol: Any, rtol: Any, raise_exception: Any) -> list:
+def _check_gradcheck_arguments(
+    fn: Any, inputs: Any, eps: Any, atol: Any, rtol: Any, raise_exception: Any
+) -> list:
     """The inputs as a list, after checking every argument of :func:`gradcheck` (clear errors, not NumPy's)."""
     if not callable(fn):
         raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
     if not isinstance(inputs, Tensor | tuple | list):
-        raise TypeError(f"gradcheck: inputs must be a Tensor or a tuple/list of inputs, got {type(inputs).__name__}")
+        raise TypeError(
+            f"gradcheck: inputs must be a Tensor or a tuple/list of inputs, got {type(inputs).__name__}"
+        )
     for name, value, low in (("eps", eps, "> 0"), ("atol", atol, ">= 0"), ("rtol", rtol, ">= 0")):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"gradcheck: {name} must be a number, got {type(value).__name__} {value!r}")
+            raise TypeError(
+                f"gradcheck: {name} must be a number, got {type(value).__name__} {value!r}"
+            )
         if not math.isfinite(value) or value < 0 or (low == "> 0" and value == 0):
             raise ValueError(f"gradcheck: {name} must be a finite number {low}, got {value!r}")
     if not isinstance(raise_exception, bool):
-        raise TypeError(f"gradcheck: raise_exception must be a bool, got {type(raise_exception).__name__}")
+        raise TypeError(
+            f"gradcheck: raise_exception must be a bool, got {type(raise_exception).__name__}"
+        )
     return [inputs] if isinstance(inputs, Tensor) else list(inputs)
 
 

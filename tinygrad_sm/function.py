@@ -47,8 +47,6 @@ from .tensor import Tensor
 _make_tensor = Tensor._make
 
 
-
-
 class Function:
     """Base class of every op; an instance is a node of the graph (the ``ctx``)."""
 
@@ -139,7 +137,12 @@ class Function:
                 needs_grad.append(False)
         ctx.needs_input_grad = needs_grad = tuple(needs_grad)
         recording = grad_mode.enabled and True in needs_grad
-        if recording and len(arrays) > 1 and (arrays[0] is arrays[1] or len(arrays) > 2) and _repeats_an_array(arrays):
+        if (
+            recording
+            and len(arrays) > 1
+            and (arrays[0] is arrays[1] or len(arrays) > 2)
+            and _repeats_an_array(arrays)
+        ):
             _separate_aliases(ctx, arrays, parents)
         try:
             data = cls.forward(ctx, *arrays, **kwargs)
@@ -149,7 +152,11 @@ class Function:
             if renamed is error:
                 raise
             raise renamed.with_traceback(error.__traceback__) from None
-        if type(data) is not np.ndarray or data.dtype is not _FLOAT32 or _tensor._default_dtype is not _FLOAT32:
+        if (
+            type(data) is not np.ndarray
+            or data.dtype is not _FLOAT32
+            or _tensor._default_dtype is not _FLOAT32
+        ):
             data = _output_array(cls, ctx, data, arrays)
         if hooks.observer is not None:
             hooks.observer.after_forward(cls, ctx, data, args)
@@ -181,7 +188,11 @@ class Function:
         saved = state.get("_saved", ())
         held = saved is not None and _holds_array(saved)
         if len(state) > 3 + ("_saved" in state):  # forward stored more on ctx (ctx.axes = ...)
-            arrays = [name for name, value in state.items() if name not in _ENGINE_FIELDS and _holds_array(value)]
+            arrays = [
+                name
+                for name, value in state.items()
+                if name not in _ENGINE_FIELDS and _holds_array(value)
+            ]
             for name in arrays:
                 del state[name]
             held = held or bool(arrays)
@@ -255,7 +266,7 @@ def _bind_keywords(cls: type[Function], args: tuple, kwargs: dict) -> tuple[tupl
             if i < len(args):
                 raise TypeError(f"{name}: got multiple values for argument {parameters[i][0]!r}")
         extra = []
-        for parameter, default in parameters[len(args):given[-1] + 1]:
+        for parameter, default in parameters[len(args) : given[-1] + 1]:
             if parameter in kwargs:
                 extra.append(kwargs.pop(parameter))
             elif default is inspect.Parameter.empty:
@@ -306,10 +317,14 @@ def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: list) -
     result = data
     if type(result) is not np.ndarray:
         if not isinstance(result, np.ndarray | np.generic | bool | int | float):
-            raise TypeError(f"{name}: forward must return a numpy.ndarray, got {type(result).__name__} {result!r:.60}")
+            raise TypeError(
+                f"{name}: forward must return a numpy.ndarray, got {type(result).__name__} {result!r:.60}"
+            )
         result = np.asarray(result)
     if result.dtype.kind not in "fiub":
-        raise TypeError(f"{name}: forward must return an array of numbers, got dtype {result.dtype}")
+        raise TypeError(
+            f"{name}: forward must return an array of numbers, got dtype {result.dtype}"
+        )
     if result.dtype.kind == "f" and cls.dtype_from_inputs:
         dtype = float_result_dtype(arrays)
         if result.dtype != dtype:
@@ -348,11 +363,19 @@ def _name_the_op(cls: type[Function], error: Exception, args: tuple) -> Exceptio
     if str(error) == message:
         return error
     error.args = original_args
-    if not type(error).__module__.startswith("numpy"):  # a user's own exception class keeps its type and message
+    if not type(error).__module__.startswith(
+        "numpy"
+    ):  # a user's own exception class keeps its type and message
         if hasattr(error, "add_note"):  # (Python 3.11+)
             error.add_note(f"(raised in the forward of {name}; input shapes: {shapes})")
         return error
-    kinds = (np.exceptions.AxisError, IndexError, TypeError, ValueError, ZeroDivisionError)  # most specific first
+    kinds = (
+        np.exceptions.AxisError,
+        IndexError,
+        TypeError,
+        ValueError,
+        ZeroDivisionError,
+    )  # most specific first
     return next(kind for kind in kinds if isinstance(error, kind))(message)
 
 
@@ -361,8 +384,13 @@ _REGISTRY: dict[str, type[Function]] = {}
 _BUILT_IN = __name__.rpartition(".")[0] + ".operations"  # the module prefix of the built-in ops
 
 
-def register_op(name: str, function: type[Function] | None = None, *, method: bool | Any = True,
-                static: bool = False):
+def register_op(
+    name: str,
+    function: type[Function] | None = None,
+    *,
+    method: bool | Any = True,
+    static: bool = False,
+):
     """Register ``function`` under ``name`` and expose it as ``Tensor.<name>``.
 
     Usable directly, ``register_op("cube", Cube)``, or as a decorator,
@@ -382,8 +410,15 @@ def register_op(name: str, function: type[Function] | None = None, *, method: bo
         if not name.isidentifier():
             raise ValueError(f"register_op: {name!r} is not a valid method name")
         existing = _REGISTRY.get(name)
-        redefined = existing is not None and (existing.__module__, existing.__qualname__) == (cls.__module__, cls.__qualname__)
-        if existing is not None and existing is not cls and (not redefined or existing.__module__.startswith(_BUILT_IN)):
+        redefined = existing is not None and (existing.__module__, existing.__qualname__) == (
+            cls.__module__,
+            cls.__qualname__,
+        )
+        if (
+            existing is not None
+            and existing is not cls
+            and (not redefined or existing.__module__.startswith(_BUILT_IN))
+        ):
             raise ValueError(
                 f"register_op: an op named {name!r} is already registered ({existing.__module__}.{existing.__qualname__}); "
                 "pick another name"
@@ -413,7 +448,9 @@ def _make_method(cls: type[Function]):
     method.__doc__ = method_docstring(cls)
     try:
         parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
-        method.__signature__ = inspect.Signature([parameters[0].replace(name="self"), *parameters[1:]] if parameters else [])
+        method.__signature__ = inspect.Signature(
+            [parameters[0].replace(name="self"), *parameters[1:]] if parameters else []
+        )
     except (TypeError, ValueError):
         pass
     return method

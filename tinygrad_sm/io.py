@@ -46,22 +46,31 @@ def save(obj: Module | Mapping[str, Any], path: PathLike) -> None:
     elif isinstance(obj, Mapping):
         state = obj
     else:
-        raise TypeError(f"save: expected a Module or a state dict (a mapping of names to arrays), got {type(obj).__name__}")
+        raise TypeError(
+            f"save: expected a Module or a state dict (a mapping of names to arrays), got {type(obj).__name__}"
+        )
     arrays = {}
     for key, value in state.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"save: state dict keys must be non-empty strings, got {key!r}")
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biufc":
-            raise TypeError(f"save: {key!r} holds {array.dtype} data; only numeric arrays can be saved (no pickle)")
+            raise TypeError(
+                f"save: {key!r} holds {array.dtype} data; only numeric arrays can be saved (no pickle)"
+            )
         arrays[key] = array
 
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"save: cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
+        raise FileNotFoundError(
+            f"save: cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist"
+        )
     temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        with open(temporary, "xb") as file, zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
+        with (
+            open(temporary, "xb") as file,
+            zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive,
+        ):
             # What numpy.savez does, without its keyword arguments (a key named "file" would clash).
             for key, array in arrays.items():
                 with archive.open(key + ".npy", "w", force_zip64=True) as member:
@@ -91,14 +100,22 @@ def load(path: PathLike) -> dict[str, np.ndarray]:
             archive = zipfile.ZipFile(file)
         except MemoryError:
             raise
-        except Exception as error:  # BadZipFile, and whatever a mangled directory makes zipfile raise
-            raise ValueError(f"{name} is a damaged .npz archive ({type(error).__name__}: {error})") from error
+        except (
+            Exception
+        ) as error:  # BadZipFile, and whatever a mangled directory makes zipfile raise
+            raise ValueError(
+                f"{name} is a damaged .npz archive ({type(error).__name__}: {error})"
+            ) from error
         state: dict[str, np.ndarray] = {}
         with archive:
             declared, listed = _declared_entries(file), len(archive.infolist())
-            if declared is not None and declared != listed:  # e.g. a damaged length swallowed an entry
-                raise ValueError(f"{name} is a damaged .npz archive (its end record declares {declared} "
-                                 f"entries, its directory lists {listed})")
+            if (
+                declared is not None and declared != listed
+            ):  # e.g. a damaged length swallowed an entry
+                raise ValueError(
+                    f"{name} is a damaged .npz archive (its end record declares {declared} "
+                    f"entries, its directory lists {listed})"
+                )
             for info in archive.infolist():
                 key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
                 if key in state:
@@ -134,7 +151,7 @@ def _declared_entries(file: Any) -> int | None:
     end = tail.rfind(_ZIP_MAGICS[1])  # as zipfile finds it: the last end-record signature
     if end < 0 or len(tail) < end + 12:
         return None
-    count = int.from_bytes(tail[end + 10:end + 12], "little")
+    count = int.from_bytes(tail[end + 10 : end + 12], "little")
     return None if count == 0xFFFF else count
 
 
@@ -171,20 +188,24 @@ def _read_npy(member: Any, size: int, where: str) -> np.ndarray:
     elif version == (2, 0):
         shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
     else:
-        raise _BadEntryError(f"{where} is a .npy array of format version {version[0]}.{version[1]}; expected 1.0 or 2.0")
+        raise _BadEntryError(
+            f"{where} is a .npy array of format version {version[0]}.{version[1]}; expected 1.0 or 2.0"
+        )
     _check_dtype(dtype, where)
     if any(n < 0 for n in shape):
         raise _BadEntryError(f"{where} has an invalid shape {shape}")
     count = math.prod(shape)
     nbytes = count * dtype.itemsize
     if size - member.tell() != nbytes:
-        raise _BadEntryError(f"{where}: its header announces shape {shape} of {dtype} ({nbytes} bytes of data), "
-                        f"but it holds {size - member.tell()} bytes of data")
+        raise _BadEntryError(
+            f"{where}: its header announces shape {shape} of {dtype} ({nbytes} bytes of data), "
+            f"but it holds {size - member.tell()} bytes of data"
+        )
     array = np.empty(count, dtype=dtype)
     buffer = memoryview(array.view(np.uint8))
     filled = 0
     while filled < nbytes:
-        read = member.readinto(buffer[filled:filled + _CHUNK])
+        read = member.readinto(buffer[filled : filled + _CHUNK])
         if not read:
             raise _BadEntryError(f"{where} ends after {filled} of its {nbytes} bytes of data")
         filled += read
@@ -196,7 +217,11 @@ def _read_npy(member: Any, size: int, where: str) -> np.ndarray:
 def _check_dtype(dtype: np.dtype, where: str) -> None:
     """Accept what :func:`save` writes: bool, integer, float and complex arrays."""
     if dtype.hasobject:
-        raise _BadEntryError(f"{where} contains pickled Python objects; "
-                        "tinygrad_sm.load never unpickles (pickles can run arbitrary code)")
+        raise _BadEntryError(
+            f"{where} contains pickled Python objects; "
+            "tinygrad_sm.load never unpickles (pickles can run arbitrary code)"
+        )
     if dtype.kind not in "biufc" or dtype.fields is not None:
-        raise _BadEntryError(f"{where} holds {dtype} data; only numeric arrays (bool, integer, float, complex) can be loaded")
+        raise _BadEntryError(
+            f"{where} holds {dtype} data; only numeric arrays (bool, integer, float, complex) can be loaded"
+        )

@@ -29,9 +29,13 @@ from .tensor import Tensor
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad()`` and ``step()``."""
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]):
+    def __init__(
+        self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]
+    ):
         if isinstance(params, Tensor):
-            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors (model.parameters()), not one Tensor")
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of Tensors (model.parameters()), not one Tensor"
+            )
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         #: per-parameter state (momentum buffers, moment estimates, ...), keyed by the parameter
@@ -47,7 +51,9 @@ class Optimizer:
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Add a group of parameters; hyper-parameters it does not set take the optimiser's defaults."""
         if not isinstance(group, dict) or "params" not in group:
-            raise TypeError(f"{type(self).__name__}: a parameter group must be a dict with a 'params' entry, got {group!r}")
+            raise TypeError(
+                f"{type(self).__name__}: a parameter group must be a dict with a 'params' entry, got {group!r}"
+            )
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
         known = {id(p) for existing in self.param_groups for p in existing["params"]}
@@ -56,15 +62,21 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{owner}: parameter {i} is a {type(p).__name__}, not a Tensor")
             if not p.is_leaf:
-                raise ValueError(f"{owner}: can't optimize a non-leaf Tensor (parameter {i}, shape {p.shape})")
+                raise ValueError(
+                    f"{owner}: can't optimize a non-leaf Tensor (parameter {i}, shape {p.shape})"
+                )
             if p.dtype.kind != "f":
-                raise TypeError(f"{owner}: parameter {i} has dtype {p.dtype}; only floating-point tensors can be optimised")
+                raise TypeError(
+                    f"{owner}: parameter {i} has dtype {p.dtype}; only floating-point tensors can be optimised"
+                )
             if id(p) in known:
                 raise ValueError(f"{owner}: parameter {i} (shape {p.shape}) appears more than once")
             known.add(id(p))
         unknown = set(group) - set(self.defaults) - {"params"}
         if unknown:
-            raise TypeError(f"{owner}: unknown hyper-parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}")
+            raise TypeError(
+                f"{owner}: unknown hyper-parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}"
+            )
         group = {**self.defaults, **group, "params": params}
         self._check_hyperparameters(group)
         self.param_groups.append(group)
@@ -88,24 +100,38 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        checked = [(group, self._checked_gradients(index, group)) for index, group in enumerate(self.param_groups)]
+        checked = [
+            (group, self._checked_gradients(index, group))
+            for index, group in enumerate(self.param_groups)
+        ]
         for group, pairs in checked:
             self._step_group(group, pairs)
         return loss
 
-    def _checked_gradients(self, group_index: int, group: dict[str, Any]) -> list[tuple[Tensor, np.ndarray]]:
+    def _checked_gradients(
+        self, group_index: int, group: dict[str, Any]
+    ) -> list[tuple[Tensor, np.ndarray]]:
         """The ``(parameter, gradient array)`` pairs of one group that have a gradient, each checked."""
         self._check_hyperparameters(group)  # they may have been changed since the group was added
         all_state = self.state
         pairs = []
         for i, p in enumerate(group["params"]):
-            param, grad = p._data, p._grad  # (the slots: this runs for every parameter on every step)
+            param, grad = (
+                p._data,
+                p._grad,
+            )  # (the slots: this runs for every parameter on every step)
             if grad is None:
                 continue
             g = grad._data if isinstance(grad, Tensor) else None
             # the common case in one combined test; _checked_gradient explains what is wrong otherwise
-            usable = (type(param) is np.ndarray and isinstance(g, np.ndarray) and g.shape == param.shape
-                      and g.dtype == param.dtype and param.dtype.kind == "f" and param.flags.writeable)
+            usable = (
+                type(param) is np.ndarray
+                and isinstance(g, np.ndarray)
+                and g.shape == param.shape
+                and g.dtype == param.dtype
+                and param.dtype.kind == "f"
+                and param.flags.writeable
+            )
             state = all_state.get(p)
             if state is not None and usable:
                 shape, dtype = param.shape, param.dtype
@@ -119,28 +145,45 @@ class Optimizer:
 
     def _checked_gradient(self, p: Tensor, group_index: int, i: int) -> np.ndarray:
         """``p.grad`` as an ndarray, or a clear error if it (or ``p``, or its state) can't be used for an update."""
-        where = f"{type(self).__name__}: parameter {i}" + (f" of group {group_index}" if len(self.param_groups) > 1 else "")
+        where = f"{type(self).__name__}: parameter {i}" + (
+            f" of group {group_index}" if len(self.param_groups) > 1 else ""
+        )
         param, grad = p.data, p.grad
         if not isinstance(param, np.ndarray | np.generic) or param.dtype.kind != "f":
-            raise TypeError(f"{where} holds {type(param).__name__} data of dtype {getattr(param, 'dtype', None)}; "
-                            "only floating-point arrays can be optimised")
+            raise TypeError(
+                f"{where} holds {type(param).__name__} data of dtype {getattr(param, 'dtype', None)}; "
+                "only floating-point arrays can be optimised"
+            )
         if isinstance(param, np.ndarray) and not param.flags.writeable:
-            raise ValueError(f"{where} (shape {param.shape}) has read-only data; it can't be updated in place")
+            raise ValueError(
+                f"{where} (shape {param.shape}) has read-only data; it can't be updated in place"
+            )
         if not isinstance(grad, Tensor):
-            raise TypeError(f"{where} (shape {param.shape}) has a .grad of type {type(grad).__name__}; "
-                            "expected a Tensor or None")
+            raise TypeError(
+                f"{where} (shape {param.shape}) has a .grad of type {type(grad).__name__}; "
+                "expected a Tensor or None"
+            )
         g = np.asarray(grad.data)
         if g.shape != param.shape:
-            raise ValueError(f"{where} has shape {param.shape} but its gradient has shape {g.shape}; "
-                             "they must match exactly (no broadcasting)")
+            raise ValueError(
+                f"{where} has shape {param.shape} but its gradient has shape {g.shape}; "
+                "they must match exactly (no broadcasting)"
+            )
         if g.dtype != param.dtype:
-            raise TypeError(f"{where} (shape {param.shape}) has dtype {param.dtype} but its gradient has "
-                            f"dtype {g.dtype}; they must match")
+            raise TypeError(
+                f"{where} (shape {param.shape}) has dtype {param.dtype} but its gradient has "
+                f"dtype {g.dtype}; they must match"
+            )
         for key, value in self.state.get(p, {}).items():
-            if isinstance(value, np.ndarray) and (value.shape, value.dtype) != (param.shape, param.dtype):
-                raise ValueError(f"{where} has shape {param.shape} and dtype {param.dtype} but its state "
-                                 f"{key!r} has shape {value.shape} and dtype {value.dtype}; was the parameter's "
-                                 "data replaced after the optimiser started?")
+            if isinstance(value, np.ndarray) and (value.shape, value.dtype) != (
+                param.shape,
+                param.dtype,
+            ):
+                raise ValueError(
+                    f"{where} has shape {param.shape} and dtype {param.dtype} but its state "
+                    f"{key!r} has shape {value.shape} and dtype {value.dtype}; was the parameter's "
+                    "data replaced after the optimiser started?"
+                )
         return g  # a NumPy scalar parameter or gradient (0-d): usable, as an ndarray
 
     def _step_group(self, group: dict[str, Any], pairs: list[tuple[Tensor, np.ndarray]]) -> None:
@@ -150,9 +193,13 @@ class Optimizer:
             state = all_state.get(p)
             if state is None:
                 state = all_state[p] = {}
-            update(p._data, grad, group, state)  # (an ndarray: Tensor guarantees it, step() checked it)
+            update(
+                p._data, grad, group, state
+            )  # (an ndarray: Tensor guarantees it, step() checked it)
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(
+        self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -183,7 +230,7 @@ def _subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> 
         return
     block = max(1, _BLOCK * rows // direction.size)  # rows per block
     for start in range(0, rows, block):
-        param[start:start + block] -= scale * direction[start:start + block]
+        param[start : start + block] -= scale * direction[start : start + block]
 
 
 class SGD(Optimizer):
@@ -196,9 +243,18 @@ class SGD(Optimizer):
         p ← p − η·d
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float, momentum: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov})
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ):
+        super().__init__(
+            params,
+            {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov},
+        )
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         number_in_range("SGD", "learning rate (lr)", group["lr"], 0.0)
@@ -210,7 +266,12 @@ class SGD(Optimizer):
     def _step_group(self, group: dict[str, Any], pairs: list[tuple[Tensor, np.ndarray]]) -> None:
         # One loop per group with the hyper-parameters read once: for a small model the
         # Python around the NumPy calls costs as much as the arithmetic.
-        lr, momentum, weight_decay, nesterov = group["lr"], group["momentum"], group["weight_decay"], group["nesterov"]
+        lr, momentum, weight_decay, nesterov = (
+            group["lr"],
+            group["momentum"],
+            group["weight_decay"],
+            group["nesterov"],
+        )
         all_state = self.state
         for p, grad in pairs:
             param, g = p._data, grad
@@ -218,7 +279,9 @@ class SGD(Optimizer):
             if state is None:
                 state = all_state[p] = {}
             if weight_decay != 0:
-                g = param * weight_decay  # g + λ·p, in a temporary: the gradient itself is never changed
+                g = (
+                    param * weight_decay
+                )  # g + λ·p, in a temporary: the gradient itself is never changed
                 g += grad  # (for a 0-d parameter g is a NumPy scalar: fine for a temporary)
             if momentum != 0:
                 buffer = state.get("momentum_buffer")
@@ -248,9 +311,17 @@ class Adam(Optimizer):
         p ← p − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__(
+            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        )
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         number_in_range("Adam", "learning rate (lr)", group["lr"], 0.0)
@@ -262,7 +333,9 @@ class Adam(Optimizer):
         number_in_range("Adam", "beta1 (betas[0])", betas[0], 0.0, 1.0, high_open=True)
         number_in_range("Adam", "beta2 (betas[1])", betas[1], 0.0, 1.0, high_open=True)
 
-    def _update(self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+    def _update(
+        self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         if not state:

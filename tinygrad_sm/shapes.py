@@ -14,7 +14,9 @@ import numpy as np
 Axis = int | tuple[int, ...] | list[int] | None
 
 
-def normalize_axis(axis: Axis, ndim: int, op: str, shape: tuple[int, ...] | None = None) -> tuple[int, ...]:
+def normalize_axis(
+    axis: Axis, ndim: int, op: str, shape: tuple[int, ...] | None = None
+) -> tuple[int, ...]:
     """``None``/int/negative/tuple -> a sorted tuple of non-negative axes, or a clear error.
 
     >>> normalize_axis(-1, 3, "sum")
@@ -32,7 +34,9 @@ def normalize_axis(axis: Axis, ndim: int, op: str, shape: tuple[int, ...] | None
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, int | np.integer):
             raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-        low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)  # a 0-d tensor accepts axis 0 or -1, as in PyTorch
+        low, high = (
+            (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+        )  # a 0-d tensor accepts axis 0 or -1, as in PyTorch
         if not low <= a <= high:
             where = f" with shape {shape}" if shape is not None else ""
             raise np.exceptions.AxisError(
@@ -41,7 +45,9 @@ def normalize_axis(axis: Axis, ndim: int, op: str, shape: tuple[int, ...] | None
             )
         if ndim:
             normalized.append(int(a) % ndim)
-    if len(set(normalized)) != len(normalized) or (ndim == 0 and len(axes) > 1):  # (0 and -1: one axis twice)
+    if len(set(normalized)) != len(normalized) or (
+        ndim == 0 and len(axes) > 1
+    ):  # (0 and -1: one axis twice)
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(normalized))
 

@@ -56,10 +56,16 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             array = np.array(data, dtype=dtype)
         except ValueError as error:
             if "inhomogeneous" in str(error) or "sequence" in str(error):
-                raise ValueError(f"Tensor: nested lists must be rectangular (all rows the same length): {error}") from None
-            raise ValueError(f"Tensor: cannot make a tensor from {type(data).__name__} data: {error}") from None
+                raise ValueError(
+                    f"Tensor: nested lists must be rectangular (all rows the same length): {error}"
+                ) from None
+            raise ValueError(
+                f"Tensor: cannot make a tensor from {type(data).__name__} data: {error}"
+            ) from None
         except TypeError as error:
-            raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} data: {error}") from None
+            raise TypeError(
+                f"Tensor: cannot make a tensor from {type(data).__name__} data: {error}"
+            ) from None
         if dtype is None and array.dtype == np.float64:
             # Python floats (and lists of them) take the default dtype, as in PyTorch.
             array = array.astype(_default_dtype)
@@ -79,11 +85,21 @@ class Tensor:
     Tensor([0.6285, 0.2312, 0.1402], grad_fn=<SoftmaxBackward>)
     """
 
-    __slots__ = ("_data", "_grad", "_requires_grad", "_node", "_retains_grad", "name", "__weakref__")
+    __slots__ = (
+        "_data",
+        "_grad",
+        "_requires_grad",
+        "_node",
+        "_retains_grad",
+        "name",
+        "__weakref__",
+    )
     # ndarray (op) Tensor defers to the Tensor's reflected operator instead of looping over it.
     __array_ufunc__ = None
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
+    def __init__(
+        self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None
+    ):
         self._data = _to_array(data, dtype)
         self._grad: Tensor | None = None
         self._node = None
@@ -123,7 +139,9 @@ class Tensor:
         if value.dtype.kind not in "fiub":
             raise TypeError(f"Tensor.data must hold numbers or booleans, got dtype {value.dtype}")
         if self._requires_grad and value.dtype.kind != "f":
-            raise TypeError(f"Tensor.data: a tensor that requires grad must hold floating-point data, got dtype {value.dtype}")
+            raise TypeError(
+                f"Tensor.data: a tensor that requires grad must hold floating-point data, got dtype {value.dtype}"
+            )
         self._data = value
 
     #: the ndarray (read through a C-level getter: this attribute is read on every op)
@@ -212,7 +230,9 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise ValueError(f"the truth value of a tensor with {self._data.size} elements is ambiguous")
+            raise ValueError(
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous"
+            )
         return bool(self._data)
 
     def __float__(self) -> float:
@@ -233,7 +253,9 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         if self._data.size != 1:
-            raise ValueError(f"item(): only a one-element tensor can become a Python scalar, got shape {self.shape}")
+            raise ValueError(
+                f"item(): only a one-element tensor can become a Python scalar, got shape {self.shape}"
+            )
         return self._data.item()
 
     def tolist(self) -> Any:
@@ -253,7 +275,9 @@ class Tensor:
             raise RuntimeError("retain_grad: this tensor does not require grad")
         self._retains_grad = True
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Back-propagate from this tensor, accumulating into ``.grad`` of every leaf that requires grad."""
         # The one import that runs upwards (the engine stands on Tensor), made at call time, as
         # PyTorch's Tensor.backward does: a reader of tensor.py sees where backward() goes.
@@ -360,16 +384,30 @@ class Tensor:
         return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
     @staticmethod
-    def uniform(*shape, low: float = 0.0, high: float = 1.0, rng=None, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    def uniform(
+        *shape,
+        low: float = 0.0,
+        high: float = 1.0,
+        rng=None,
+        requires_grad: bool = False,
+        dtype: Any = None,
+    ) -> Tensor:
         """Samples from U[low, high): finite bounds with ``low <= high`` (equal bounds give that value)."""
-        size, dtype = _shape(shape, "Tensor.uniform"), _dtype(dtype, "Tensor.uniform", floating=True)
+        size, dtype = (
+            _shape(shape, "Tensor.uniform"),
+            _dtype(dtype, "Tensor.uniform", floating=True),
+        )
         _check_requires_grad("Tensor.uniform", requires_grad)
         for name, bound in (("low", low), ("high", high)):
             _finite(bound, "Tensor.uniform", name)
         if low > high:
-            raise ValueError(f"Tensor.uniform: low must be <= high, got low={low!r} > high={high!r}")
+            raise ValueError(
+                f"Tensor.uniform: low must be <= high, got low={low!r} > high={high!r}"
+            )
         if not math.isfinite(float(high) - float(low)):
-            raise ValueError(f"Tensor.uniform: the range high - low overflows (low={low!r}, high={high!r})")
+            raise ValueError(
+                f"Tensor.uniform: the range high - low overflows (low={low!r}, high={high!r})"
+            )
         values = as_generator(rng).uniform(low, high, size)
         return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
@@ -378,7 +416,9 @@ class Tensor:
         """As ``numpy.arange`` (``arange(stop)``, ``arange(start, stop)``, ``arange(start, stop, step)``);
         float ranges take the default dtype."""
         if not 1 <= len(args) <= 3:
-            raise TypeError(f"Tensor.arange: expected 1 to 3 numbers (start, stop, step), got {len(args)}")
+            raise TypeError(
+                f"Tensor.arange: expected 1 to 3 numbers (start, stop, step), got {len(args)}"
+            )
         for name, arg in zip(("start", "stop", "step") if len(args) > 1 else ("stop",), args):
             _finite(arg, "Tensor.arange", name)
         if len(args) == 3 and args[2] == 0:
@@ -401,7 +441,9 @@ class Tensor:
 
     # ----- display ----------------------------------------------------------------------
     def __repr__(self) -> str:
-        body = np.array2string(self._data, precision=4, separator=", ", prefix="Tensor(", suppress_small=False)
+        body = np.array2string(
+            self._data, precision=4, separator=", ", prefix="Tensor(", suppress_small=False
+        )
         extras = []
         if self._data.dtype not in (_default_dtype, np.int64, np.bool_):
             extras.append(f"dtype={self._data.dtype}")
@@ -456,6 +498,8 @@ def _dtype(dtype: Any, what: str, floating: bool = False) -> np.dtype:
 def _check_requires_grad(what: str, requires_grad: Any) -> bool:
     """``requires_grad`` itself, if it is a bool (as in PyTorch: not an int, not a string)."""
     if not isinstance(requires_grad, bool):
-        raise TypeError(f"{what}: requires_grad must be a bool (True or False), got {type(requires_grad).__name__} "
-                        f"{requires_grad!r}")
+        raise TypeError(
+            f"{what}: requires_grad must be a bool (True or False), got {type(requires_grad).__name__} "
+            f"{requires_grad!r}"
+        )
     return requires_grad

@@ -18,9 +18,7 @@ _LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
 _SPLITS = {"train": "train", "test": "t10k"}
 
 
-def mnist(
-    root: str | os.PathLike[str], split: str = "train"
-) -> tuple[np.ndarray, np.ndarray]:
+def mnist(root: str | os.PathLike[str], split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """Load MNIST or Fashion-MNIST from the IDX files in ``root``.
 
     For ``split="train"`` the files are ``train-images-idx3-ubyte`` and
@@ -117,14 +115,10 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     ndim = magic & 0xFF
     header_size = 4 + 4 * ndim
     if len(raw) < 4:
-        raise ValueError(
-            f"{path.name}: truncated IDX file ({len(raw)} bytes, no header)"
-        )
+        raise ValueError(f"{path.name}: truncated IDX file ({len(raw)} bytes, no header)")
     found = int.from_bytes(raw[:4], "big")
     if found != magic:
-        raise ValueError(
-            f"{path.name}: bad IDX magic number 0x{found:08X}, expected 0x{magic:08X}"
-        )
+        raise ValueError(f"{path.name}: bad IDX magic number 0x{found:08X}, expected 0x{magic:08X}")
     if len(raw) < header_size:
         raise ValueError(f"{path.name}: truncated IDX header ({len(raw)} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
@@ -140,6 +134,4 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
             f"{path.name}: {payload - expected} unexpected bytes after the "
             f"{expected} bytes of data announced by the header {dims}"
         )
-    return np.frombuffer(
-        raw, dtype=np.uint8, count=expected, offset=header_size
-    ).reshape(dims)
+    return np.frombuffer(raw, dtype=np.uint8, count=expected, offset=header_size).reshape(dims)

@@ -115,7 +115,9 @@ def _n_test(test_size: object, n: int) -> int:
         return n_test
     if isinstance(test_size, numbers.Real) and not isinstance(test_size, bool):
         if not 0.0 < test_size < 1.0:
-            raise ValueError(f"train_test_split: a float test_size must be in (0, 1), got {test_size}")
+            raise ValueError(
+                f"train_test_split: a float test_size must be in (0, 1), got {test_size}"
+            )
         n_test = math.ceil(test_size * n)
         if n_test >= n:
             raise ValueError(

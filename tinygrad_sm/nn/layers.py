@@ -26,14 +26,28 @@ class Linear(Module):
     W is drawn before b, from ``rng`` (an int seed, a Generator, or the default generator).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, rng: int | np.random.Generator | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        rng: int | np.random.Generator | None = None,
+    ):
         self.in_features = positive_int("Linear: in_features", in_features)
         self.out_features = positive_int("Linear: out_features", out_features)
         generator = as_generator(rng)
         bound = 1.0 / math.sqrt(self.in_features)
         shape = (self.out_features, self.in_features)
-        self.weight = Tensor.uniform(shape, low=-bound, high=bound, rng=generator, requires_grad=True)
-        self.bias = Tensor.uniform(self.out_features, low=-bound, high=bound, rng=generator, requires_grad=True) if bias else None
+        self.weight = Tensor.uniform(
+            shape, low=-bound, high=bound, rng=generator, requires_grad=True
+        )
+        self.bias = (
+            Tensor.uniform(
+                self.out_features, low=-bound, high=bound, rng=generator, requires_grad=True
+            )
+            if bias
+            else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         # one fused op for x @ W.T + b (see operations/linalg.py): fewer nodes, same numbers
@@ -117,7 +131,12 @@ class MLP(Module):
     ``activation`` is ``"relu"``, ``"tanh"``, ``"sigmoid"`` or a Module.
     """
 
-    def __init__(self, sizes: Sequence[int], activation: str | Module = "relu", rng: int | np.random.Generator | None = None):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Module = "relu",
+        rng: int | np.random.Generator | None = None,
+    ):
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
@@ -125,13 +144,19 @@ class MLP(Module):
         if isinstance(activation, str):
             if activation not in _ACTIVATIONS:
                 choices = ", ".join(map(repr, _ACTIVATIONS))
-                raise ValueError(f"MLP: unknown activation {activation!r}; choose one of {choices} or pass a Module")
+                raise ValueError(
+                    f"MLP: unknown activation {activation!r}; choose one of {choices} or pass a Module"
+                )
             activation = _ACTIVATIONS[activation]()
         elif not isinstance(activation, Module):
-            raise TypeError(f"MLP: activation must be a name or a Module, got {type(activation).__name__}")
+            raise TypeError(
+                f"MLP: activation must be a name or a Module, got {type(activation).__name__}"
+            )
         generator = as_generator(rng)
         self.sizes = sizes
-        self.layers = [Linear(n_in, n_out, rng=generator) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        self.layers = [
+            Linear(n_in, n_out, rng=generator) for n_in, n_out in zip(sizes[:-1], sizes[1:])
+        ]
         self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:

@@ -16,7 +16,13 @@ class CrossEntropyLoss(Module):
     the fused ``cross_entropy`` op (gradient ``softmax(z) − onehot(y)`` per row).
     """
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        weight: Any = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ):
         reduction_name("CrossEntropyLoss", reduction)
         label_smoothing_value("CrossEntropyLoss", label_smoothing)
         self.weight = weight

@@ -122,7 +122,10 @@ class Module:
                 continue
             seen.add(id(module))
             yield name, module
-            children = [(f"{name}.{child_name}" if name else child_name, child) for child_name, child in module.named_children()]
+            children = [
+                (f"{name}.{child_name}" if name else child_name, child)
+                for child_name, child in module.named_children()
+            ]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
@@ -152,7 +155,9 @@ class Module:
             inside = ancestors | {id(value)}
             own, nested = value._split_members()
             prefix = f"{name}." if name else ""
-            stack.extend((prefix + child_name, child, inside) for child_name, child in reversed(own + nested))
+            stack.extend(
+                (prefix + child_name, child, inside) for child_name, child in reversed(own + nested)
+            )
 
     def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
         """``(dotted_name, tensor)`` for every parameter, each tensor once (a shared one under its first name)."""
@@ -184,9 +189,14 @@ class Module:
     # ----- state dict ---------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """``{dotted_name: copy of the parameter's array}``; a shared parameter appears under each of its names."""
-        return {name: parameter.data.copy() for name, parameter in self._named_parameters(remove_duplicate=False)}
+        return {
+            name: parameter.data.copy()
+            for name, parameter in self._named_parameters(remove_duplicate=False)
+        }
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
         """Copy arrays into the parameters, in place (an optimiser holding them keeps working).
 
         Every key must name a parameter and every parameter must be given
@@ -194,7 +204,9 @@ class Module:
         unless every check passes. Returns the missing and unexpected keys.
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
+            raise TypeError(
+                f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}"
+            )
         parameters = dict(self._named_parameters(remove_duplicate=False))
         missing = [name for name in parameters if name not in state_dict]
         unexpected = [str(name) for name in state_dict if name not in parameters]
@@ -212,7 +224,9 @@ class Module:
             if array.dtype.kind not in "biuf":
                 problems.append(f"{name} holds {array.dtype} data, expected numbers")
             elif array.shape != parameter.shape:
-                problems.append(f"size mismatch for {name}: the state dict has shape {array.shape}, the model {parameter.shape}")
+                problems.append(
+                    f"size mismatch for {name}: the state dict has shape {array.shape}, the model {parameter.shape}"
+                )
             else:
                 arrays[name] = array
         if problems:
@@ -249,12 +263,16 @@ class Sequential(Module):
     def __init__(self, *modules: Module):
         for i, module in enumerate(modules):
             if not isinstance(module, Module):
-                raise TypeError(f"Sequential: argument {i} is a {type(module).__name__}, not a Module")
+                raise TypeError(
+                    f"Sequential: argument {i} is a {type(module).__name__}, not a Module"
+                )
         self.modules_in_order = list(modules)
 
     def _members(self) -> Iterator[tuple[str, Any]]:
         yield from ((str(i), module) for i, module in enumerate(self.modules_in_order))
-        yield from ((name, value) for name, value in vars(self).items() if name != "modules_in_order")
+        yield from (
+            (name, value) for name, value in vars(self).items() if name != "modules_in_order"
+        )
 
     def forward(self, x: Any) -> Any:
         for module in self.modules_in_order:

@@ -44,7 +44,9 @@ class CrossEntropy(Op):
     rule = "(softmax(z)·Σq − q)·g/N   (q: the target distribution)"
 
     @staticmethod
-    def forward(ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    def forward(
+        ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+    ):
         if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] and grad_mode.enabled:
             raise RuntimeError(
                 "cross_entropy: weight requires grad, but the loss is not differentiable with respect to the "
@@ -59,7 +61,9 @@ class CrossEntropy(Op):
             targets = ClassTargets(target, weight, smoothing, z, ignore_index, np.shape(logits))
 
         shifted = shift_by_max(z, (1,))
-        parts = targets.sums_of_shifted(shifted)  # what the loss needs of the shifted logits: one number per row
+        parts = targets.sums_of_shifted(
+            shifted
+        )  # what the loss needs of the shifted logits: one number per row
         exp_shifted = np.exp(shifted, out=shifted)  # (in place: shifted is not needed any more)
         sum_exp = exp_shifted.sum(axis=1, keepdims=True)
         log_sum_exp = np.log(sum_exp[:, 0])
@@ -68,12 +72,18 @@ class CrossEntropy(Op):
         ctx.targets, ctx.reduction, ctx.logits_shape = targets, reduction, np.shape(logits)
         ctx.save_for_backward(logits, targets.given, exp_shifted, sum_exp)
         if reduction == "none":
-            return losses if np.ndim(logits) == 2 else losses.reshape(())  # (1-D logits: one 0-d loss)
+            return (
+                losses if np.ndim(logits) == 2 else losses.reshape(())
+            )  # (1-D logits: one 0-d loss)
         total = losses.sum()
         if reduction == "sum":
             return total
         # a mean over no weight (every row ignored, or weights summing to 0) is 0/0: nan, as in PyTorch
-        return total / z.dtype.type(targets.denominator) if targets.denominator else np.array(np.nan, z.dtype)
+        return (
+            total / z.dtype.type(targets.denominator)
+            if targets.denominator
+            else np.array(np.nan, z.dtype)
+        )
 
     @staticmethod
     def backward(ctx, grad):
@@ -90,7 +100,9 @@ class CrossEntropy(Op):
             grad_logits = targets.subtract_from(grad_logits, scale, given_target)  # − q · scale
             if len(ctx.logits_shape) == 1:  # 1-D logits were lifted to one row
                 grad_logits = grad_logits.reshape(ctx.logits_shape)
-        if ctx.needs_input_grad[1]:  # probabilities that require grad: ∂lossᵢ/∂tᵢ = −(1 − ε)·w·log pᵢ
+        if ctx.needs_input_grad[
+            1
+        ]:  # probabilities that require grad: ∂lossᵢ/∂tᵢ = −(1 − ε)·w·log pᵢ
             if ctx.create_graph:
                 log_probs = logits.reshape(-1, classes).log_softmax(axis=1)
             else:
@@ -110,8 +122,15 @@ class ClassTargets:
 
     given = None  # (nothing to save for backward: the indices are not differentiable)
 
-    def __init__(self, target: Any, weight: Any, smoothing: float, z: np.ndarray, ignore_index: int,
-                 logits_shape: tuple):
+    def __init__(
+        self,
+        target: Any,
+        weight: Any,
+        smoothing: float,
+        z: np.ndarray,
+        ignore_index: int,
+        logits_shape: tuple,
+    ):
         rows, classes = z.shape
         target = np.asarray(target.data if isinstance(target, Tensor) else target)
         expected = (rows,) if len(logits_shape) == 2 else ()
@@ -130,7 +149,9 @@ class ClassTargets:
         self.all_kept = bool(self.kept.all())
         if target.size and (target.min() < 0 or target.max() >= classes):
             _check_class_range(target, self.kept, classes, ignore_index)
-        self.index = target if self.all_kept else np.where(self.kept, target, 0)  # (ignored rows: any valid column)
+        self.index = (
+            target if self.all_kept else np.where(self.kept, target, 0)
+        )  # (ignored rows: any valid column)
         self.rows = np.arange(rows)
         self.weight, self.smoothing, self.classes = _class_weights(weight, z), smoothing, classes
         if weight is None:  # w[yᵢ] is 1 on kept rows, 0 on ignored ones
@@ -138,7 +159,9 @@ class ClassTargets:
         else:
             target_weight = np.where(self.kept, self.weight[self.index], 0).astype(z.dtype)
         self.denominator = target_weight.sum()
-        self.mass = (1 - smoothing) * target_weight if smoothing else target_weight  # q at (i, yᵢ), before smoothing
+        self.mass = (
+            (1 - smoothing) * target_weight if smoothing else target_weight
+        )  # q at (i, yᵢ), before smoothing
 
     def sums_of_shifted(self, shifted: np.ndarray) -> tuple:
         """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ]; the smoothing term needs Σ_c w_c·shifted_ic."""
@@ -148,24 +171,38 @@ class ClassTargets:
     def losses(self, parts: tuple, log_sum_exp: np.ndarray) -> np.ndarray:
         """lossᵢ = −Σ_c q_ic log p_ic = mass_i·(lse_i − shifted[i, yᵢ]) + (ε/C)·(lse_i·Σw − Σ_c w_c·shifted_ic)."""
         shifted_target, smooth = parts
-        with np.errstate(invalid="ignore") if not self.all_kept else _NO_CHANGE:  # (an ignored row's
-            losses = self.mass * (log_sum_exp - shifted_target)  # log p may be inf or nan: it adds 0)
+        with (
+            np.errstate(invalid="ignore") if not self.all_kept else _NO_CHANGE
+        ):  # (an ignored row's
+            losses = self.mass * (
+                log_sum_exp - shifted_target
+            )  # log p may be inf or nan: it adds 0)
             if self.smoothing:
-                losses = losses + self.smoothing / self.classes * (log_sum_exp * self.weight.sum() - smooth)
+                losses = losses + self.smoothing / self.classes * (
+                    log_sum_exp * self.weight.sum() - smooth
+                )
         return losses if self.all_kept else np.where(self.kept, losses, 0)
 
     def row_mass(self, given_target: Any = None) -> np.ndarray:
         """Σ_c q_ic, shaped (N, 1)."""
-        mass = self.mass + self.kept * (self.smoothing / self.classes * self.weight.sum()) if self.smoothing else self.mass
+        mass = (
+            self.mass + self.kept * (self.smoothing / self.classes * self.weight.sum())
+            if self.smoothing
+            else self.mass
+        )
         return mass[:, None]
 
     def subtract_from(self, grad_logits: Any, scale: Any, given_target: Any) -> Any:
         """grad_logits − q·scale: a scatter at (i, yᵢ), and the smoothing term on every kept row."""
-        if isinstance(grad_logits, Tensor):  # (create_graph: q is a constant, so subtract it as a Tensor op)
+        if isinstance(
+            grad_logits, Tensor
+        ):  # (create_graph: q is a constant, so subtract it as a Tensor op)
             return grad_logits - self.dense() * scale
         grad_logits[self.rows, self.index] -= self.mass * scale[:, 0]
         if self.smoothing:
-            grad_logits -= (self.kept[:, None] * scale) * (self.smoothing / self.classes * self.weight)
+            grad_logits -= (self.kept[:, None] * scale) * (
+                self.smoothing / self.classes * self.weight
+            )
         return grad_logits
 
     def dense(self) -> np.ndarray:
@@ -182,13 +219,17 @@ class ProbabilityTargets:
 
     all_kept = True
 
-    def __init__(self, target: Any, weight: Any, smoothing: float, z: np.ndarray, ignore_index: int):
+    def __init__(
+        self, target: Any, weight: Any, smoothing: float, z: np.ndarray, ignore_index: int
+    ):
         weight = _class_weights(weight, z)
         if ignore_index >= 0:  # (PyTorch's rule: the default -100, or any negative index, is fine)
             raise ValueError(
                 f"cross_entropy: ignore_index is not supported for probability targets, got ignore_index={ignore_index}"
             )
-        self.given = np.asarray(target) if isinstance(target, list | tuple) else target  # (saved: it may require grad)
+        self.given = (
+            np.asarray(target) if isinstance(target, list | tuple) else target
+        )  # (saved: it may require grad)
         self.weight, self.smoothing, self.classes = weight, smoothing, z.shape[1]
         self.q = self.distribution(np.asarray(target).reshape(z.shape).astype(z.dtype, copy=False))
         self.denominator = z.shape[0]
@@ -225,7 +266,9 @@ def _logits_as_rows(logits: np.ndarray) -> np.ndarray:
     """The logits as (N, C): 1-D logits (C,) are one row."""
     logits = np.asarray(logits)
     if logits.ndim not in (1, 2):
-        raise ValueError(f"cross_entropy: logits must have shape (N, C) or (C,), got {logits.shape}")
+        raise ValueError(
+            f"cross_entropy: logits must have shape (N, C) or (C,), got {logits.shape}"
+        )
     if logits.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
     return logits if logits.ndim == 2 else logits.reshape(1, -1)
@@ -238,7 +281,9 @@ def _class_weights(weight: Any, z: np.ndarray) -> np.ndarray:
         return np.ones(classes, z.dtype)
     weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
     if weight.shape != (classes,):
-        raise ValueError(f"cross_entropy: weight must have shape ({classes},) (one per class), got {weight.shape}")
+        raise ValueError(
+            f"cross_entropy: weight must have shape ({classes},) (one per class), got {weight.shape}"
+        )
     return weight.astype(z.dtype)
 
 
@@ -247,7 +292,9 @@ def _is_probabilities(target: Any, logits_shape: tuple) -> bool:
     return target.dtype.kind == "f" and target.shape == logits_shape
 
 
-def _check_class_range(target: np.ndarray, kept: np.ndarray, classes: int, ignore_index: int) -> None:
+def _check_class_range(
+    target: np.ndarray, kept: np.ndarray, classes: int, ignore_index: int
+) -> None:
     """Raise if a kept row's class index is outside 0..classes − 1."""
     bad = kept & ((target < 0) | (target >= classes))
     if bad.any():

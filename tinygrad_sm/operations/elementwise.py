@@ -144,12 +144,16 @@ class Pow(Op):
         if ctx.needs_input_grad[0]:
             grad_a = grad * b * (a + ctx.base_one_a) ** (b - 1)
             zero = ctx.exponent_zero
-            if ctx.needs_input_grad[1]:  # keep the formula's own 0 (and its ∂/∂b) where it is not 0·∞
+            if ctx.needs_input_grad[
+                1
+            ]:  # keep the formula's own 0 (and its ∂/∂b) where it is not 0·∞
                 zero = zero & np.isnan(array_of(grad_a))
             grad_a = where(zero, 0, grad_a)
         if ctx.needs_input_grad[1]:
             # (the added mask has the result's dtype, so a float32 base's ln a is taken in float64 when z is)
-            grad_b = grad * where(ctx.base_one_b, 0, out * log(a + ctx.base_one_b.astype(out.dtype)))
+            grad_b = grad * where(
+                ctx.base_one_b, 0, out * log(a + ctx.base_one_b.astype(out.dtype))
+            )
         return grad_a, grad_b
 
 
@@ -339,7 +343,9 @@ def astype(self: Tensor, dtype: Any) -> Tensor:
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"astype: {dtype!r} is not a dtype (try np.float32, np.float64, np.int64 or bool)") from None
+        raise TypeError(
+            f"astype: {dtype!r} is not a dtype (try np.float32, np.float64, np.int64 or bool)"
+        ) from None
     if dtype.kind not in "fiub":
         raise TypeError(f"astype: only numeric and bool dtypes are supported, got {dtype}")
     if dtype.kind != "f" or self.data.dtype.kind != "f":

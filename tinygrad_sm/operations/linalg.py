@@ -26,7 +26,9 @@ class MatMul(Op):
         a, b = as_operand(a, "matmul"), as_operand(b, "matmul")
         a_shape, b_shape = np.shape(a), np.shape(b)
         if len(a_shape) == 0 or len(b_shape) == 0:
-            raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a_shape} and {b_shape}")
+            raise ValueError(
+                f"matmul: both operands need at least one dimension, got shapes {a_shape} and {b_shape}"
+            )
         k_a = a_shape[-1]
         k_b = b_shape[-2] if len(b_shape) > 1 else b_shape[0]
         if k_a != k_b:
@@ -35,7 +37,9 @@ class MatMul(Op):
         try:
             return np.matmul(a, b)
         except ValueError:
-            raise ValueError(f"matmul: batch shapes of {a_shape} and {b_shape} cannot be broadcast together") from None
+            raise ValueError(
+                f"matmul: batch shapes of {a_shape} and {b_shape} cannot be broadcast together"
+            ) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -46,7 +50,11 @@ class MatMul(Op):
         # give grad the shape of the 2-D product (put back the axes the 1-D operands dropped)
         grad2 = grad
         if a_is_vector:
-            grad2 = grad2.reshape(grad2.shape[:-1] + (1,) + grad2.shape[-1:]) if not b_is_vector else grad2.reshape(1, 1)
+            grad2 = (
+                grad2.reshape(grad2.shape[:-1] + (1,) + grad2.shape[-1:])
+                if not b_is_vector
+                else grad2.reshape(1, 1)
+            )
         if b_is_vector and not a_is_vector:
             grad2 = grad2.reshape(grad2.shape + (1,))
         grad_a = grad_b = None
@@ -80,7 +88,9 @@ class Linear(Op):
                 f"(expected input (..., {weight.shape[-1] if weight.ndim else '?'}))"
             )
         if bias is not None and np.shape(bias) != weight.shape[:1]:
-            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {np.shape(bias)}")
+            raise ValueError(
+                f"linear: bias must have shape ({weight.shape[0]},), got {np.shape(bias)}"
+            )
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is not None:
@@ -93,9 +103,17 @@ class Linear(Op):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        rows = math.prod(x.shape[:-1])  # (not reshape(-1, ...): that fails when a feature axis has size 0)
+        rows = math.prod(
+            x.shape[:-1]
+        )  # (not reshape(-1, ...): that fails when a feature axis has size 0)
         rows_grad = grad.reshape(rows, grad.shape[-1])  # (rows, out)
         grad_x = grad @ weight if ctx.needs_input_grad[0] else None
-        grad_weight = rows_grad.T @ x.reshape(rows, x.shape[-1]) if ctx.needs_input_grad[1] else None
-        grad_bias = rows_grad.sum(axis=0) if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] else None
+        grad_weight = (
+            rows_grad.T @ x.reshape(rows, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        )
+        grad_bias = (
+            rows_grad.sum(axis=0)
+            if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
+            else None
+        )
         return grad_x, grad_weight, grad_bias

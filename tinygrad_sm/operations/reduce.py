@@ -57,13 +57,19 @@ class _Extremum(Op):
         axes = normalize_axis(axis, a.ndim, name, a.shape)
         empty = [i for i in axes if a.shape[i] == 0]
         if empty:  # (reducing the other axes of an empty tensor is fine: the result is empty too)
-            raise ValueError(f"{name}: cannot reduce over axis {empty[0]}, which has size 0 (shape {a.shape})")
+            raise ValueError(
+                f"{name}: cannot reduce over axis {empty[0]}, which has size 0 (shape {a.shape})"
+            )
         extreme = type(ctx).reduce(a, axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:  # (integer and bool tensors never need it)
             winners = a == extreme
             ctx.share = np.divide(winners, winners.sum(axis=axes, keepdims=True), dtype=a.dtype)
         ctx.kept_shape = extreme.shape
-        return extreme if keepdims else extreme.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+        return (
+            extreme
+            if keepdims
+            else extreme.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+        )
 
     @staticmethod
     def backward(ctx, grad):

@@ -38,7 +38,9 @@ class Reshape(Op):
     @staticmethod
     def forward(ctx, a, *shape):
         if not shape:
-            raise TypeError("reshape: missing the new shape (e.g. x.reshape(2, 3) or x.reshape(-1))")
+            raise TypeError(
+                "reshape: missing the new shape (e.g. x.reshape(2, 3) or x.reshape(-1))"
+            )
         ctx.input_shape = a.shape
         return a.reshape(shape_argument(shape))
 
@@ -58,8 +60,13 @@ class Transpose(Op):
         axes = shape_argument(axes)
         if not axes:
             axes = tuple(range(a.ndim))[::-1]
-        elif sorted(normalize_axis(axes, a.ndim, "transpose", a.shape)) != list(range(a.ndim)) or len(axes) != a.ndim:
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+        elif (
+            sorted(normalize_axis(axes, a.ndim, "transpose", a.shape)) != list(range(a.ndim))
+            or len(axes) != a.ndim
+        ):
+            raise ValueError(
+                f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}"
+            )
         axes = tuple(int(x) % a.ndim for x in axes)
         ctx.inverse = tuple(np.argsort(axes))
         return a.transpose(axes)
@@ -80,7 +87,9 @@ class SwapAxes(Op):
         normalize_axis((axis1,), a.ndim, "swapaxes", a.shape)
         normalize_axis((axis2,), a.ndim, "swapaxes", a.shape)
         ctx.axes = (axis1, axis2)
-        return a.swapaxes(axis1, axis2) if a.ndim else a.view()  # a 0-d tensor's only axis is 0 (or -1)
+        return (
+            a.swapaxes(axis1, axis2) if a.ndim else a.view()
+        )  # a 0-d tensor's only axis is 0 (or -1)
 
     @staticmethod
     def backward(ctx, grad):
@@ -99,7 +108,9 @@ class BroadcastTo(Op):
         try:
             return np.broadcast_to(a, tuple(shape))
         except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {tuple(shape)}") from None
+            raise ValueError(
+                f"broadcast_to: cannot broadcast shape {a.shape} to {tuple(shape)}"
+            ) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -113,7 +124,9 @@ def _plain_index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index) if index else np.zeros(0, dtype=np.intp)  # x[[]] selects nothing, as in NumPy
+        return (
+            np.asarray(index) if index else np.zeros(0, dtype=np.intp)
+        )  # x[[]] selects nothing, as in NumPy
     return index
 
 
@@ -163,23 +176,30 @@ class Concatenate(Op):
             raise ValueError("concatenate: need at least one tensor")
         arrays = [np.asarray(a) for a in arrays]
         if any(a.ndim == 0 for a in arrays):
-            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated (use Tensor.stack)")
+            raise ValueError(
+                "concatenate: zero-dimensional tensors cannot be concatenated (use Tensor.stack)"
+            )
         if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-            raise TypeError(f"concatenate: axis must be an int, got {axis!r} (NumPy's axis=None, flattening, is not supported)")
+            raise TypeError(
+                f"concatenate: axis must be an int, got {axis!r} (NumPy's axis=None, flattening, is not supported)"
+            )
         ctx.axis = normalize_axis(axis, arrays[0].ndim, "concatenate", arrays[0].shape)[0]
         try:
             out = np.concatenate(arrays, axis=ctx.axis)
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}") from None
-        ctx.bounds = list(itertools.accumulate([a.shape[ctx.axis] for a in arrays], initial=0))  # where each input starts
+        ctx.bounds = list(
+            itertools.accumulate([a.shape[ctx.axis] for a in arrays], initial=0)
+        )  # where each input starts
         return out
 
     @staticmethod
     def backward(ctx, grad):
         before = (slice(None),) * ctx.axis
         return tuple(
-            grad[before + (slice(int(start), int(stop)),)] for start, stop in zip(ctx.bounds[:-1], ctx.bounds[1:])
+            grad[before + (slice(int(start), int(stop)),)]
+            for start, stop in zip(ctx.bounds[:-1], ctx.bounds[1:])
         )
 
 
@@ -195,7 +215,9 @@ class Stack(Op):
         arrays = [np.asarray(a) for a in arrays]
         ctx.axis = normalize_axis(axis, arrays[0].ndim + 1, "stack")[0]
         if len({a.shape for a in arrays}) != 1:
-            raise ValueError(f"stack: all tensors must have the same shape, got {', '.join(str(a.shape) for a in arrays)}")
+            raise ValueError(
+                f"stack: all tensors must have the same shape, got {', '.join(str(a.shape) for a in arrays)}"
+            )
         return np.stack(arrays, axis=ctx.axis)
 
     @staticmethod
@@ -207,7 +229,9 @@ class Stack(Op):
 def _sequence_of_tensors(tensors: Any, op: str) -> Any:
     """``concatenate``/``stack`` take a list or tuple of tensors; one Tensor (which iterates over its rows) is a mistake."""
     if isinstance(tensors, Tensor | np.ndarray) or not isinstance(tensors, list | tuple):
-        raise TypeError(f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__} (write {op}([a, b]))")
+        raise TypeError(
+            f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__} (write {op}([a, b]))"
+        )
     return tensors
 
 

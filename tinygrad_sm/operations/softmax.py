@@ -21,7 +21,9 @@ from .rule_helpers import exp, shift_by_max
 def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
     """The normalised axes of a softmax-family op, whose input must be floating point (as in PyTorch)."""
     if z.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point tensor, got dtype {z.dtype} (convert it with .astype(np.float32))")
+        raise TypeError(
+            f"{op}: expected a floating-point tensor, got dtype {z.dtype} (convert it with .astype(np.float32))"
+        )
     return normalize_axis(axis, z.ndim, op, z.shape)
 
 
@@ -79,7 +81,9 @@ class LogSumExp(Op):
         axes = normalize_axis(axis, z.ndim, "logsumexp", z.shape)
         ctx.kept_shape = keepdims_shape(z.shape, axes)
         top = np.max(z, axis=axes, keepdims=True) if z.size else np.zeros(ctx.kept_shape, z.dtype)
-        top = np.where(np.isfinite(top), top, 0).astype(z.dtype, copy=False)  # an ±inf max would give inf - inf
+        top = np.where(np.isfinite(top), top, 0).astype(
+            z.dtype, copy=False
+        )  # an ±inf max would give inf - inf
         with np.errstate(divide="ignore"):
             out = np.log(np.sum(np.exp(z - top), axis=axes, keepdims=True)) + top
         if not keepdims:
