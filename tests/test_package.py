@@ -43,3 +43,49 @@ def test_import_needs_no_graphviz_until_a_picture_is_asked_for():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "viz needs graphviz"
+
+
+def module_level_imports() -> dict[str, set[str]]:
+    """For each module of the package, the package modules it imports at module level (not inside functions)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(tinygrad_sm.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for statement in ast.parse(path.read_text()).body:  # (top level only: a late import inside a function is allowed)
+            if isinstance(statement, ast.ImportFrom) and statement.level:
+                base = package.rsplit(".", statement.level - 1)[0] if statement.level > 1 else package
+                module = f"{base}.{statement.module}" if statement.module else base
+                for alias in statement.names:
+                    candidate = f"{module}.{alias.name}"
+                    targets.add(candidate if candidate in all_modules() else module)
+        graph[name] = {t for t in targets if t != name and t != "tinygrad_sm"}
+    return graph
+
+
+def test_imports_run_one_way_with_no_circle():
+    # ground floor -> tensor -> function -> engine -> operations -> nn / optim / viz (docs/ARCHITECTURE.md)
+    graph = module_level_imports()
+    floor = {"tinygrad_sm.shapes", "tinygrad_sm.grad_mode", "tinygrad_sm.random", "tinygrad_sm._checks"}
+    for module in floor:
+        assert not graph[module], f"{module} is on the ground floor but imports {graph[module]}"
+    assert "tinygrad_sm.operations" not in {t.rsplit(".", 1)[0] for t in graph["tinygrad_sm.autograd"]}
+    visiting, done = set(), set()
+
+    def visit(module, path):
+        assert module not in visiting, f"import circle: {' -> '.join([*path, module])}"
+        if module in done:
+            return
+        visiting.add(module)
+        for target in graph.get(module, ()):
+            visit(target, [*path, module])
+        visiting.discard(module)
+        done.add(module)
+
+    for module in graph:
+        visit(module, [])
