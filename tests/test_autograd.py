@@ -513,3 +513,34 @@ def test_a_custom_backward_returning_the_input_itself_gives_a_copy_as_grad():
     p = Tensor([1.0, 2.0], requires_grad=True)
     Identity.apply(p).sum().backward()
     assert p.grad.data is not p.data and not np.shares_memory(p.grad.data, p.data)
+
+
+# ----- topological_order, directly ---------------------------------------------------------
+def test_topological_order_puts_every_tensor_after_its_inputs():
+    from tinygrad_sm.autograd import topological_order
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    constant = Tensor([3.0, 4.0])
+    a = x.exp()
+    b = x * constant
+    c = a + b  # a diamond: x feeds a and b, both feed c
+    d = c.sum()
+    order = topological_order(d)
+    position = {id(t): i for i, t in enumerate(order)}
+    assert {id(t) for t in order} == {id(x), id(a), id(b), id(c), id(d)}  # the constant needs no gradient
+    for tensor in order:
+        for parent in tensor.grad_fn.inputs if tensor.grad_fn else ():
+            if parent is not None and parent.requires_grad:
+                assert position[id(parent)] < position[id(tensor)]
+    assert order[-1] is d and len(order) == len(set(map(id, order)))
+
+
+def test_topological_order_of_several_roots_lists_each_tensor_once():
+    from tinygrad_sm.autograd import topological_order
+
+    x = Tensor([1.0], requires_grad=True)
+    shared = x * 2
+    first, second = shared.exp(), shared.log()
+    order = topological_order(first, second)
+    assert [id(t) for t in order].count(id(shared)) == 1
+    assert {id(first), id(second), id(shared), id(x)} == {id(t) for t in order}

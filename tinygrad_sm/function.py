@@ -124,7 +124,7 @@ class Function:
         ctx = cls.__new__(cls)
         # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through;
         # a NumPy scalar becomes a Python scalar so that, as in PyTorch, it never upcasts a float32 tensor.
-        # (One plain loop: this runs for every op, and it is cheaper than three comprehensions.)
+        # (one plain loop: this runs for every op)
         arrays, parents, needs_grad = [], [], []
         for arg in args:
             if isinstance(arg, Tensor):

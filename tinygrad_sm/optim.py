@@ -116,10 +116,7 @@ class Optimizer:
         all_state = self.state
         pairs = []
         for i, p in enumerate(group["params"]):
-            param, grad = (
-                p._data,
-                p._grad,
-            )  # (the slots: this runs for every parameter on every step)
+            param, grad = p._data, p._grad  # (the slots: this runs for every parameter, every step)
             if grad is None:
                 continue
             g = grad._data if isinstance(grad, Tensor) else None
