@@ -42,8 +42,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``tinygrad_sm.viz`` (draw_graph, trace_backward, ...) is imported on first use: the pictures need
-    the graphviz package, and ``import tinygrad_sm`` needs only NumPy."""
+    """``tinygrad_sm.viz`` (draw_graph, trace_backward, ...) is imported on first use: the pictures
+    need the graphviz package, and ``import tinygrad_sm`` needs only NumPy."""
     if name == "viz":
         import importlib
 

@@ -37,8 +37,8 @@ def label_smoothing_value(what: str, value: object) -> float:
 def number_in_range(
     what: str, name: str, value: object, low: float, high: float = math.inf, high_open: bool = False
 ) -> None:
-    """Raise a ValueError naming ``what`` and ``name`` unless ``value`` is a real number (not a bool)
-    in [low, high] (or [low, high) with ``high_open``)."""
+    """Raise a ValueError naming ``what`` and ``name`` unless ``value`` is a real number
+    (not a bool) in [low, high] (or [low, high) with ``high_open``)."""
     if type(value) is float and low <= value < high:  # the usual case (optimisers check every step)
         return
     is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)

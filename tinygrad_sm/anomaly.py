@@ -154,14 +154,16 @@ class AnomalyChecker:
         name = _op_name(cls)
         shapes = _shapes(args)
         message = (
-            f"detect_anomaly: {name} produced {_describe(np.asarray(data))} in its output (forward pass) "
-            f"from finite inputs.\n  op: {name}, input shapes: {', '.join(map(str, shapes)) or 'none'}, "
+            f"detect_anomaly: {name} produced {_describe(np.asarray(data))} in its output "
+            "(forward pass) from finite inputs.\n"
+            f"  op: {name}, input shapes: {', '.join(map(str, shapes)) or 'none'}, "
             f"output shape: {tuple(np.shape(data))}\n{_site_text(site)}"
         )
         raise AnomalyError(message, name, "forward", shapes, site)
 
     def after_backward(self, ctx: Function, grad: Any, input_grads: Any) -> None:
-        """Raise if the op's backward made a NaN/Inf gradient from a finite gradient and finite inputs."""
+        """Raise if the op's backward made a NaN/Inf gradient
+        from a finite gradient and finite inputs."""
         if not _finite(grad) or not all(_finite(parent) for parent in getattr(ctx, "inputs", ())):
             return
         for position, input_grad in enumerate(input_grads):
@@ -175,9 +177,11 @@ class AnomalyChecker:
             rule_text = f" (its rule: {rule})" if rule else ""
             site = ctx.__dict__.get("_anomaly_site")
             message = (
-                f"detect_anomaly: the backward of {name} produced {_describe(_array(input_grad))} in the gradient "
+                f"detect_anomaly: the backward of {name} produced "
+                f"{_describe(_array(input_grad))} in the gradient "
                 f"for its input {position} from a finite incoming gradient{rule_text}.\n"
-                f"  op: {name}, input shapes: {', '.join(map(str, shapes)) or 'none'}\n{_site_text(site)}"
+                f"  op: {name}, input shapes: {', '.join(map(str, shapes)) or 'none'}\n"
+                f"{_site_text(site)}"
             )
             raise AnomalyError(message, name, "backward", shapes, site)
 

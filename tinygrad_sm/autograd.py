@@ -43,10 +43,10 @@ class BackwardOfNumpyRule(Function):
     @staticmethod
     def backward(ctx, grad):
         raise RuntimeError(
-            f"{ctx.name}.backward is written in plain NumPy, so its result can be differentiated only once. "
-            f"To differentiate it twice, write the backward with operations that also work on Tensors "
-            f"(operators, .sum(), .reshape(), tinygrad_sm.operations.rule_helpers functions) and set "
-            f"differentiable_backward = True on {ctx.name}."
+            f"{ctx.name}.backward is written in plain NumPy, so its result can be differentiated "
+            "only once. To differentiate it twice, write the backward with operations that also "
+            "work on Tensors (operators, .sum(), .reshape(), tinygrad_sm.operations.rule_helpers "
+            f"functions) and set differentiable_backward = True on {ctx.name}."
         )
 
 
@@ -121,12 +121,13 @@ def accumulate(pending: dict[int, Any], tensor: Tensor, grad: Any) -> None:
 
 # ----- 3. one node: its rule, and what it returned made into one gradient per input ------------
 def input_gradients(node: Function, grad: Any, create_graph: bool) -> list[Any]:
-    """The gradient each of ``node``'s inputs gets from it: the rule's result, one per input (None where
-    an input needs none), each with its input's shape (broadcasting undone) and dtype."""
+    """The gradient each of ``node``'s inputs gets from it: the rule's result, one per input (None
+    where an input needs none), each with its input's shape (broadcasting undone) and dtype."""
     if node._saved is None:
         raise RuntimeError(
-            f"Trying to backward through the graph a second time: the saved values of {type(node).__name__}Backward "
-            "were freed by the first backward(). Pass retain_graph=True to the first backward() to keep them."
+            "Trying to backward through the graph a second time: the saved values of "
+            f"{type(node).__name__}Backward were freed by the first backward(). "
+            "Pass retain_graph=True to the first backward() to keep them."
         )
     if create_graph:
         results = _call_backward_recorded(node, grad)
@@ -151,7 +152,8 @@ def input_gradients(node: Function, grad: Any, create_graph: bool) -> list[Any]:
 
 
 def _call_backward_recorded(ctx: Function, grad: Tensor) -> tuple:
-    """Under create_graph: run one node's rule so that its own arithmetic is recorded on the graph."""
+    """Under create_graph: run one node's rule
+    so that its own arithmetic is recorded on the graph."""
     cls = type(ctx)
     if cls.differentiable_backward:
         ctx.create_graph = True  # saved_tensors now hands out the Tensors the arrays came from
@@ -166,17 +168,18 @@ def _call_backward_recorded(ctx: Function, grad: Tensor) -> tuple:
 
 
 def _match_inputs(result: Any, ctx: Function) -> tuple:
-    """One gradient per forward argument: a lone gradient becomes a 1-tuple; trailing ones may be omitted."""
+    """One gradient per forward argument: a lone gradient becomes a 1-tuple;
+    trailing ones may be omitted."""
     cls = type(ctx)
     if result is None and any(ctx.needs_input_grad):
         raise RuntimeError(
-            f"{cls.__name__}.backward returned None (did it forget to `return`?): return one gradient per "
-            "forward input, None for an input that needs none"
+            f"{cls.__name__}.backward returned None (did it forget to `return`?): "
+            "return one gradient per forward input, None for an input that needs none"
         )
     if isinstance(result, list):
         raise TypeError(
-            f"{cls.__name__}.backward returned a list; return a tuple of gradients (one per forward input), "
-            "or a single gradient for a single input"
+            f"{cls.__name__}.backward returned a list; return a tuple of gradients "
+            "(one per forward input), or a single gradient for a single input"
         )
     if type(result) is not tuple:
         result = (result,)
@@ -189,7 +192,8 @@ def _match_inputs(result: Any, ctx: Function) -> tuple:
             g is not None for g in result[count:]
         ):
             raise RuntimeError(
-                f"{cls.__name__}.backward returned {len(result)} gradient(s) but forward took {count} input(s)"
+                f"{cls.__name__}.backward returned {len(result)} gradient(s) "
+                f"but forward took {count} input(s)"
             )
         result = (result + (None,) * len(missing))[:count]
     return result
@@ -205,13 +209,14 @@ def _as_gradient_array(value: Any, ctx: Function) -> np.ndarray:
     ):
         return np.asarray(value)
     raise TypeError(
-        f"{type(ctx).__name__}.backward returned a {type(value).__name__} ({value!r:.40}) as a gradient; "
-        "return a numpy array (or None) for each input"
+        f"{type(ctx).__name__}.backward returned a {type(value).__name__} ({value!r:.40}) "
+        "as a gradient; return a numpy array (or None) for each input"
     )
 
 
 def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Function]) -> Any:
-    """Under create_graph every gradient is a Tensor; a NumPy rule's result is marked once-differentiable."""
+    """Under create_graph every gradient is a Tensor;
+    a NumPy rule's result is marked once-differentiable."""
     if value is None or (isinstance(value, Tensor) and cls.differentiable_backward):
         return value
     value = _as_gradient_array(
@@ -263,7 +268,8 @@ class LeafSink:
         return None  # every input that requires grad
 
     def receive(self, tensor: Tensor, grad: Any) -> bool:
-        """Store a leaf's (or retained) gradient; True if backpropagation goes on through its node."""
+        """Store a leaf's (or retained) gradient;
+        True if backpropagation goes on through its node."""
         if tensor._node is None or tensor._retains_grad:
             self.store(tensor, grad)
         return tensor._node is not None
@@ -321,15 +327,16 @@ class InputsSink:
         return node is not None and any(p is not None and id(p) in self.prune for p in node.inputs)
 
     def gradients_of(self, inputs: list[Tensor]) -> list[Any]:
-        """One result per input, in order (an input listed twice gets its gradient twice; None if unused)."""
+        """One result per input, in order
+        (an input listed twice gets its gradient twice; None if unused)."""
         return [self.results.get(id(t)) for t in inputs]
 
 
-# ----- the public entry points ------------------------------------------------------------------------
+# ----- the public entry points ------------------------------------------------------------------
 def seed_gradient(output: Tensor, gradient: Any, create_graph: bool, what: str) -> Any:
-    """The gradient a backward pass starts from at ``output``: the given ``gradient`` (checked, and cast
-    to the output's dtype: a gradient always has its tensor's dtype, as in PyTorch), or 1 for a
-    scalar output. An ndarray, or a Tensor under ``create_graph``."""
+    """The gradient a backward pass starts from at ``output``: the given ``gradient`` (checked, and
+    cast to the output's dtype: a gradient always has its tensor's dtype, as in PyTorch), or 1 for
+    a scalar output. An ndarray, or a Tensor under ``create_graph``."""
     if not isinstance(output, Tensor):
         raise TypeError(f"{what}: expected a Tensor, got {type(output).__name__}")
     if not output._requires_grad:
@@ -340,8 +347,9 @@ def seed_gradient(output: Tensor, gradient: Any, create_graph: bool, what: str) 
     if gradient is None:
         if output._data.size != 1:
             raise RuntimeError(
-                f"{what}: grad can be implicitly created only for a scalar output, but the output has shape "
-                f"{output.shape}; pass gradient= (a tensor of that shape, e.g. ones) to backward()"
+                f"{what}: grad can be implicitly created only for a scalar output, "
+                f"but the output has shape {output.shape}; "
+                "pass gradient= (a tensor of that shape, e.g. ones) to backward()"
             )
         ones = np.ones(output._data.shape, output._data.dtype)
         return Tensor._make(ones) if create_graph else ones
@@ -352,8 +360,8 @@ def seed_gradient(output: Tensor, gradient: Any, create_graph: bool, what: str) 
             tensor = Tensor._make(np.asarray(gradient, dtype=output.dtype))
         except (TypeError, ValueError):
             raise TypeError(
-                f"{what}: gradient must be a Tensor or an array of numbers of shape {output.shape}, "
-                f"got {type(gradient).__name__} {gradient!r:.60}"
+                f"{what}: gradient must be a Tensor or an array of numbers "
+                f"of shape {output.shape}, got {type(gradient).__name__} {gradient!r:.60}"
             ) from None
     if tensor.shape != output.shape:
         raise ValueError(

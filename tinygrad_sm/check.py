@@ -48,7 +48,8 @@ def _outputs(result: Any, what: str) -> list[Tensor]:
 
 
 def _reverse_jacobians(outputs: list[Tensor], inputs: list[Tensor]) -> list[np.ndarray]:
-    """For each input, d(all outputs, flattened)/d(input, flattened): one backward per output element."""
+    """For each input, d(all outputs, flattened)/d(input, flattened):
+    one backward per output element."""
     total = sum(o.size for o in outputs)
     jacobians = [np.zeros((total, x.size), dtype=np.float64) for x in inputs]
     row = 0
@@ -160,9 +161,11 @@ def gradcheck(
                 output_element = _output_element(k, out_shapes)
                 a, n = float(column[k]), float(numeric[k])
                 message = (
-                    f"gradcheck: gradient mismatch for input {i} (shape {leaf.shape}) at element {element}, "
+                    f"gradcheck: gradient mismatch for input {i} (shape {leaf.shape}) "
+                    f"at element {element}, "
                     f"output element {output_element}: analytic {a:.6g}, numeric {n:.6g} "
-                    f"(|difference| {abs(a - n):.3g} > atol + rtol*|numeric| = {atol + rtol * abs(n):.3g})"
+                    f"(|difference| {abs(a - n):.3g} > atol + rtol*|numeric| = "
+                    f"{atol + rtol * abs(n):.3g})"
                 )
                 if raise_exception:
                     raise GradcheckError(message, i, element, output_element, a, n)
@@ -173,12 +176,14 @@ def gradcheck(
 def _check_gradcheck_arguments(
     fn: Any, inputs: Any, eps: Any, atol: Any, rtol: Any, raise_exception: Any
 ) -> list:
-    """The inputs as a list, after checking every argument of :func:`gradcheck` (clear errors, not NumPy's)."""
+    """The inputs as a list, after checking every argument of :func:`gradcheck` (clear errors,
+    not NumPy's)."""
     if not callable(fn):
         raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
     if not isinstance(inputs, Tensor | tuple | list):
         raise TypeError(
-            f"gradcheck: inputs must be a Tensor or a tuple/list of inputs, got {type(inputs).__name__}"
+            "gradcheck: inputs must be a Tensor or a tuple/list of inputs, "
+            f"got {type(inputs).__name__}"
         )
     for name, value, low in (("eps", eps, "> 0"), ("atol", atol, ">= 0"), ("rtol", rtol, ">= 0")):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -88,8 +88,9 @@ class Function:
         saved = self._saved
         if saved is None:
             raise RuntimeError(
-                f"{type(self).__name__}Backward: its saved values were freed by an earlier backward(). "
-                "To backward through the same graph twice, pass retain_graph=True to the first backward()."
+                f"{type(self).__name__}Backward: its saved values were freed by an earlier "
+                "backward(). To backward through the same graph twice, pass retain_graph=True "
+                "to the first backward()."
             )
         if not self.create_graph:
             return saved
@@ -123,7 +124,8 @@ class Function:
                     break
         ctx = cls.__new__(cls)
         # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through;
-        # a NumPy scalar becomes a Python scalar so that, as in PyTorch, it never upcasts a float32 tensor.
+        # a NumPy scalar becomes a Python scalar so that, as in PyTorch, it never upcasts a float32
+        # tensor.
         # (one plain loop: this runs for every op)
         arrays, parents, needs_grad = [], [], []
         for arg in args:
@@ -147,7 +149,8 @@ class Function:
         try:
             data = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
-            # the message gains the op's name and the input shapes; the traceback keeps the line that raised
+            # the message gains the op's name and the input shapes; the traceback keeps the line
+            # that raised
             renamed = _name_the_op(cls, error, args)
             if renamed is error:
                 raise
@@ -215,15 +218,16 @@ _ENGINE_FIELDS = ("inputs", "_forward_arrays")
 
 class Op(Function):
     """A built-in op. Inside its ``backward`` it uses only operators, ``.sum``/``.reshape``/
-    ``.transpose``/``.swapaxes``, indexing and the functions in ``operations/rule_helpers.py``, which
-    work on ndarrays and on Tensors alike; so ``backward(create_graph=True)`` records the rule itself
-    and higher derivatives are right."""
+    ``.transpose``/``.swapaxes``, indexing and the functions in ``operations/rule_helpers.py``,
+    which work on ndarrays and on Tensors alike; so ``backward(create_graph=True)`` records the
+    rule itself and higher derivatives are right."""
 
     differentiable_backward = True
 
 
 def _repeats_an_array(arrays: list) -> bool:
-    """True if one array object is handed to forward as two arguments (``t * t``, ``t * t.detach()``)."""
+    """True if one array object is handed to forward as two arguments (``t * t``,
+    ``t * t.detach()``)."""
     if len(arrays) == 2:
         return arrays[0] is arrays[1]
     if len(arrays) == 3:  # (linear, clip, where)
@@ -251,7 +255,8 @@ def _separate_aliases(ctx: Function, arrays: list, parents: list) -> None:
 
 
 def _bind_keywords(cls: type[Function], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """Move keyword arguments of forward's positional parameters into ``args`` (defaults fill the gaps).
+    """Move keyword arguments of forward's positional parameters into ``args`` (defaults fill the
+    gaps).
 
     Then ``z.cross_entropy(target=probs)`` is ``z.cross_entropy(probs)``: a Tensor given by keyword
     is an input of the graph too. A Tensor that remains a keyword argument (forward takes it as
@@ -278,8 +283,8 @@ def _bind_keywords(cls: type[Function], args: tuple, kwargs: dict) -> tuple[tupl
         if isinstance(value, Tensor):
             if value._requires_grad:
                 raise TypeError(
-                    f"{name}: {key}= is a Tensor that requires grad, but {name} takes {key} as a setting, "
-                    "not as a differentiable input"
+                    f"{name}: {key}= is a Tensor that requires grad, "
+                    f"but {name} takes {key} as a setting, not as a differentiable input"
                 )
             kwargs = {**kwargs, key: value.data}
     return args, kwargs
@@ -289,7 +294,8 @@ _POSITIONAL_PARAMETERS: dict[type, tuple[tuple[str, Any], ...]] = {}
 
 
 def _positional_parameters(cls: type[Function]) -> tuple[tuple[str, Any], ...]:
-    """(name, default) of each parameter of ``cls.forward`` after ``ctx`` that can be given by position."""
+    """(name, default) of each parameter of ``cls.forward`` after ``ctx``
+    that can be given by position."""
     parameters = _POSITIONAL_PARAMETERS.get(cls)
     if parameters is None:
         try:
@@ -318,7 +324,8 @@ def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: list) -
     if type(result) is not np.ndarray:
         if not isinstance(result, np.ndarray | np.generic | bool | int | float):
             raise TypeError(
-                f"{name}: forward must return a numpy.ndarray, got {type(result).__name__} {result!r:.60}"
+                f"{name}: forward must return a numpy.ndarray, "
+                f"got {type(result).__name__} {result!r:.60}"
             )
         result = np.asarray(result)
     if result.dtype.kind not in "fiub":
@@ -337,7 +344,8 @@ def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: list) -
 def float_result_dtype(arrays: list) -> np.dtype:
     """The float dtype of an op's result, as PyTorch picks it: that of the float arrays that went in
     (float32 and float64 together give float64, NumPy's promotion, as API.md says), or the default
-    dtype when only integers, bools and Python numbers did (int64 + 0.5 is float32, uint8.sqrt() too)."""
+    dtype when only integers, bools and Python numbers did (int64 + 0.5 is float32,
+    uint8.sqrt() too)."""
     dtype = None
     for a in arrays:
         if type(a) is np.ndarray and a.dtype.kind == "f":
@@ -420,8 +428,8 @@ def register_op(
             and (not redefined or existing.__module__.startswith(_BUILT_IN))
         ):
             raise ValueError(
-                f"register_op: an op named {name!r} is already registered ({existing.__module__}.{existing.__qualname__}); "
-                "pick another name"
+                f"register_op: an op named {name!r} is already registered "
+                f"({existing.__module__}.{existing.__qualname__}); pick another name"
             )
         if existing is None and method and hasattr(Tensor, name):
             raise ValueError(f"register_op: Tensor already has an attribute {name!r}")

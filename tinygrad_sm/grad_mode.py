@@ -25,7 +25,8 @@ class _GradMode(threading.local):
     enabled = True
 
     def __init__(self) -> None:
-        #: the grad modes that the open ``no_grad``/``enable_grad`` blocks will restore, innermost last
+        #: the grad modes that the open ``no_grad``/``enable_grad`` blocks will restore,
+        #: innermost last
         self.outer_modes: list[bool] = []
 
 
@@ -116,8 +117,8 @@ class _SetGradMode(Switch):
         if func is not None:  # used as a bare decorator: @no_grad
             if not callable(func):
                 raise TypeError(
-                    f"{cls.__name__}: expected a function to decorate (@{cls.__name__}) or no argument "
-                    f"(with {cls.__name__}():), got {type(func).__name__} {func!r}"
+                    f"{cls.__name__}: expected a function to decorate (@{cls.__name__}) "
+                    f"or no argument (with {cls.__name__}():), got {type(func).__name__} {func!r}"
                 )
             return self(func)
         return self

@@ -47,7 +47,8 @@ def save(obj: Module | Mapping[str, Any], path: PathLike) -> None:
         state = obj
     else:
         raise TypeError(
-            f"save: expected a Module or a state dict (a mapping of names to arrays), got {type(obj).__name__}"
+            "save: expected a Module or a state dict (a mapping of names to arrays), "
+            f"got {type(obj).__name__}"
         )
     arrays = {}
     for key, value in state.items():
@@ -56,7 +57,8 @@ def save(obj: Module | Mapping[str, Any], path: PathLike) -> None:
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biufc":
             raise TypeError(
-                f"save: {key!r} holds {array.dtype} data; only numeric arrays can be saved (no pickle)"
+                f"save: {key!r} holds {array.dtype} data; "
+                "only numeric arrays can be saved (no pickle)"
             )
         arrays[key] = array
 
@@ -83,7 +85,8 @@ def save(obj: Module | Mapping[str, Any], path: PathLike) -> None:
 
 
 def load(path: PathLike) -> dict[str, np.ndarray]:
-    """Read a state dict written by :func:`save` (or by ``numpy.savez``) without unpickling anything.
+    """Read a state dict written by :func:`save` (or by ``numpy.savez``) without unpickling
+    anything.
 
     Raises ``FileNotFoundError`` (or ``IsADirectoryError``, ``PermissionError``)
     when ``path`` can't be opened, and one ``ValueError`` naming the file (and
@@ -125,7 +128,8 @@ def load(path: PathLike) -> dict[str, np.ndarray]:
 
 
 def _check_kind(name: str, head: bytes) -> None:
-    """Refuse, by its first bytes, a file that is not a zip archive (saying what it looks like instead)."""
+    """Refuse, by its first bytes, a file that is not a zip archive
+    (saying what it looks like instead)."""
     if head.startswith(_ZIP_MAGICS):
         return
     if not head:
@@ -156,11 +160,13 @@ def _declared_entries(file: Any) -> int | None:
 
 
 class _BadEntryError(ValueError):
-    """An entry refused by a check below; its message is complete (load raises it as a plain ValueError)."""
+    """An entry refused by a check below;
+    its message is complete (load raises it as a plain ValueError)."""
 
 
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
-    """One entry as an array; any failure to decode it becomes a ValueError naming the file and entry."""
+    """One entry as an array;
+    any failure to decode it becomes a ValueError naming the file and entry."""
     try:
         with archive.open(info) as member:
             return _read_npy(member, info.file_size, where)
@@ -178,7 +184,8 @@ _CHUNK = 1 << 20  # bytes read at a time: a damaged entry never costs more than 
 
 
 def _read_npy(member: Any, size: int, where: str) -> np.ndarray:
-    """Parse one ``.npy`` stream of ``size`` bytes: check its header, then read exactly the data it announces."""
+    """Parse one ``.npy`` stream of ``size`` bytes: check its header, then read exactly the data
+    it announces."""
     head = member.read(8)
     if len(head) < 8 or not head.startswith(_NPY_MAGIC):
         raise _BadEntryError(f"{where} is not a .npy array")
@@ -189,7 +196,8 @@ def _read_npy(member: Any, size: int, where: str) -> np.ndarray:
         shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
     else:
         raise _BadEntryError(
-            f"{where} is a .npy array of format version {version[0]}.{version[1]}; expected 1.0 or 2.0"
+            f"{where} is a .npy array of format version {version[0]}.{version[1]}; "
+            "expected 1.0 or 2.0"
         )
     _check_dtype(dtype, where)
     if any(n < 0 for n in shape):
@@ -223,5 +231,6 @@ def _check_dtype(dtype: np.dtype, where: str) -> None:
         )
     if dtype.kind not in "biufc" or dtype.fields is not None:
         raise _BadEntryError(
-            f"{where} holds {dtype} data; only numeric arrays (bool, integer, float, complex) can be loaded"
+            f"{where} holds {dtype} data; "
+            "only numeric arrays (bool, integer, float, complex) can be loaded"
         )

@@ -34,7 +34,8 @@ class Optimizer:
     ):
         if isinstance(params, Tensor):
             raise TypeError(
-                f"{type(self).__name__}: params must be an iterable of Tensors (model.parameters()), not one Tensor"
+                f"{type(self).__name__}: params must be an iterable of Tensors "
+                "(model.parameters()), not one Tensor"
             )
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
@@ -49,10 +50,12 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add a group of parameters; hyper-parameters it does not set take the optimiser's defaults."""
+        """Add a group of parameters;
+        hyper-parameters it does not set take the optimiser's defaults."""
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError(
-                f"{type(self).__name__}: a parameter group must be a dict with a 'params' entry, got {group!r}"
+                f"{type(self).__name__}: a parameter group must be a dict with a 'params' entry, "
+                f"got {group!r}"
             )
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
@@ -67,7 +70,8 @@ class Optimizer:
                 )
             if p.dtype.kind != "f":
                 raise TypeError(
-                    f"{owner}: parameter {i} has dtype {p.dtype}; only floating-point tensors can be optimised"
+                    f"{owner}: parameter {i} has dtype {p.dtype}; "
+                    "only floating-point tensors can be optimised"
                 )
             if id(p) in known:
                 raise ValueError(f"{owner}: parameter {i} (shape {p.shape}) appears more than once")
@@ -75,7 +79,8 @@ class Optimizer:
         unknown = set(group) - set(self.defaults) - {"params"}
         if unknown:
             raise TypeError(
-                f"{owner}: unknown hyper-parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}"
+                f"{owner}: unknown hyper-parameter(s) {sorted(unknown)}; "
+                f"known: {sorted(self.defaults)}"
             )
         group = {**self.defaults, **group, "params": params}
         self._check_hyperparameters(group)
@@ -91,7 +96,8 @@ class Optimizer:
                 p.grad = None
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss first.
+        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and
+        returns the loss first.
 
         Every group and every gradient is checked before anything changes, so a bad
         gradient on the last parameter never leaves the earlier ones half-updated.
@@ -111,7 +117,8 @@ class Optimizer:
     def _checked_gradients(
         self, group_index: int, group: dict[str, Any]
     ) -> list[tuple[Tensor, np.ndarray]]:
-        """The ``(parameter, gradient array)`` pairs of one group that have a gradient, each checked."""
+        """The ``(parameter, gradient array)`` pairs of one group that have a gradient, each
+        checked."""
         self._check_hyperparameters(group)  # they may have been changed since the group was added
         all_state = self.state
         pairs = []
@@ -120,7 +127,8 @@ class Optimizer:
             if grad is None:
                 continue
             g = grad._data if isinstance(grad, Tensor) else None
-            # the common case in one combined test; _checked_gradient explains what is wrong otherwise
+            # the common case in one combined test; _checked_gradient explains what is wrong
+            # otherwise
             usable = (
                 type(param) is np.ndarray
                 and isinstance(g, np.ndarray)
@@ -141,14 +149,16 @@ class Optimizer:
         return pairs
 
     def _checked_gradient(self, p: Tensor, group_index: int, i: int) -> np.ndarray:
-        """``p.grad`` as an ndarray, or a clear error if it (or ``p``, or its state) can't be used for an update."""
+        """``p.grad`` as an ndarray, or a clear error if it (or ``p``, or its state) can't be used
+        for an update."""
         where = f"{type(self).__name__}: parameter {i}" + (
             f" of group {group_index}" if len(self.param_groups) > 1 else ""
         )
         param, grad = p.data, p.grad
         if not isinstance(param, np.ndarray | np.generic) or param.dtype.kind != "f":
             raise TypeError(
-                f"{where} holds {type(param).__name__} data of dtype {getattr(param, 'dtype', None)}; "
+                f"{where} holds {type(param).__name__} data "
+                f"of dtype {getattr(param, 'dtype', None)}; "
                 "only floating-point arrays can be optimised"
             )
         if isinstance(param, np.ndarray) and not param.flags.writeable:
@@ -220,7 +230,8 @@ _BLOCK = 1 << 16  # elements per block of an SGD update (256 KiB in float32)
 
 def _subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> None:
     """``param -= scale * direction``, in blocks of rows when the arrays are big, so the temporary
-    ``scale * direction`` is one block, not one more parameter-sized array at the step's memory peak."""
+    ``scale * direction`` is one block, not one more parameter-sized array
+    at the step's memory peak."""
     rows = len(direction) if direction.ndim else 1
     if direction.size <= _BLOCK or rows == 1:
         param -= scale * direction
@@ -283,8 +294,9 @@ class SGD(Optimizer):
             if momentum != 0:
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
-                    # b ← g on the first step; np.array, not g.copy(): the buffer is updated in place
-                    # below, so it must be an ndarray even when g is a NumPy scalar (0-d parameter)
+                    # b ← g on the first step; np.array, not g.copy(): the buffer is updated in
+                    # place below, so it must be an ndarray even when g is a NumPy scalar
+                    # (0-d parameter)
                     buffer = state["momentum_buffer"] = np.array(g, dtype=param.dtype)
                 else:
                     buffer *= momentum  # b ← μ·b + g, in place
@@ -299,7 +311,8 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba) with PyTorch's rules (L2 ``weight_decay`` added to the gradient, not AdamW).
+    """Adam (Kingma & Ba) with PyTorch's rules (L2 ``weight_decay`` added to the gradient,
+    not AdamW).
 
     With g = ∇p + λ·p, step t = 1, 2, ...:
 

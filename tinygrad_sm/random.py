@@ -1,4 +1,5 @@
-"""The library's default random generator and the one way to turn an ``rng=`` argument into a Generator."""
+"""The library's default random generator and the one way to turn an ``rng=`` argument into a
+Generator."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ _default = np.random.default_rng()
 
 
 def _seed(what: str, seed: object) -> int:
-    """``seed`` as a non-negative Python int, or a clear error naming ``what`` (NumPy's generators need >= 0)."""
+    """``seed`` as a non-negative Python int, or a clear error naming ``what`` (NumPy's generators
+    need >= 0)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"{what} must be a non-negative int, got {type(seed).__name__} {seed!r}")
     if seed < 0:

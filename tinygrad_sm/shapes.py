@@ -79,7 +79,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 
 
 def shape_argument(shape: tuple) -> tuple:
-    """A shape given as separate numbers or as one tuple or list: ``f(2, 3)`` and ``f((2, 3))`` both give ``(2, 3)``."""
+    """A shape given as separate numbers or as one tuple or list: ``f(2, 3)`` and ``f((2, 3))``
+    both give ``(2, 3)``."""
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         return tuple(shape[0])
     return tuple(shape)

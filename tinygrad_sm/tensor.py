@@ -71,8 +71,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             array = array.astype(_default_dtype)
     if array.dtype.kind not in "fiub":
         raise TypeError(
-            f"Tensor: data must be numbers or booleans, got dtype {array.dtype} from {type(data).__name__} "
-            f"(e.g. {array.reshape(-1)[:3].tolist()})"
+            f"Tensor: data must be numbers or booleans, got dtype {array.dtype} "
+            f"from {type(data).__name__} (e.g. {array.reshape(-1)[:3].tolist()})"
         )
     return array
 
@@ -140,7 +140,8 @@ class Tensor:
             raise TypeError(f"Tensor.data must hold numbers or booleans, got dtype {value.dtype}")
         if self._requires_grad and value.dtype.kind != "f":
             raise TypeError(
-                f"Tensor.data: a tensor that requires grad must hold floating-point data, got dtype {value.dtype}"
+                "Tensor.data: a tensor that requires grad must hold floating-point data, "
+                f"got dtype {value.dtype}"
             )
         self._data = value
 
@@ -156,11 +157,13 @@ class Tensor:
                 raise RuntimeError("Tensor.grad: a tensor cannot be assigned as its own grad")
             if value._data.shape != self._data.shape:
                 raise RuntimeError(
-                    f"Tensor.grad: assigned grad has shape {value._data.shape}, but the tensor has shape {self._data.shape}"
+                    f"Tensor.grad: assigned grad has shape {value._data.shape}, "
+                    f"but the tensor has shape {self._data.shape}"
                 )
             if value._data.dtype != self._data.dtype:
                 raise RuntimeError(
-                    f"Tensor.grad: assigned grad has dtype {value._data.dtype}, but the tensor has dtype {self._data.dtype}"
+                    f"Tensor.grad: assigned grad has dtype {value._data.dtype}, "
+                    f"but the tensor has dtype {self._data.dtype}"
                 )
         self._grad = value
 
@@ -176,12 +179,14 @@ class Tensor:
         value = _check_requires_grad("requires_grad", value)
         if value and self._data.dtype.kind != "f":
             raise TypeError(
-                f"only floating-point tensors can require gradients; this tensor has dtype {self._data.dtype} "
+                "only floating-point tensors can require gradients; "
+                f"this tensor has dtype {self._data.dtype} "
                 "(convert it first, e.g. Tensor(data, dtype=np.float32))"
             )
         if not value and self._node is not None:
             raise RuntimeError(
-                "requires_grad can only be switched off on a leaf tensor; use .detach() to get a tensor without a graph"
+                "requires_grad can only be switched off on a leaf tensor; "
+                "use .detach() to get a tensor without a graph"
             )
         self._requires_grad = value
 
@@ -254,7 +259,8 @@ class Tensor:
     def item(self) -> float | int | bool:
         if self._data.size != 1:
             raise ValueError(
-                f"item(): only a one-element tensor can become a Python scalar, got shape {self.shape}"
+                "item(): only a one-element tensor can become a Python scalar, "
+                f"got shape {self.shape}"
             )
         return self._data.item()
 
@@ -278,7 +284,8 @@ class Tensor:
     def backward(
         self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:
-        """Back-propagate from this tensor, accumulating into ``.grad`` of every leaf that requires grad."""
+        """Back-propagate from this tensor, accumulating into ``.grad`` of every leaf that
+        requires grad."""
         # The one import that runs upwards (the engine stands on Tensor), made at call time, as
         # PyTorch's Tensor.backward does: a reader of tensor.py sees where backward() goes.
         from .autograd import backward
@@ -377,7 +384,8 @@ class Tensor:
 
     @staticmethod
     def randn(*shape, rng=None, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-        """Standard normal samples from ``rng`` (an int seed, a Generator, or the default generator)."""
+        """Standard normal samples from ``rng``
+        (an int seed, a Generator, or the default generator)."""
         size, dtype = _shape(shape, "Tensor.randn"), _dtype(dtype, "Tensor.randn", floating=True)
         _check_requires_grad("Tensor.randn", requires_grad)
         values = as_generator(rng).standard_normal(size)
@@ -392,7 +400,8 @@ class Tensor:
         requires_grad: bool = False,
         dtype: Any = None,
     ) -> Tensor:
-        """Samples from U[low, high): finite bounds with ``low <= high`` (equal bounds give that value)."""
+        """Samples from U[low, high): finite bounds with ``low <= high``
+        (equal bounds give that value)."""
         size, dtype = (
             _shape(shape, "Tensor.uniform"),
             _dtype(dtype, "Tensor.uniform", floating=True),
@@ -413,8 +422,8 @@ class Tensor:
 
     @staticmethod
     def arange(*args, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-        """As ``numpy.arange`` (``arange(stop)``, ``arange(start, stop)``, ``arange(start, stop, step)``);
-        float ranges take the default dtype."""
+        """As ``numpy.arange`` (``arange(stop)``, ``arange(start, stop)``,
+        ``arange(start, stop, step)``); float ranges take the default dtype."""
         if not 1 <= len(args) <= 3:
             raise TypeError(
                 f"Tensor.arange: expected 1 to 3 numbers (start, stop, step), got {len(args)}"
@@ -459,12 +468,14 @@ def _data(value: Any) -> Any:
 
 
 def _shape(shape: tuple, what: str = "shape") -> tuple[int, ...]:
-    """Accept both ``zeros(2, 3)`` and ``zeros((2, 3))``; every size an int >= 0 (a clear error naming ``what``)."""
+    """Accept both ``zeros(2, 3)`` and ``zeros((2, 3))``; every size an int >= 0 (a clear error
+    naming ``what``)."""
     return tuple(_size(size, what, "each size") for size in shape_argument(shape))
 
 
 def _size(value: Any, what: str, name: str) -> int:
-    """One size (a dimension, ``eye``'s n): an int >= 0, or a clear error naming ``what`` and ``name``."""
+    """One size (a dimension, ``eye``'s n): an int >= 0,
+    or a clear error naming ``what`` and ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{what}: {name} must be an int, got {type(value).__name__} {value!r}")
     if value < 0:
@@ -499,7 +510,7 @@ def _check_requires_grad(what: str, requires_grad: Any) -> bool:
     """``requires_grad`` itself, if it is a bool (as in PyTorch: not an int, not a string)."""
     if not isinstance(requires_grad, bool):
         raise TypeError(
-            f"{what}: requires_grad must be a bool (True or False), got {type(requires_grad).__name__} "
-            f"{requires_grad!r}"
+            f"{what}: requires_grad must be a bool (True or False), "
+            f"got {type(requires_grad).__name__} {requires_grad!r}"
         )
     return requires_grad

@@ -110,7 +110,8 @@ def _n_test(test_size: object, n: int) -> int:
         n_test = int(test_size)
         if not 1 <= n_test <= n - 1:
             raise ValueError(
-                f"train_test_split: test_size={n_test} must be between 1 and n_samples - 1 = {n - 1}"
+                f"train_test_split: test_size={n_test} must be between 1 and "
+                f"n_samples - 1 = {n - 1}"
             )
         return n_test
     if isinstance(test_size, numbers.Real) and not isinstance(test_size, bool):
@@ -121,7 +122,8 @@ def _n_test(test_size: object, n: int) -> int:
         n_test = math.ceil(test_size * n)
         if n_test >= n:
             raise ValueError(
-                f"train_test_split: test_size={test_size} with {n} samples leaves no training samples"
+                f"train_test_split: test_size={test_size} with {n} samples "
+                "leaves no training samples"
             )
         return n_test
     raise ValueError(

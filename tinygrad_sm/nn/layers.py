@@ -19,10 +19,12 @@ from .module import Module
 
 
 class Linear(Module):
-    """y = x Wᵀ + b, with W of shape ``(out_features, in_features)`` and b of shape ``(out_features,)``.
+    """y = x Wᵀ + b, with W of shape ``(out_features, in_features)`` and b of shape
+    ``(out_features,)``.
 
     Initialised as in PyTorch: ``kaiming_uniform_(W, a=√5)`` has gain √(2 / (1 + a²)) = √(1/3)
-    and bound gain·√(3 / fan_in) = 1/√in_features, so W ~ U(−1/√in, 1/√in); b ~ U(−1/√in, 1/√in) too.
+    and bound gain·√(3 / fan_in) = 1/√in_features, so W ~ U(−1/√in, 1/√in);
+    b ~ U(−1/√in, 1/√in) too.
     W is drawn before b, from ``rng`` (an int seed, a Generator, or the default generator).
     """
 
@@ -54,7 +56,10 @@ class Linear(Module):
         return Tensor.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class ReLU(Module):
@@ -92,7 +97,8 @@ class Softmax(Module):
 
 
 class Dropout(Module):
-    """Inverted dropout: in training, y = x ⊙ m / (1 − p) with mᵢ ~ Bernoulli(1 − p); in eval(), y = x.
+    """Inverted dropout: in training, y = x ⊙ m / (1 − p) with mᵢ ~ Bernoulli(1 − p);
+    in eval(), y = x.
 
     Dividing by 1 − p keeps E[y] = x, so nothing changes at evaluation time.
     The mask is drawn from ``rng`` (an int seed or Generator, kept by the layer)
@@ -124,7 +130,8 @@ _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
 class MLP(Module):
-    """A multi-layer perceptron: ``Linear(sizes[0], sizes[1])``, activation, ..., ``Linear(sizes[-2], sizes[-1])``.
+    """A multi-layer perceptron: ``Linear(sizes[0], sizes[1])``, activation, ...,
+    ``Linear(sizes[-2], sizes[-1])``.
 
     No activation after the last layer: the output is logits (feed them to
     ``CrossEntropyLoss``). Parameters are named ``layers.0.weight``, ``layers.0.bias``, ...
@@ -145,7 +152,8 @@ class MLP(Module):
             if activation not in _ACTIVATIONS:
                 choices = ", ".join(map(repr, _ACTIVATIONS))
                 raise ValueError(
-                    f"MLP: unknown activation {activation!r}; choose one of {choices} or pass a Module"
+                    f"MLP: unknown activation {activation!r}; "
+                    f"choose one of {choices} or pass a Module"
                 )
             activation = _ACTIVATIONS[activation]()
         elif not isinstance(activation, Module):

@@ -10,7 +10,8 @@ from .module import Module
 
 
 class CrossEntropyLoss(Module):
-    """``loss(logits, target) = logits.cross_entropy(target, ...)``: −Σ_c q_c log softmax(z)_c, averaged.
+    """``loss(logits, target) = logits.cross_entropy(target, ...)``:
+    −Σ_c q_c log softmax(z)_c, averaged.
 
     The options are those of ``torch.nn.CrossEntropyLoss``; the work is done by
     the fused ``cross_entropy`` op (gradient ``softmax(z) − onehot(y)`` per row).

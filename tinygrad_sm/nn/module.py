@@ -30,12 +30,14 @@ class IncompatibleKeys(NamedTuple):
 
 
 def _is_parameter(tensor: Tensor) -> bool:
-    """A leaf that requires grad; a computed tensor kept on the module (e.g. a cached activation) is not one."""
+    """A leaf that requires grad; a computed tensor kept on the module (e.g. a cached activation)
+    is not one."""
     return tensor.requires_grad and tensor.is_leaf
 
 
 def _walk_container(name: str, value: Any) -> list[tuple[str, Module | Tensor]]:
-    """The modules and parameters inside ``value`` (a Module, or lists, tuples and dicts of them), with dotted names."""
+    """The modules and parameters inside ``value`` (a Module, or lists, tuples and dicts of them),
+    with dotted names."""
     if isinstance(value, Module):
         return [(name, value)]
     if isinstance(value, Tensor):
@@ -80,11 +82,13 @@ class Module:
 
     # ----- discovery ----------------------------------------------------------------
     def _members(self) -> Iterator[tuple[str, Any]]:
-        """The (name, value) pairs to search for parameters and children: the instance attributes."""
+        """The (name, value) pairs to search for parameters and children:
+        the instance attributes."""
         return iter(vars(self).items())
 
     def _split_members(self) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Module | Tensor]]]:
-        """This module's own parameters (Tensor attributes), then everything nested, in definition order.
+        """This module's own parameters (Tensor attributes), then everything nested, in
+        definition order.
 
         Nested entries are sub-modules and the parameters found inside lists,
         tuples and dicts (which play the part of PyTorch's ModuleList,
@@ -101,7 +105,8 @@ class Module:
         return own, nested
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """The direct sub-modules (also those inside lists, tuples and dicts) with their names, each once."""
+        """The direct sub-modules (also those inside lists, tuples and dicts) with their names,
+        each once."""
         seen: set[int] = set()
         for name, value in self._split_members()[1]:
             if isinstance(value, Module) and id(value) not in seen:
@@ -113,7 +118,8 @@ class Module:
             yield child
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module (name ``prefix``) and every sub-module, depth first in definition order, each once."""
+        """This module (name ``prefix``) and every sub-module, depth first in definition order,
+        each once."""
         seen: set[int] = set()
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
@@ -160,7 +166,8 @@ class Module:
             )
 
     def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
-        """``(dotted_name, tensor)`` for every parameter, each tensor once (a shared one under its first name)."""
+        """``(dotted_name, tensor)`` for every parameter, each tensor once (a shared one under its
+        first name)."""
         return self._named_parameters(remove_duplicate=True)
 
     def parameters(self) -> Iterator[Tensor]:
@@ -170,7 +177,8 @@ class Module:
 
     # ----- modes and gradients ------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (``mode=True``) or evaluation mode on this module and all sub-modules."""
+        """Set training mode (``mode=True``) or evaluation mode
+        on this module and all sub-modules."""
         if not isinstance(mode, bool):
             raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
         for module in self.modules():
@@ -188,7 +196,8 @@ class Module:
 
     # ----- state dict ---------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{dotted_name: copy of the parameter's array}``; a shared parameter appears under each of its names."""
+        """``{dotted_name: copy of the parameter's array}``; a shared parameter appears under each
+        of its names."""
         return {
             name: parameter.data.copy()
             for name, parameter in self._named_parameters(remove_duplicate=False)
@@ -205,7 +214,8 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
-                f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}"
+                "load_state_dict: expected a mapping of names to arrays, "
+                f"got {type(state_dict).__name__}"
             )
         parameters = dict(self._named_parameters(remove_duplicate=False))
         missing = [name for name in parameters if name not in state_dict]
@@ -225,7 +235,8 @@ class Module:
                 problems.append(f"{name} holds {array.dtype} data, expected numbers")
             elif array.shape != parameter.shape:
                 problems.append(
-                    f"size mismatch for {name}: the state dict has shape {array.shape}, the model {parameter.shape}"
+                    f"size mismatch for {name}: the state dict has shape {array.shape}, "
+                    f"the model {parameter.shape}"
                 )
             else:
                 arrays[name] = array

@@ -49,8 +49,8 @@ class CrossEntropy(Op):
     ):
         if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] and grad_mode.enabled:
             raise RuntimeError(
-                "cross_entropy: weight requires grad, but the loss is not differentiable with respect to the "
-                "class weights (as in PyTorch); pass weight.detach()"
+                "cross_entropy: weight requires grad, but the loss is not differentiable "
+                "with respect to the class weights (as in PyTorch); pass weight.detach()"
             )
         reduction = reduction_name("cross_entropy", reduction)
         smoothing = label_smoothing_value("cross_entropy", label_smoothing)
@@ -78,7 +78,8 @@ class CrossEntropy(Op):
         total = losses.sum()
         if reduction == "sum":
             return total
-        # a mean over no weight (every row ignored, or weights summing to 0) is 0/0: nan, as in PyTorch
+        # a mean over no weight (every row ignored, or weights summing to 0) is 0/0: nan, as in
+        # PyTorch
         return (
             total / z.dtype.type(targets.denominator)
             if targets.denominator
@@ -118,7 +119,8 @@ _NO_CHANGE = contextlib.nullcontext()
 
 # ----- the two kinds of target: one distribution q each, never built densely for class indices ---
 class ClassTargets:
-    """q for class indices: mass at (i, yᵢ) = (1 − ε)·w[yᵢ] on kept rows, plus (ε/C)·w on every kept row."""
+    """q for class indices: mass at (i, yᵢ) = (1 − ε)·w[yᵢ] on kept rows, plus (ε/C)·w on every
+    kept row."""
 
     given = None  # (nothing to save for backward: the indices are not differentiable)
 
@@ -136,13 +138,14 @@ class ClassTargets:
         expected = (rows,) if len(logits_shape) == 2 else ()
         if target.dtype.kind not in "iu":
             raise ValueError(
-                f"cross_entropy: target must be integer class indices of shape {expected} or float class "
-                f"probabilities of shape {logits_shape}; got dtype {target.dtype} and shape {target.shape}"
+                f"cross_entropy: target must be integer class indices of shape {expected} "
+                f"or float class probabilities of shape {logits_shape}; "
+                f"got dtype {target.dtype} and shape {target.shape}"
             )
         if target.shape != expected:
             raise ValueError(
-                f"cross_entropy: class-index target must have shape {expected} for logits of shape {logits_shape}, "
-                f"got {target.shape}"
+                f"cross_entropy: class-index target must have shape {expected} "
+                f"for logits of shape {logits_shape}, got {target.shape}"
             )
         target = target.reshape(rows).astype(np.int64, copy=False)
         self.kept = target != ignore_index
@@ -164,12 +167,14 @@ class ClassTargets:
         )  # q at (i, yᵢ), before smoothing
 
     def sums_of_shifted(self, shifted: np.ndarray) -> tuple:
-        """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ]; the smoothing term needs Σ_c w_c·shifted_ic."""
+        """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ]; the smoothing term needs
+        Σ_c w_c·shifted_ic."""
         smooth = shifted @ self.weight if self.smoothing else None
         return shifted[self.rows, self.index], smooth
 
     def losses(self, parts: tuple, log_sum_exp: np.ndarray) -> np.ndarray:
-        """lossᵢ = −Σ_c q_ic log p_ic = mass_i·(lse_i − shifted[i, yᵢ]) + (ε/C)·(lse_i·Σw − Σ_c w_c·shifted_ic)."""
+        """lossᵢ = −Σ_c q_ic log p_ic = mass_i·(lse_i − shifted[i, yᵢ])
+        + (ε/C)·(lse_i·Σw − Σ_c w_c·shifted_ic)."""
         shifted_target, smooth = parts
         with (
             np.errstate(invalid="ignore") if not self.all_kept else _NO_CHANGE
@@ -215,7 +220,8 @@ class ClassTargets:
 
 
 class ProbabilityTargets:
-    """q for class probabilities t (the logits' shape): qᵢ = w ⊙ ((1 − ε)·tᵢ + ε/C), on every row."""
+    """q for class probabilities t (the logits' shape):
+    qᵢ = w ⊙ ((1 − ε)·tᵢ + ε/C), on every row."""
 
     all_kept = True
 
@@ -225,7 +231,8 @@ class ProbabilityTargets:
         weight = _class_weights(weight, z)
         if ignore_index >= 0:  # (PyTorch's rule: the default -100, or any negative index, is fine)
             raise ValueError(
-                f"cross_entropy: ignore_index is not supported for probability targets, got ignore_index={ignore_index}"
+                "cross_entropy: ignore_index is not supported for probability targets, "
+                f"got ignore_index={ignore_index}"
             )
         self.given = (
             np.asarray(target) if isinstance(target, list | tuple) else target
@@ -255,7 +262,8 @@ class ProbabilityTargets:
         return grad_logits
 
     def recorded_q(self, given_target: Any) -> Any:
-        """q; under create_graph, recorded from the target Tensor (so it is differentiable in the target)."""
+        """q; under create_graph, recorded from the target Tensor
+        (so it is differentiable in the target)."""
         if isinstance(given_target, Tensor):
             return self.distribution(given_target.reshape(-1, self.classes))
         return self.q
@@ -282,7 +290,8 @@ def _class_weights(weight: Any, z: np.ndarray) -> np.ndarray:
     weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
     if weight.shape != (classes,):
         raise ValueError(
-            f"cross_entropy: weight must have shape ({classes},) (one per class), got {weight.shape}"
+            f"cross_entropy: weight must have shape ({classes},) (one per class), "
+            f"got {weight.shape}"
         )
     return weight.astype(z.dtype)
 
@@ -307,7 +316,8 @@ def _check_class_range(
 
 def _row_scale(grad: Any, reduction: str, targets: Any) -> Any:
     """d(loss)/d(lossᵢ) for each row, shaped (N, 1): the upstream gradient, divided by the mean's
-    denominator for "mean"; exactly 0 on an ignored row (selected, so even a nan or infinite g adds 0)."""
+    denominator for "mean"; exactly 0 on an ignored row (selected, so even a nan or infinite g
+    adds 0)."""
     if reduction == "none":
         scale = grad.reshape(-1, 1)
     elif reduction == "sum":

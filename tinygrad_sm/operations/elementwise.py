@@ -150,7 +150,8 @@ class Pow(Op):
                 zero = zero & np.isnan(array_of(grad_a))
             grad_a = where(zero, 0, grad_a)
         if ctx.needs_input_grad[1]:
-            # (the added mask has the result's dtype, so a float32 base's ln a is taken in float64 when z is)
+            # (the added mask has the result's dtype, so a float32 base's ln a is taken in float64
+            # when z is)
             grad_b = grad * where(
                 ctx.base_one_b, 0, out * log(a + ctx.base_one_b.astype(out.dtype))
             )
@@ -285,8 +286,8 @@ class Sigmoid(Op):
 
 @register_op("clip")
 class Clip(Op):
-    """z = min(max(a, lo), hi) (PyTorch's ``clamp``; either bound may be None, a number, or a Tensor,
-    and all three broadcast);  the gradient is selected, as PyTorch does:
+    """z = min(max(a, lo), hi) (PyTorch's ``clamp``; either bound may be None, a number, or a
+    Tensor, and all three broadcast);  the gradient is selected, as PyTorch does:
 
         ∂a = g where lo ≤ a ≤ hi,   ∂lo = g where a < lo < hi,   ∂hi = g where a > hi or hi < lo
 
@@ -339,7 +340,8 @@ class Cast(Op):
 
 
 def astype(self: Tensor, dtype: Any) -> Tensor:
-    """A copy converted to ``dtype``; differentiable between float dtypes, cut from the graph otherwise."""
+    """A copy converted to ``dtype``;
+    differentiable between float dtypes, cut from the graph otherwise."""
     try:
         dtype = np.dtype(dtype)
     except TypeError:

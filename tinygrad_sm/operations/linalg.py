@@ -27,7 +27,8 @@ class MatMul(Op):
         a_shape, b_shape = np.shape(a), np.shape(b)
         if len(a_shape) == 0 or len(b_shape) == 0:
             raise ValueError(
-                f"matmul: both operands need at least one dimension, got shapes {a_shape} and {b_shape}"
+                "matmul: both operands need at least one dimension, "
+                f"got shapes {a_shape} and {b_shape}"
             )
         k_a = a_shape[-1]
         k_b = b_shape[-2] if len(b_shape) > 1 else b_shape[0]

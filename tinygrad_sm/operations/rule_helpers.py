@@ -38,8 +38,9 @@ def array_of(x: Any) -> np.ndarray:
 
 
 def where(condition: Any, x: Any, y: Any) -> Any:
-    """x where ``condition`` (a bool array) holds, else y. On Tensors it is the op ``where``, so that
-    a ``create_graph`` backward records it; a rule that routes a gradient uses this, not a 0/1 mask."""
+    """x where ``condition`` (a bool array) holds, else y. On Tensors it is the op ``where``, so
+    that a ``create_graph`` backward records it; a rule that routes a gradient uses this, not a
+    0/1 mask."""
     if isinstance(x, Tensor) or isinstance(y, Tensor):
         return get_op("where").apply(condition, x, y)
     if type(x) is np.ndarray and type(y) is int and y == 0:
@@ -81,8 +82,9 @@ _NUMBERS = (int, float, np.number, np.bool_)
 
 
 def as_operand(value: Any, op: str) -> Any:
-    """An arithmetic operand: an ndarray or a Python/NumPy number as it is; a list or tuple (``x ** [2, 3]``)
-    as an ndarray, so a backward rule can do arithmetic with it; anything else is a clear TypeError."""
+    """An arithmetic operand: an ndarray or a Python/NumPy number as it is; a list or tuple
+    (``x ** [2, 3]``) as an ndarray, so a backward rule can do arithmetic with it; anything else
+    is a clear TypeError."""
     if type(value) is np.ndarray or isinstance(value, _NUMBERS):
         return value
     if isinstance(value, list | tuple):
@@ -90,12 +92,14 @@ def as_operand(value: Any, op: str) -> Any:
         if array.dtype.kind in "fiub":
             return array
     raise TypeError(
-        f"{op}: unsupported operand of type {type(value).__name__}: {value!r:.60} (expected a Tensor, an array or a number)"
+        f"{op}: unsupported operand of type {type(value).__name__}: {value!r:.60} "
+        "(expected a Tensor, an array or a number)"
     )
 
 
 def has_integer_array(index: Any) -> bool:
-    """True if ``index`` (as for ``x[index]``) contains an integer array or list (which may repeat)."""
+    """True if ``index`` (as for ``x[index]``) contains an integer array or list
+    (which may repeat)."""
     parts = index if isinstance(index, tuple) else (index,)
     for part in parts:
         if isinstance(part, list | np.ndarray) and np.asarray(part).dtype.kind in "iu":

@@ -18,7 +18,8 @@ from . import rule_helpers
 
 @register_op("where", method=False)
 class Where(Op):
-    """z = x where the condition holds, y elsewhere (all three broadcast; the condition gets no gradient)."""
+    """z = x where the condition holds, y elsewhere
+    (all three broadcast; the condition gets no gradient)."""
 
     rule = "∂x = g·[c],  ∂y = g·[¬c]"
 
@@ -38,6 +39,6 @@ class Where(Op):
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
-    """Elements of ``x`` where ``condition`` is True, of ``y`` elsewhere (``torch.where``; x and y may be
-    Python scalars; the condition is a bool array or bool Tensor)."""
+    """Elements of ``x`` where ``condition`` is True, of ``y`` elsewhere (``torch.where``; x and y
+    may be Python scalars; the condition is a bool array or bool Tensor)."""
     return Where.apply(condition, x, y)

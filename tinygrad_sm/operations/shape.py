@@ -65,7 +65,8 @@ class Transpose(Op):
             or len(axes) != a.ndim
         ):
             raise ValueError(
-                f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape}"
+                f"transpose: axes {axes} are not a permutation of the {a.ndim} axes "
+                f"of shape {a.shape}"
             )
         axes = tuple(int(x) % a.ndim for x in axes)
         ctx.inverse = tuple(np.argsort(axes))
@@ -132,7 +133,8 @@ def _plain_index(index: Any) -> Any:
 
 @register_op("getitem")
 class GetItem(Op):
-    """z = a[index] (ints, slices, integer arrays, boolean masks); an element picked twice gets both gradients."""
+    """z = a[index] (ints, slices, integer arrays, boolean masks); an element picked twice gets
+    both gradients."""
 
     rule = "g added back at a[index]"
 
@@ -181,7 +183,8 @@ class Concatenate(Op):
             )
         if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
             raise TypeError(
-                f"concatenate: axis must be an int, got {axis!r} (NumPy's axis=None, flattening, is not supported)"
+                f"concatenate: axis must be an int, got {axis!r} "
+                "(NumPy's axis=None, flattening, is not supported)"
             )
         ctx.axis = normalize_axis(axis, arrays[0].ndim, "concatenate", arrays[0].shape)[0]
         try:
@@ -216,7 +219,8 @@ class Stack(Op):
         ctx.axis = normalize_axis(axis, arrays[0].ndim + 1, "stack")[0]
         if len({a.shape for a in arrays}) != 1:
             raise ValueError(
-                f"stack: all tensors must have the same shape, got {', '.join(str(a.shape) for a in arrays)}"
+                "stack: all tensors must have the same shape, "
+                f"got {', '.join(str(a.shape) for a in arrays)}"
             )
         return np.stack(arrays, axis=ctx.axis)
 
@@ -227,10 +231,12 @@ class Stack(Op):
 
 
 def _sequence_of_tensors(tensors: Any, op: str) -> Any:
-    """``concatenate``/``stack`` take a list or tuple of tensors; one Tensor (which iterates over its rows) is a mistake."""
+    """``concatenate``/``stack`` take a list or tuple of tensors; one Tensor (which iterates over
+    its rows) is a mistake."""
     if isinstance(tensors, Tensor | np.ndarray) or not isinstance(tensors, list | tuple):
         raise TypeError(
-            f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__} (write {op}([a, b]))"
+            f"{op}: expected a list or tuple of tensors, got {type(tensors).__name__} "
+            f"(write {op}([a, b]))"
         )
     return tensors
 
