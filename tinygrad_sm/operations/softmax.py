@@ -17,10 +17,6 @@ from ..function import Op, register_op
 from ..shapes import keepdims_shape, normalize_axis
 from .rule_helpers import exp, shift_by_max
 
-# README.md quotes the Softmax class verbatim (tests/contract/test_readme.py), so its one long
-# docstring line stays until the README excerpt is copied again; then wrap it and drop this
-# ruff: noqa: E501
-
 
 def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
     """The normalised axes of a softmax-family op, whose input must be floating point
@@ -35,7 +31,7 @@ def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
 
 @register_op("softmax")
 class Softmax(Op):
-    """p = softmax(z) along ``axis``;  the backward is gᵀJ with J = diag(p) − p pᵀ, never built (module docstring)."""
+    """p = softmax(z) along ``axis``;  the backward is gᵀJ, J = diag(p) − p pᵀ (never built)."""
 
     rule = "p ⊙ (g − Σ g·p)"
 
