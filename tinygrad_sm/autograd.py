@@ -349,8 +349,8 @@ def seed_gradient(output: Tensor, gradient: Any, create_graph: bool, what: str) 
             raise RuntimeError(
                 f"{what}: grad can be implicitly created only for a scalar output, "
                 f"but the output has shape {output.shape}; "
-                f"pass {'grad_outputs' if what == 'grad' else 'gradient'}= (a tensor of that shape, "
-                f"e.g. ones) to {what}()"
+                f"pass {'grad_outputs' if what == 'grad' else 'gradient'}= "
+                f"(a tensor of that shape, e.g. ones) to {what}()"
             )
         ones = np.ones(output._data.shape, output._data.dtype)
         return Tensor._make(ones) if create_graph else ones
