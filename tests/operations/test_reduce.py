@@ -136,3 +136,10 @@ def test_extremum_over_the_non_empty_axes_of_an_empty_tensor_is_empty(name):
     assert out.shape == (0,)
     out.sum().backward()
     assert x.grad.shape == (0, 2)
+
+
+def test_max_and_min_over_no_axis_are_the_identity_even_at_nan():
+    for name in ("max", "min"):
+        x = Tensor([np.nan, 1.0], requires_grad=True)
+        getattr(x, name)(axis=()).sum().backward()
+        np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])

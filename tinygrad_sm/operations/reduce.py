@@ -62,7 +62,7 @@ class _Extremum(Op):
             )
         extreme = type(ctx).reduce(a, axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:  # (integer and bool tensors never need it)
-            winners = a == extreme
+            winners = (a == extreme) if axes else np.ones(a.shape, bool)  # (axis=(): the identity, nan too)
             ctx.share = np.divide(winners, winners.sum(axis=axes, keepdims=True), dtype=a.dtype)
         ctx.kept_shape = extreme.shape
         return (
