@@ -62,7 +62,8 @@ class _Extremum(Op):
             )
         extreme = type(ctx).reduce(a, axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:  # (integer and bool tensors never need it)
-            winners = (a == extreme) if axes else np.ones(a.shape, bool)  # (axis=(): the identity, nan too)
+            # (over no axis, axis=(), the op is the identity: every element wins, nan too)
+            winners = (a == extreme) if axes else np.ones(a.shape, bool)
             ctx.share = np.divide(winners, winners.sum(axis=axes, keepdims=True), dtype=a.dtype)
         ctx.kept_shape = extreme.shape
         return (
