@@ -6,8 +6,8 @@ table. The test compares the output (values, dtype, shape), the gradient of ever
 upstream gradient, and for about a third of the programs a Hessian-vector product. A second test
 checks invariants that need no oracle.
 
-    python -m pytest tests/test_fuzz.py                                 (a few hundred programs, fixed)
-    TINYGRAD_SM_FUZZ_EXAMPLES=5000 python -m pytest tests/test_fuzz.py  (random, as many as asked)
+    python -m pytest tests/contract/test_fuzz.py                        (a few hundred programs, fixed)
+    TINYGRAD_SM_FUZZ_EXAMPLES=5000 python -m pytest tests/contract/test_fuzz.py  (random, as many as asked)
 
 A failure prints the program as runnable tinygrad_sm and PyTorch source. A float32 program whose
 results differ is run again in float64 (``fuzz_programs.check``): if the float64 results agree, the

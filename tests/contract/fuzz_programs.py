@@ -1,4 +1,4 @@
-"""Random programs for the differential fuzzer (tests/test_fuzz.py).
+"""Random programs for the differential fuzzer (tests/contract/test_fuzz.py).
 
 A *program* is a short straight-line piece of Python over a few leaf tensors:
 
