@@ -1,4 +1,4 @@
-"""cross_entropy (tinygrad_sm/operations/softmax.py): every option of torch.nn.functional.cross_entropy."""
+"""cross_entropy (tinygrad_sm/operations/cross_entropy.py): every option of torch.nn.functional.cross_entropy."""
 
 from __future__ import annotations
 
