@@ -143,3 +143,8 @@ def test_max_and_min_over_no_axis_are_the_identity_even_at_nan():
         x = Tensor([np.nan, 1.0], requires_grad=True)
         getattr(x, name)(axis=()).sum().backward()
         np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+
+
+def test_sum_and_mean_over_no_axis_keep_negative_zero():
+    x = Tensor(np.array([-0.0, 1.0]))
+    assert np.signbit(x.sum(axis=()).data[0]) and np.signbit(x.mean(axis=()).data[0])

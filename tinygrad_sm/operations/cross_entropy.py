@@ -61,9 +61,7 @@ class CrossEntropy(Op):
             targets = ClassTargets(target, weight, smoothing, z, ignore_index, np.shape(logits))
 
         shifted = shift_by_max(z, (1,))
-        parts = targets.sums_of_shifted(
-            shifted
-        )  # what the loss needs of the shifted logits: one number per row
+        parts = targets.before_exp(shifted)  # what the loss needs of the shifted logits
         exp_shifted = np.exp(shifted, out=shifted)  # (in place: shifted is not needed any more)
         sum_exp = exp_shifted.sum(axis=1, keepdims=True)
         log_sum_exp = np.log(sum_exp[:, 0])
@@ -166,7 +164,7 @@ class ClassTargets:
             (1 - smoothing) * target_weight if smoothing else target_weight
         )  # q at (i, yᵢ), before smoothing
 
-    def sums_of_shifted(self, shifted: np.ndarray) -> tuple:
+    def before_exp(self, shifted: np.ndarray) -> tuple:
         """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ]; the smoothing term needs
         Σ_c w_c·shifted_ic."""
         smooth = shifted @ self.weight if self.smoothing else None
@@ -244,13 +242,12 @@ class ProbabilityTargets:
     def distribution(self, target: Any) -> Any:
         return self.weight * ((1 - self.smoothing) * target + self.smoothing / self.classes)
 
-    def sums_of_shifted(self, shifted: np.ndarray) -> np.ndarray:
-        """Σ_c q_ic·shifted_ic."""
-        return np.sum(self.q * shifted, axis=1)
+    def before_exp(self, shifted: np.ndarray) -> np.ndarray:
+        return shifted.copy()  # (the loss needs every shifted logit, and exp overwrites them)
 
-    def losses(self, q_shifted: np.ndarray, log_sum_exp: np.ndarray) -> np.ndarray:
-        """lossᵢ = −Σ_c q_ic·(shifted_ic − lse_i) = Σ_c q_ic · lse_i − Σ_c q_ic·shifted_ic."""
-        return self.row_mass()[:, 0] * log_sum_exp - q_shifted
+    def losses(self, shifted: np.ndarray, log_sum_exp: np.ndarray) -> np.ndarray:
+        """lossᵢ = −Σ_c q_ic · log p_ic = −Σ_c q_ic·(shifted_ic − lse_i)."""
+        return -np.sum(self.q * (shifted - log_sum_exp[:, None]), axis=1)
 
     def row_mass(self, given_target: Any = None) -> Any:
         return self.recorded_q(given_target).sum(axis=1, keepdims=True)

@@ -20,6 +20,8 @@ class Sum(Op):
         axes = normalize_axis(axis, a.ndim, "sum", a.shape)
         ctx.input_shape = a.shape
         ctx.kept_shape = keepdims_shape(a.shape, axes)
+        if not axes:  # axis=(): nothing is summed (NumPy's a + 0 would turn -0.0 into 0.0)
+            return np.array(a, copy=True)
         return np.asarray(a).sum(axis=axes, keepdims=keepdims)
 
     @staticmethod
@@ -39,6 +41,8 @@ class Mean(Op):
         ctx.input_shape = a.shape
         ctx.kept_shape = keepdims_shape(a.shape, axes)
         ctx.count = int(np.prod([a.shape[i] for i in axes]))
+        if not axes:  # axis=(): each element is its own mean (keeping -0.0, as a / 1 does)
+            return np.true_divide(a, 1)
         return np.mean(a, axis=axes, keepdims=keepdims)
 
     @staticmethod
