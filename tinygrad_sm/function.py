@@ -204,10 +204,16 @@ class Function:
 
 
 def _holds_array(value: Any) -> bool:
-    """True for an ndarray or Tensor, or a tuple/list with one inside (at any depth)."""
+    """True for an ndarray or Tensor, or a tuple/list or an object of forward's own (cross_entropy's
+    targets) with one inside (at any depth)."""
     if isinstance(value, np.ndarray | Tensor):
         return True
-    return isinstance(value, tuple | list) and any(_holds_array(part) for part in value)
+    if isinstance(value, tuple | list):
+        return any(_holds_array(part) for part in value)
+    attributes = getattr(value, "__dict__", None)
+    if attributes is None or isinstance(value, type):
+        return False
+    return any(_holds_array(part) for part in attributes.values())
 
 
 _FLOAT32 = np.dtype(np.float32)

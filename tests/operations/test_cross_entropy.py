@@ -345,3 +345,20 @@ def test_a_weight_that_requires_grad_is_a_clear_error():
             call()
     with tinygrad_sm.no_grad():
         assert np.isfinite(logits.cross_entropy([0, 1], weight=weight).item())
+
+
+def test_backward_frees_the_target_description_too():
+    logits = Tensor(np.zeros((3, 4)), requires_grad=True)
+    loss = logits.cross_entropy(np.full((3, 4), 0.25))
+    loss.backward()
+    assert loss.grad_fn.freed and not hasattr(loss.grad_fn, "targets")  # (the (N, C) q goes with it)
+
+
+def test_probability_target_gradient_is_finite_where_a_probability_underflows():
+    torch = pytest.importorskip("torch")
+    logits = np.array([100.0, 0.0], np.float32)  # p[1] = e^-100 underflows in float32
+    target = Tensor(np.array([0.7, 0.3], np.float32), requires_grad=True)
+    Tensor(logits).cross_entropy(target).backward()
+    torch_target = torch.tensor(target.data, requires_grad=True)
+    torch.nn.functional.cross_entropy(torch.tensor(logits), torch_target).backward()
+    np.testing.assert_allclose(target.grad.data, torch_target.grad.numpy(), rtol=1e-6)

@@ -105,7 +105,7 @@ class CrossEntropy(Op):
             if ctx.create_graph:
                 log_probs = logits.reshape(-1, classes).log_softmax(axis=1)
             else:
-                log_probs = np.log(exp_shifted / sum_exp)
+                log_probs = targets.log_probs
             grad_target = -(1 - targets.smoothing) * targets.weight * log_probs * scale
             if len(ctx.logits_shape) == 1:
                 grad_target = grad_target.reshape(ctx.logits_shape)
@@ -247,7 +247,8 @@ class ProbabilityTargets:
 
     def losses(self, shifted: np.ndarray, log_sum_exp: np.ndarray) -> np.ndarray:
         """lossᵢ = −Σ_c q_ic · log p_ic = −Σ_c q_ic·(shifted_ic − lse_i)."""
-        return -np.sum(self.q * (shifted - log_sum_exp[:, None]), axis=1)
+        self.log_probs = shifted - log_sum_exp[:, None]  # (kept for the target's gradient)
+        return -np.sum(self.q * self.log_probs, axis=1)
 
     def row_mass(self, given_target: Any = None) -> Any:
         return self.recorded_q(given_target).sum(axis=1, keepdims=True)
