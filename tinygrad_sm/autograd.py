@@ -91,12 +91,8 @@ def run_backward(
         if root._requires_grad:
             accumulate(pending, root, seed)
             sink.owned_elsewhere(seed)  # the caller's own array: a leaf root's .grad gets a copy
-    prune = sink.needed(
-        order
-    )  # ids worth sending a gradient to (None: every input that requires grad)
-    with (
-        enable_grad() if create_graph else no_grad()
-    ):  # the rules' own arithmetic is recorded or not
+    prune = sink.needed(order)  # ids worth a gradient (None: every input that requires grad)
+    with enable_grad() if create_graph else no_grad():  # the rules' arithmetic recorded, or not
         for tensor in reversed(order):  # 3.
             grad = pending.pop(id(tensor), None)
             if grad is None or not sink.receive(tensor, grad):  # 4.
@@ -219,9 +215,8 @@ def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Functi
     a NumPy rule's result is marked once-differentiable."""
     if value is None or (isinstance(value, Tensor) and cls.differentiable_backward):
         return value
-    value = _as_gradient_array(
-        value, ctx
-    )  # (a Tensor from a NumPy rule has no graph: its array is taken)
+    # (a Tensor from a NumPy rule has no graph: its array is taken)
+    value = _as_gradient_array(value, ctx)
     depends_on = tuple(t for t in (grad, *ctx.inputs) if t is not None and t._requires_grad)
     if cls.differentiable_backward or not depends_on:
         return Tensor._make(value)
@@ -289,9 +284,8 @@ class LeafSink:
             or not array.flags.writeable
             or array is tensor._data
         ):
-            grad = (
-                grad.clone() if self.create_graph else grad.copy()
-            )  # (clone: a recorded copy, the graph stays)
+            # (clone: a recorded copy, the graph stays)
+            grad = grad.clone() if self.create_graph else grad.copy()
         self.stored.add(id(grad))
         tensor._grad = grad if self.create_graph else Tensor._make(grad)
 

@@ -377,19 +377,13 @@ def _name_the_op(cls: type[Function], error: Exception, args: tuple) -> Exceptio
     if str(error) == message:
         return error
     error.args = original_args
-    if not type(error).__module__.startswith(
-        "numpy"
-    ):  # a user's own exception class keeps its type and message
+    # a user's own exception class keeps its type and message
+    if not type(error).__module__.startswith("numpy"):
         if hasattr(error, "add_note"):  # (Python 3.11+)
             error.add_note(f"(raised in the forward of {name}; input shapes: {shapes})")
         return error
-    kinds = (
-        np.exceptions.AxisError,
-        IndexError,
-        TypeError,
-        ValueError,
-        ZeroDivisionError,
-    )  # most specific first
+    # the most specific kind first
+    kinds = (np.exceptions.AxisError, IndexError, TypeError, ValueError, ZeroDivisionError)
     return next(kind for kind in kinds if isinstance(error, kind))(message)
 
 

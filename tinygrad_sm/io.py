@@ -112,9 +112,8 @@ def load(path: PathLike) -> dict[str, np.ndarray]:
         state: dict[str, np.ndarray] = {}
         with archive:
             declared, listed = _declared_entries(file), len(archive.infolist())
-            if (
-                declared is not None and declared != listed
-            ):  # e.g. a damaged length swallowed an entry
+            # e.g. a damaged length swallowed an entry
+            if declared is not None and declared != listed:
                 raise ValueError(
                     f"{name} is a damaged .npz archive (its end record declares {declared} "
                     f"entries, its directory lists {listed})"

@@ -200,9 +200,8 @@ class Optimizer:
             state = all_state.get(p)
             if state is None:
                 state = all_state[p] = {}
-            update(
-                p._data, grad, group, state
-            )  # (an ndarray: Tensor guarantees it, step() checked it)
+            # (an ndarray: Tensor guarantees it, step() checked it)
+            update(p._data, grad, group, state)
 
     def _update(
         self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
@@ -287,9 +286,8 @@ class SGD(Optimizer):
             if state is None:
                 state = all_state[p] = {}
             if weight_decay != 0:
-                g = (
-                    param * weight_decay
-                )  # g + λ·p, in a temporary: the gradient itself is never changed
+                # g + λ·p, in a temporary: the gradient itself is never changed
+                g = param * weight_decay
                 g += grad  # (for a 0-d parameter g is a NumPy scalar: fine for a temporary)
             if momentum != 0:
                 buffer = state.get("momentum_buffer")

@@ -34,9 +34,8 @@ def normalize_axis(
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, int | np.integer):
             raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-        low, high = (
-            (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
-        )  # a 0-d tensor accepts axis 0 or -1, as in PyTorch
+        # a 0-d tensor accepts axis 0 or -1, as in PyTorch
+        low, high = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
         if not low <= a <= high:
             where = f" with shape {shape}" if shape is not None else ""
             raise np.exceptions.AxisError(
@@ -45,9 +44,8 @@ def normalize_axis(
             )
         if ndim:
             normalized.append(int(a) % ndim)
-    if len(set(normalized)) != len(normalized) or (
-        ndim == 0 and len(axes) > 1
-    ):  # (0 and -1: one axis twice)
+    # (0 and -1: one axis twice)
+    if len(set(normalized)) != len(normalized) or (ndim == 0 and len(axes) > 1):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(normalized))
 

@@ -70,9 +70,8 @@ class CrossEntropy(Op):
         ctx.targets, ctx.reduction, ctx.logits_shape = targets, reduction, np.shape(logits)
         ctx.save_for_backward(logits, targets.given, exp_shifted, sum_exp)
         if reduction == "none":
-            return (
-                losses if np.ndim(logits) == 2 else losses.reshape(())
-            )  # (1-D logits: one 0-d loss)
+            # (1-D logits: one 0-d loss)
+            return losses if np.ndim(logits) == 2 else losses.reshape(())
         total = losses.sum()
         if reduction == "sum":
             return total
@@ -150,9 +149,8 @@ class ClassTargets:
         self.all_kept = bool(self.kept.all())
         if target.size and (target.min() < 0 or target.max() >= classes):
             _check_class_range(target, self.kept, classes, ignore_index)
-        self.index = (
-            target if self.all_kept else np.where(self.kept, target, 0)
-        )  # (ignored rows: any valid column)
+        # (ignored rows: any valid column)
+        self.index = target if self.all_kept else np.where(self.kept, target, 0)
         self.rows = np.arange(rows)
         self.weight, self.smoothing, self.classes = _class_weights(weight, z), smoothing, classes
         if weight is None:  # w[yᵢ] is 1 on kept rows, 0 on ignored ones
@@ -160,9 +158,8 @@ class ClassTargets:
         else:
             target_weight = np.where(self.kept, self.weight[self.index], 0).astype(z.dtype)
         self.denominator = target_weight.sum()
-        self.mass = (
-            (1 - smoothing) * target_weight if smoothing else target_weight
-        )  # q at (i, yᵢ), before smoothing
+        # q at (i, yᵢ), before smoothing
+        self.mass = (1 - smoothing) * target_weight if smoothing else target_weight
 
     def before_exp(self, shifted: np.ndarray) -> tuple:
         """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ]; the smoothing term needs
@@ -174,12 +171,9 @@ class ClassTargets:
         """lossᵢ = −Σ_c q_ic log p_ic = mass_i·(lse_i − shifted[i, yᵢ])
         + (ε/C)·(lse_i·Σw − Σ_c w_c·shifted_ic)."""
         shifted_target, smooth = parts
-        with (
-            np.errstate(invalid="ignore") if not self.all_kept else _NO_CHANGE
-        ):  # (an ignored row's
-            losses = self.mass * (
-                log_sum_exp - shifted_target
-            )  # log p may be inf or nan: it adds 0)
+        # (an ignored row's log p may be inf or nan: it adds 0 below, without a warning)
+        with np.errstate(invalid="ignore") if not self.all_kept else _NO_CHANGE:
+            losses = self.mass * (log_sum_exp - shifted_target)
             if self.smoothing:
                 losses = losses + self.smoothing / self.classes * (
                     log_sum_exp * self.weight.sum() - smooth
@@ -197,9 +191,8 @@ class ClassTargets:
 
     def subtract_from(self, grad_logits: Any, scale: Any, given_target: Any) -> Any:
         """grad_logits − q·scale: a scatter at (i, yᵢ), and the smoothing term on every kept row."""
-        if isinstance(
-            grad_logits, Tensor
-        ):  # (create_graph: q is a constant, so subtract it as a Tensor op)
+        # (create_graph: q is a constant, so subtract it as a Tensor op)
+        if isinstance(grad_logits, Tensor):
             return grad_logits - self.dense() * scale
         grad_logits[self.rows, self.index] -= self.mass * scale[:, 0]
         if self.smoothing:
@@ -232,9 +225,8 @@ class ProbabilityTargets:
                 "cross_entropy: ignore_index is not supported for probability targets, "
                 f"got ignore_index={ignore_index}"
             )
-        self.given = (
-            np.asarray(target) if isinstance(target, list | tuple) else target
-        )  # (saved: it may require grad)
+        # (saved: it may require grad)
+        self.given = np.asarray(target) if isinstance(target, list | tuple) else target
         self.weight, self.smoothing, self.classes = weight, smoothing, z.shape[1]
         self.q = self.distribution(np.asarray(target).reshape(z.shape).astype(z.dtype, copy=False))
         self.denominator = z.shape[0]

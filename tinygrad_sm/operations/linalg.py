@@ -104,9 +104,8 @@ class Linear(Op):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        rows = math.prod(
-            x.shape[:-1]
-        )  # (not reshape(-1, ...): that fails when a feature axis has size 0)
+        # (not reshape(-1, ...): that fails when a feature axis has size 0)
+        rows = math.prod(x.shape[:-1])
         rows_grad = grad.reshape(rows, grad.shape[-1])  # (rows, out)
         grad_x = grad @ weight if ctx.needs_input_grad[0] else None
         grad_weight = (

@@ -88,9 +88,8 @@ class SwapAxes(Op):
         normalize_axis((axis1,), a.ndim, "swapaxes", a.shape)
         normalize_axis((axis2,), a.ndim, "swapaxes", a.shape)
         ctx.axes = (axis1, axis2)
-        return (
-            a.swapaxes(axis1, axis2) if a.ndim else a.view()
-        )  # a 0-d tensor's only axis is 0 (or -1)
+        # a 0-d tensor's only axis is 0 (or -1)
+        return a.swapaxes(axis1, axis2) if a.ndim else a.view()
 
     @staticmethod
     def backward(ctx, grad):
@@ -125,9 +124,8 @@ def _plain_index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return (
-            np.asarray(index) if index else np.zeros(0, dtype=np.intp)
-        )  # x[[]] selects nothing, as in NumPy
+        # x[[]] selects nothing, as in NumPy
+        return np.asarray(index) if index else np.zeros(0, dtype=np.intp)
     return index
 
 
@@ -192,9 +190,8 @@ class Concatenate(Op):
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}") from None
-        ctx.bounds = list(
-            itertools.accumulate([a.shape[ctx.axis] for a in arrays], initial=0)
-        )  # where each input starts
+        # where each input starts
+        ctx.bounds = list(itertools.accumulate([a.shape[ctx.axis] for a in arrays], initial=0))
         return out
 
     @staticmethod

@@ -83,9 +83,8 @@ class LogSumExp(Op):
         axes = normalize_axis(axis, z.ndim, "logsumexp", z.shape)
         ctx.kept_shape = keepdims_shape(z.shape, axes)
         top = np.max(z, axis=axes, keepdims=True) if z.size else np.zeros(ctx.kept_shape, z.dtype)
-        top = np.where(np.isfinite(top), top, 0).astype(
-            z.dtype, copy=False
-        )  # an ±inf max would give inf - inf
+        # an ±inf max would give inf - inf
+        top = np.where(np.isfinite(top), top, 0).astype(z.dtype, copy=False)
         with np.errstate(divide="ignore"):
             out = np.log(np.sum(np.exp(z - top), axis=axes, keepdims=True)) + top
         if not keepdims:
