@@ -66,8 +66,9 @@ class _Extremum(Op):
             )
         extreme = type(ctx).reduce(a, axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:  # (integer and bool tensors never need it)
-            # (over no axis, axis=(), the op is the identity: every element wins, nan too)
-            winners = (a == extreme) if axes else np.ones(a.shape, bool)
+            # (axis=() on a tensor with axes reduces nothing: every element wins, nan too; a 0-d
+            # tensor's one element competes with itself, and nan loses, as in PyTorch)
+            winners = (a == extreme) if axes or a.ndim == 0 else np.ones(a.shape, bool)
             ctx.share = np.divide(winners, winners.sum(axis=axes, keepdims=True), dtype=a.dtype)
         ctx.kept_shape = extreme.shape
         return (
