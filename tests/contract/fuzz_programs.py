@@ -684,7 +684,9 @@ def build_cross_entropy(b: Builder, x: Meta):
         target = b.partner(lambda s: s == x.shape, lambda: x.shape, x.dtype)
         if target is None or target.dtype != x.dtype:
             return None
-        params["target"] = target.name
+        # through sigmoid: probabilities in (0, 1) whatever the partner holds (an infinite "probability"
+        # makes both libraries' gradients nan or inf in ways that depend on the order of their sums)
+        params["target"] = f"{target.name}.sigmoid()"
     shape = (rows,) if params["reduction"] == "none" and rows is not None else ()
     return [x.name], params, shape, x.dtype
 
