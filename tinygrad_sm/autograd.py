@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .function import Function
-from .grad_mode import enable_grad, hooks, no_grad
+from .grad_mode import grad_mode, hooks, no_grad
 from .shapes import unbroadcast
 from .tensor import Tensor
 
@@ -92,7 +92,9 @@ def run_backward(
             accumulate(pending, root, seed)
             sink.owned_elsewhere(seed)  # the caller's own array: a leaf root's .grad gets a copy
     prune = sink.needed(order)  # ids worth a gradient (None: every input that requires grad)
-    with enable_grad() if create_graph else no_grad():  # the rules' arithmetic recorded, or not
+    # the rules' own arithmetic is recorded (create_graph) or not; this thread's mode only
+    outer_mode, grad_mode.enabled = grad_mode.enabled, create_graph
+    try:
         for tensor in reversed(order):  # 3.
             grad = pending.pop(id(tensor), None)
             if grad is None or not sink.receive(tensor, grad):  # 4.
@@ -103,6 +105,8 @@ def run_backward(
                     accumulate(pending, parent, parent_grad)
             if not retain_graph:
                 node.release()
+    finally:
+        grad_mode.enabled = outer_mode
 
 
 def accumulate(pending: dict[int, Any], tensor: Tensor, grad: Any) -> None:
