@@ -7,12 +7,12 @@ Reverse-mode autodiff in four steps, which ``run_backward`` follows line by line
 2. seed each output with its gradient (1 for a scalar);
 3. at each tensor, its gradient is now complete (everything computed from it came earlier):
    hand it to the *sink*, and through its node's rule send each input its share, with
-   broadcasting undone (``input_gradients``), added to what that input has so far;
+   broadcasting undone (``send_to_inputs``), added to what that input has so far;
 4. the sink decides what a finished gradient is for: ``backward()``'s ``LeafSink`` adds it to
    ``.grad`` of each leaf; ``grad()``'s ``InputsSink`` keeps it for the tensors asked about
    and stops where nothing asked about lies further on.
 
-Everything mode-specific sits outside the loop: the sinks, ``input_gradients`` (the rule,
+Everything mode-specific sits outside the loop: the sinks, ``send_to_inputs`` (the rule,
 its ``create_graph`` variant and the checks of what it returned), and ``seed_gradient``.
 """
 
@@ -89,7 +89,8 @@ def run_backward(
     pending: dict[int, Any] = {}  # id(tensor) -> the gradient summed so far
     for root, seed in zip(roots, seeds):  # 2.
         if root._requires_grad:
-            accumulate(pending, root, seed)
+            previous = pending.get(id(root))
+            pending[id(root)] = seed if previous is None else add_gradients(previous, seed)
             sink.owned_elsewhere(seed)  # the caller's own array: a leaf root's .grad gets a copy
     prune = sink.needed(order)  # ids worth a gradient (None: every input that requires grad)
     # the rules' own arithmetic is recorded (create_graph) or not; this thread's mode only
@@ -100,29 +101,25 @@ def run_backward(
             if grad is None or not sink.receive(tensor, grad):  # 4.
                 continue
             node = tensor._node
-            for parent, parent_grad in zip(node.inputs, input_gradients(node, grad, create_graph)):
-                if parent_grad is not None and (prune is None or id(parent) in prune):
-                    accumulate(pending, parent, parent_grad)
+            send_to_inputs(node, grad, pending, prune, create_graph)  # each input gets its share
             if not retain_graph:
                 node.release()
     finally:
         grad_mode.enabled = outer_mode
 
 
-def accumulate(pending: dict[int, Any], tensor: Tensor, grad: Any) -> None:
-    """Add ``grad`` to the gradient ``tensor`` has so far (a sum of 0-d arrays is kept an array)."""
-    previous = pending.get(id(tensor))
-    if previous is not None:
-        grad = previous + grad
-        if type(grad) is not np.ndarray and not isinstance(grad, Tensor):
-            grad = np.asarray(grad)
-    pending[id(tensor)] = grad
+def add_gradients(previous: Any, grad: Any) -> Any:
+    """The sum of two gradients of one tensor (a sum of 0-d arrays stays an array, not a scalar)."""
+    total = previous + grad
+    return total if type(total) is np.ndarray or isinstance(total, Tensor) else np.asarray(total)
 
 
-# ----- 3. one node: its rule, and what it returned made into one gradient per input ------------
-def input_gradients(node: Function, grad: Any, create_graph: bool) -> list[Any]:
-    """The gradient each of ``node``'s inputs gets from it: the rule's result, one per input (None
-    where an input needs none), each with its input's shape (broadcasting undone) and dtype."""
+# ----- 3. one node: its rule, and what it returned sent to its inputs ---------------------------
+def send_to_inputs(node: Function, grad: Any, pending: dict[int, Any], prune: set[int] | None,
+                   create_graph: bool) -> None:
+    """Run ``node``'s rule on ``grad`` and add each input's share to what that input has so far: one
+    gradient per input (None where an input needs none, or where ``prune`` says no sink wants it),
+    each with its input's shape (broadcasting undone) and dtype."""
     if node._saved is None:
         raise RuntimeError(
             "Trying to backward through the graph a second time: the saved values of "
@@ -137,18 +134,18 @@ def input_gradients(node: Function, grad: Any, create_graph: bool) -> list[Any]:
             results = _match_inputs(results, node)
     if hooks.observer is not None:
         hooks.observer.after_backward(node, grad, results)
-    gradients = []
     for parent, parent_grad in zip(node.inputs, results):
         if parent_grad is None or parent is None or not parent._requires_grad:
-            gradients.append(None)
+            continue
+        if prune is not None and id(parent) not in prune:
             continue
         if type(parent_grad) is not np.ndarray and not create_graph:
             parent_grad = _as_gradient_array(parent_grad, node)
         data = parent._data
         if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
             parent_grad = fit_gradient_to_input(parent_grad, parent, node)
-        gradients.append(parent_grad)
-    return gradients
+        so_far = pending.get(id(parent))
+        pending[id(parent)] = parent_grad if so_far is None else add_gradients(so_far, parent_grad)
 
 
 def _call_backward_recorded(ctx: Function, grad: Tensor) -> tuple:
