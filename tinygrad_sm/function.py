@@ -190,7 +190,7 @@ class Function:
         state = self.__dict__
         saved = state.get("_saved", ())
         held = saved is not None and _holds_array(saved)
-        if len(state) > 3 + ("_saved" in state):  # forward stored more on ctx (ctx.axes = ...)
+        if not state.keys() <= _ENGINE_FIELDS:  # forward stored more on ctx (ctx.axes = ...)
             arrays = [
                 name
                 for name, value in state.items()
@@ -219,7 +219,7 @@ def _holds_array(value: Any) -> bool:
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
 #: what apply stores on a node for the engine (never freed by ``release``)
-_ENGINE_FIELDS = ("inputs", "_forward_arrays")
+_ENGINE_FIELDS = frozenset(("needs_input_grad", "inputs", "_output", "_saved", "_forward_arrays"))
 
 
 class Op(Function):
