@@ -154,3 +154,33 @@ def test_shape_argument_reads_f_2_3_and_f_of_a_tuple_alike(args, expected):
 def test_shape_argument_keeps_numpy_integers_and_leaves_checking_to_the_caller():
     assert shape_argument((np.int64(2), 3)) == (2, 3)
     assert shape_argument(((2, -1),)) == (2, -1)  # -1 is the reshape's business
+
+
+# ----- PyTorch's spellings ---------------------------------------------------------------------
+def test_dim_and_keepdim_are_pytorchs_names_for_axis_and_keepdims():
+    import tinygrad_sm as tg
+
+    x = tg.Tensor(np.arange(6.0).reshape(2, 3))
+    for method in ("sum", "mean", "max", "min", "logsumexp"):
+        ours = getattr(x, method)(axis=1, keepdims=True).data
+        np.testing.assert_array_equal(getattr(x, method)(dim=1, keepdim=True).data, ours)
+    np.testing.assert_array_equal(x.softmax(dim=0).data, x.softmax(axis=0).data)
+    np.testing.assert_array_equal(x.argmax(dim=1).data, [2, 2])
+    assert tg.Tensor.stack([x, x], dim=1).shape == (2, 2, 3)
+
+
+def test_both_spellings_at_once_is_a_type_error():
+    import tinygrad_sm as tg
+
+    x = tg.Tensor(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"sum: got both axis= and dim="):
+        x.sum(axis=1, dim=1)
+    with pytest.raises(TypeError, match=r"keepdims= and keepdim="):
+        x.mean(keepdims=True, keepdim=True)
+
+
+def test_an_op_with_a_dim_parameter_of_its_own_keeps_it():
+    from tinygrad_sm.shapes import pytorch_spellings
+
+    assert pytorch_spellings(["x", "dim", "axis"]) == {}
+    assert pytorch_spellings(["x", "axis", "keepdims"]) == {"dim": "axis", "keepdim": "keepdims"}

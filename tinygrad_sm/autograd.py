@@ -115,8 +115,9 @@ def add_gradients(previous: Any, grad: Any) -> Any:
 
 
 # ----- 3. one node: its rule, and what it returned sent to its inputs ---------------------------
-def send_to_inputs(node: Function, grad: Any, pending: dict[int, Any], prune: set[int] | None,
-                   create_graph: bool) -> None:
+def send_to_inputs(
+    node: Function, grad: Any, pending: dict[int, Any], prune: set[int] | None, create_graph: bool
+) -> None:
     """Run ``node``'s rule on ``grad`` and add each input's share to what that input has so far: one
     gradient per input (None where an input needs none, or where ``prune`` says no sink wants it),
     each with its input's shape (broadcasting undone) and dtype."""

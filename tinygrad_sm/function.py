@@ -42,6 +42,7 @@ import numpy as np
 
 from . import tensor as _tensor
 from .grad_mode import grad_mode, hooks
+from .shapes import accepts_pytorch_spellings, pytorch_spellings, respell
 from .tensor import Tensor
 
 _make_tensor = Tensor._make
@@ -437,7 +438,8 @@ def register_op(
         _REGISTRY[name] = cls
         if callable(method):
             method.__doc__ = method_docstring(cls, method.__doc__)
-            setattr(Tensor, name, staticmethod(method) if static else method)
+            respelled = accepts_pytorch_spellings(method)
+            setattr(Tensor, name, staticmethod(respelled) if static else respelled)
         elif method:
             setattr(Tensor, name, _make_method(cls))
         return cls
@@ -447,9 +449,20 @@ def register_op(
 
 def _make_method(cls: type[Function]):
     apply = cls.apply
+    spellings = pytorch_spellings(inspect.signature(cls.forward).parameters)
+    name = cls.name
 
-    def method(*args, **kwargs):
-        return apply(*args, **kwargs)
+    if spellings:  # (x.sum(dim=1, keepdim=True) is x.sum(axis=1, keepdims=True))
+
+        def method(*args, **kwargs):
+            if kwargs:
+                kwargs = respell(kwargs, spellings, name)
+            return apply(*args, **kwargs)
+
+    else:
+
+        def method(*args, **kwargs):
+            return apply(*args, **kwargs)
 
     method.__name__ = cls.name
     method.__qualname__ = f"Tensor.{cls.name}"

@@ -82,3 +82,60 @@ def shape_argument(shape: tuple) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         return tuple(shape[0])
     return tuple(shape)
+
+
+# ----- PyTorch's spellings: dim= for axis=, keepdim= for keepdims= ---------------------------
+PYTORCH_SPELLINGS = {
+    "dim": "axis",
+    "keepdim": "keepdims",
+    "start_dim": "start_axis",
+    "end_dim": "end_axis",
+}
+
+
+def pytorch_spellings(parameter_names: Any) -> dict[str, str]:
+    """Which of PyTorch's keyword names stand for which of these parameters (``dim`` -> ``axis``
+    when there is an ``axis`` and no ``dim`` of its own)."""
+    names = set(parameter_names)
+    return {
+        torch_name: name
+        for torch_name, name in PYTORCH_SPELLINGS.items()
+        if name in names and torch_name not in names
+    }
+
+
+def respell(kwargs: dict, spellings: dict[str, str], op: str) -> dict:
+    """``kwargs`` with PyTorch's names turned into ours; both spellings at once is a TypeError.
+
+    >>> respell({"dim": 1, "keepdim": True}, pytorch_spellings(["axis", "keepdims"]), "sum")
+    {'axis': 1, 'keepdims': True}
+    """
+    for torch_name, name in spellings.items():
+        if torch_name in kwargs:
+            if name in kwargs:
+                raise TypeError(
+                    f"{op}: got both {name}= and {torch_name}= (PyTorch's name for {name}); "
+                    "give one"
+                )
+            kwargs[name] = kwargs.pop(torch_name)
+    return kwargs
+
+
+def accepts_pytorch_spellings(function: Any) -> Any:
+    """Decorator: ``function`` also accepts ``dim=``/``keepdim=`` (and ``start_dim=``/``end_dim=``)
+    for its ``axis``/``keepdims`` (``start_axis``/``end_axis``) parameters."""
+    import functools
+    import inspect
+
+    spellings = pytorch_spellings(inspect.signature(function).parameters)
+    if not spellings:
+        return function
+    name = function.__name__
+
+    @functools.wraps(function)
+    def respelled(*args, **kwargs):
+        if kwargs:
+            kwargs = respell(kwargs, spellings, name)
+        return function(*args, **kwargs)
+
+    return respelled

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .random import as_generator
-from .shapes import shape_argument
+from .shapes import accepts_pytorch_spellings, shape_argument
 
 _default_dtype = np.dtype(np.float32)
 
@@ -361,10 +361,12 @@ class Tensor:
         """A 1-D view of the tensor (``reshape(-1)``)."""
         return self.reshape(-1)
 
+    @accepts_pytorch_spellings
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         """Indices of the maxima (not differentiable)."""
         return Tensor._make(np.argmax(self._data, axis=axis, keepdims=keepdims))
 
+    @accepts_pytorch_spellings
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         """Indices of the minima (not differentiable)."""
         return Tensor._make(np.argmin(self._data, axis=axis, keepdims=keepdims))

@@ -7,6 +7,7 @@ Example::
     loss = nn.CrossEntropyLoss()(model(x), y)
 """
 
+from . import functional  # noqa: F401  (F: the functional forms)
 from .layers import MLP, Dropout, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .loss import CrossEntropyLoss
 from .module import IncompatibleKeys, Module, Sequential

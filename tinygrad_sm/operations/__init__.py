@@ -1,3 +1,12 @@
 """The built-in ops, one family per file; importing this package registers them all."""
 
-from . import cross_entropy, elementwise, linalg, reduce, selection, shape, softmax  # noqa: F401  (registration happens on import)
+# (registration happens on import; one family a line)
+from . import (
+    cross_entropy,  # noqa: F401
+    elementwise,  # noqa: F401
+    linalg,  # noqa: F401
+    reduce,  # noqa: F401
+    selection,  # noqa: F401
+    shape,  # noqa: F401
+    softmax,  # noqa: F401
+)

@@ -34,8 +34,8 @@ FONT = "Helvetica"
 MONO = "Courier"
 
 COLOURS = {
-    "input": "#e6e6e6",         # a leaf that needs no gradient (data, targets)
-    "parameter": "#d5ecc8",     # a leaf with requires_grad: gets .grad
+    "input": "#e6e6e6",  # a leaf that needs no gradient (data, targets)
+    "parameter": "#d5ecc8",  # a leaf with requires_grad: gets .grad
     "intermediate": "#ffffff",
     "output": "#ffd9a8",
     "op": "#dde8f7",
@@ -111,8 +111,10 @@ def _gradients_after_backward(
                 if parent is not None and id(parent) in stored and consumers[id(parent)] == 1:
                     known.edges[("in", id(tensor), position)] = stored[id(parent)]
     if any(t._node is not None for t in tensors):
-        known.note = ("backward() freed the graph, so only the leaves' .grad is known; "
-                      "call backward(retain_graph=True) to see every gradient")
+        known.note = (
+            "backward() freed the graph, so only the leaves' .grad is known; "
+            "call backward(retain_graph=True) to see every gradient"
+        )
     return known, None
 
 
@@ -147,8 +149,13 @@ def _tensor_kind(tensor: Tensor, root: Tensor) -> str:
 
 
 def _tensor_label(
-    tensor: Tensor, name: str, named: bool, kind: str, saved: bool,
-    show_data: bool, grad: np.ndarray | None,
+    tensor: Tensor,
+    name: str,
+    named: bool,
+    kind: str,
+    saved: bool,
+    show_data: bool,
+    grad: np.ndarray | None,
 ) -> str:
     title = f"<b>{_escape(name)}</b>" if named else f'<font color="#777777">{_escape(name)}</font>'
     words = [w for w in (KIND_WORDS[kind], "saved" if saved else "") if w]
@@ -215,19 +222,27 @@ def _legend(show_grad: bool, has_grads: bool) -> str:
         swatch(COLOURS["op"], "op · its backward rule", 'style="rounded"'),
         swatch("#ffffff", "double border: saved for backward"),
     ]
-    rows = [f'<tr>{"".join(cells)}</tr>']
-    notes = ["g: the gradient arriving at the op's output · a, b: its inputs · z: its output · "
-             "arrows point forward; gradients flow back against them"]
+    rows = [f"<tr>{''.join(cells)}</tr>"]
+    notes = [
+        "g: the gradient arriving at the op's output · a, b: its inputs · z: its output · "
+        "arrows point forward; gradients flow back against them"
+    ]
     if show_grad and has_grads:
         scale = "".join(f'<font color="{c}">■</font>' for c in GRADIENT_SCALE)
-        notes.append(f"edge width and colour: mean |gradient| on a log scale, pale {scale} dark = "
-                     "largest; dashed grey: exactly zero")
+        notes.append(
+            f"edge width and colour: mean |gradient| on a log scale, pale {scale} dark = "
+            "largest; dashed grey: exactly zero"
+        )
     for note in notes:
         text = note if note.startswith("edge") else _escape(note)
-        rows.append(f'<tr><td colspan="{len(cells)}" align="left">'
-                    f'<font point-size="9">{text}</font></td></tr>')
-    return ('<table border="0" cellborder="1" cellspacing="2" cellpadding="3" color="#999999">'
-            f'{"".join(rows)}</table>')
+        rows.append(
+            f'<tr><td colspan="{len(cells)}" align="left">'
+            f'<font point-size="9">{text}</font></td></tr>'
+        )
+    return (
+        '<table border="0" cellborder="1" cellspacing="2" cellpadding="3" color="#999999">'
+        f"{''.join(rows)}</table>"
+    )
 
 
 # ----- edges ----------------------------------------------------------------------------------
@@ -247,20 +262,34 @@ def _edge_style(size: float | None, largest: float) -> dict[str, str]:
     if size is None:
         return {}
     if not math.isfinite(size):
-        return {"color": COLOURS["nonfinite"], "penwidth": "3", "label": "nan/inf",
-                "fontcolor": COLOURS["nonfinite"], "tooltip": "the gradient here is not finite"}
+        return {
+            "color": COLOURS["nonfinite"],
+            "penwidth": "3",
+            "label": "nan/inf",
+            "fontcolor": COLOURS["nonfinite"],
+            "tooltip": "the gradient here is not finite",
+        }
     if size == 0:
         return {"color": "#aaaaaa", "style": "dashed", "tooltip": "zero gradient"}
     # how many times 10x smaller than the largest
     decades = math.log10(largest / size) if largest > 0 else 0.0
     level = 5 - sum(decades >= threshold for threshold in (0.5, 1, 2, 3, 4))
-    return {"color": GRADIENT_SCALE[level], "penwidth": f"{0.8 + 0.55 * level:.2f}",
-            "tooltip": f"mean |gradient| = {size:.3g}"}
+    return {
+        "color": GRADIENT_SCALE[level],
+        "penwidth": f"{0.8 + 0.55 * level:.2f}",
+        "tooltip": f"mean |gradient| = {size:.3g}",
+    }
 
 
 # ----- the public function ----------------------------------------------------------------------
-def draw_graph(tensor: Tensor, show_data: bool = True, show_grad: bool = True, rankdir: str = "LR",
-               names: Names = None, max_nodes: int = 200) -> GraphPicture:
+def draw_graph(
+    tensor: Tensor,
+    show_data: bool = True,
+    show_grad: bool = True,
+    rankdir: str = "LR",
+    names: Names = None,
+    max_nodes: int = 200,
+) -> GraphPicture:
     """A picture of the graph that computed ``tensor``, as a ``graphviz.Digraph``.
 
     Parameters
@@ -284,15 +313,29 @@ def draw_graph(tensor: Tensor, show_data: bool = True, show_grad: bool = True, r
     >>> x = Tensor([2.0, 1.0, 0.1], requires_grad=True, name="logits")
     >>> picture = draw_graph(x.softmax().log()[0])
     """
-    return _draw(tensor, show_data=show_data, show_grad=show_grad, rankdir=rankdir, names=names,
-                 max_nodes=max_nodes)
+    return _draw(
+        tensor,
+        show_data=show_data,
+        show_grad=show_grad,
+        rankdir=rankdir,
+        names=names,
+        max_nodes=max_nodes,
+    )
 
 
 def _draw(
-    tensor: Tensor, *, show_data: bool = True, show_grad: bool = True, rankdir: str = "LR",
-    names: Names = None, max_nodes: int = 200, gradients: Gradients | None = None,
-    trace: BackwardTrace | None = None, highlight: Tensor | None = None,
-    caption: list[str] | None = None, scale: Gradients | None = None,
+    tensor: Tensor,
+    *,
+    show_data: bool = True,
+    show_grad: bool = True,
+    rankdir: str = "LR",
+    names: Names = None,
+    max_nodes: int = 200,
+    gradients: Gradients | None = None,
+    trace: BackwardTrace | None = None,
+    highlight: Tensor | None = None,
+    caption: list[str] | None = None,
+    scale: Gradients | None = None,
 ) -> GraphPicture:
     """``draw_graph`` with the gradients given (for the frames of ``draw_backward_steps``).
 
@@ -318,10 +361,23 @@ def _draw(
 
     saved = _saved_tensor_ids(tensors)
     graph = GraphPicture(name="tinygrad_sm", format="svg")
-    graph.attr(rankdir=rankdir, fontname=FONT, fontsize="11", nodesep="0.25", ranksep="0.4",
-               bgcolor="white")
-    graph.attr("node", fontname=FONT, fontsize="11", shape="box", style="filled", color="#444444",
-               margin="0.08,0.04")
+    graph.attr(
+        rankdir=rankdir,
+        fontname=FONT,
+        fontsize="11",
+        nodesep="0.25",
+        ranksep="0.4",
+        bgcolor="white",
+    )
+    graph.attr(
+        "node",
+        fontname=FONT,
+        fontsize="11",
+        shape="box",
+        style="filled",
+        color="#444444",
+        margin="0.08,0.04",
+    )
     graph.attr("edge", fontname=FONT, fontsize="9", color="#666666", arrowsize="0.7")
 
     grads_of = gradients.tensors if gradients is not None else {}
@@ -336,8 +392,9 @@ def _draw(
                 edge_sizes[id(edge)] = max(sizes, key=lambda s: s if math.isfinite(s) else math.inf)
     finite = [s for s in edge_sizes.values() if math.isfinite(s)]
     if scale is not None:
-        finite = [s for s in map(_magnitude, scale.edges.values())
-                  if s is not None and math.isfinite(s)]
+        finite = [
+            s for s in map(_magnitude, scale.edges.values()) if s is not None and math.isfinite(s)
+        ]
     largest = max(finite) if finite else 0.0
     highlighted_keys = set()
     if highlight is not None and highlight._node is not None:
@@ -356,16 +413,21 @@ def _draw(
     summary = f"{tensor_count:,} tensors, {op_count:,} ops"
     if layout.folded:
         boxes = layout.box_count
-        summary += (f" — {layout.folded:,} of {layout.total:,} nodes are folded into {boxes} "
-                    f"grey box{'es' if boxes != 1 else ''} to stay under max_nodes={max_nodes}")
+        summary += (
+            f" — {layout.folded:,} of {layout.total:,} nodes are folded into {boxes} "
+            f"grey box{'es' if boxes != 1 else ''} to stay under max_nodes={max_nodes}"
+        )
     lines.append(_escape(summary))
     if gradients is not None and gradients.note:
         lines.append(f'<font color="{COLOURS["grad"]}">{_escape(gradients.note)}</font>')
     rows = "".join(f'<tr><td align="left">{line}</td></tr>' for line in lines)
     has_grads = gradients is not None and (bool(gradients.edges) or scale is not None)
     legend = f'<tr><td align="left">{_legend(show_grad, has_grads)}</td></tr>'
-    graph.attr(label=f'<<table border="0" cellspacing="2">{rows}{legend}</table>>',
-               labelloc="t" if caption else "b", labeljust="l")
+    graph.attr(
+        label=f'<<table border="0" cellspacing="2">{rows}{legend}</table>>',
+        labelloc="t" if caption else "b",
+        labeljust="l",
+    )
     graph.trace = trace
     graph.folded = layout.folded
     return graph
@@ -390,8 +452,13 @@ def _saved_tensor_ids(tensors: list[Tensor]) -> set[int]:
 
 
 def _emit_nodes(
-    graph: GraphPicture, layout: Layout, show_data: bool, grads_of: dict[int, np.ndarray],
-    gradients: Gradients | None, highlight: Tensor | None, saved: set[int],
+    graph: GraphPicture,
+    layout: Layout,
+    show_data: bool,
+    grads_of: dict[int, np.ndarray],
+    gradients: Gradients | None,
+    highlight: Tensor | None,
+    saved: set[int],
 ) -> None:
     root, names, named = layout.root, layout.names, layout.named
     for node in layout.nodes.values():
@@ -399,8 +466,15 @@ def _emit_nodes(
         if node.kind == "tensor":
             tensor = node.tensor
             kind = _tensor_kind(tensor, root)
-            label = _tensor_label(tensor, names[id(tensor)], id(tensor) in named, kind,
-                                  id(tensor) in saved, show_data, grads_of.get(id(tensor)))
+            label = _tensor_label(
+                tensor,
+                names[id(tensor)],
+                id(tensor) in named,
+                kind,
+                id(tensor) in saved,
+                show_data,
+                grads_of.get(id(tensor)),
+            )
             attributes = {"fillcolor": COLOURS[kind]}
             if id(tensor) in saved:
                 attributes["peripheries"] = "2"
@@ -415,8 +489,11 @@ def _emit_nodes(
                 attributes.update(color=COLOURS["highlight"], penwidth="3", fillcolor="#fff3b0")
         else:
             label = _box_label(node, names, named, gradients)
-            attributes = {"fillcolor": COLOURS["box"], "style": "rounded,dashed,filled",
-                          "color": "#777777"}
+            attributes = {
+                "fillcolor": COLOURS["box"],
+                "style": "rounded,dashed,filled",
+                "color": "#777777",
+            }
         computed = node.kind != "box" and node.tensor._node is not None
         if computed and id(node.tensor) not in layout.from_parameters:
             # keeps the data path on one straight line; parameters hang beside it

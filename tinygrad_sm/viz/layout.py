@@ -59,9 +59,7 @@ class Layout:
     (a named tensor is never folded into a chain).
     """
 
-    def __init__(
-        self, root: Tensor, tensors: list[Tensor], names: dict[int, str], named: set[int]
-    ):
+    def __init__(self, root: Tensor, tensors: list[Tensor], names: dict[int, str], named: set[int]):
         self.root, self.names, self.named = root, names, named
         self.nodes: dict[str, Node] = {}
         self.edges: list[Edge] = []
@@ -248,4 +246,3 @@ class Layout:
     @property
     def box_count(self) -> int:
         return sum(1 for n in self.nodes.values() if n.kind == "box")
-

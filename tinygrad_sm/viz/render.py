@@ -37,8 +37,22 @@ RASTER_FORMATS = {"png", "jpeg", "jpg", "gif", "bmp"}
 # symbols; they become ASCII in its PNGs (dot falls back to another font by itself,
 # and SVG text is drawn by the viewer).
 ASCII_FALLBACK = {
-    "⊙": "*", "∘": "o", "⊗": "(x)", "∗": "*", "⋅": "·", "⟨": "<", "⟩": ">", "∇": "grad ",
-    "∈": " in ", "⌈": "ceil(", "⌉": ")", "⌊": "floor(", "⌋": ")", "⊤": "T", "▸": ">", "▶": ">",
+    "⊙": "*",
+    "∘": "o",
+    "⊗": "(x)",
+    "∗": "*",
+    "⋅": "·",
+    "⟨": "<",
+    "⟩": ">",
+    "∇": "grad ",
+    "∈": " in ",
+    "⌈": "ceil(",
+    "⌉": ")",
+    "⌊": "floor(",
+    "⌋": ")",
+    "⊤": "T",
+    "▸": ">",
+    "▶": ">",
     "⋯": "...",
 }
 
@@ -124,14 +138,17 @@ def render_source(
     text = for_renderer(source, name, format)
     command = [path, f"-K{engine}", f"-T{format}"]
     try:
-        process = subprocess.run(command, input=text.encode("utf-8"), capture_output=True,
-                                 check=False)
+        process = subprocess.run(
+            command, input=text.encode("utf-8"), capture_output=True, check=False
+        )
     except OSError as error:
         raise RendererNotFoundError(name) from error
     if process.returncode != 0 or not process.stdout:
         message = process.stderr.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"{name} failed to render the graph as {format} "
-                           f"(exit code {process.returncode}): {message}")
+        raise RuntimeError(
+            f"{name} failed to render the graph as {format} "
+            f"(exit code {process.returncode}): {message}"
+        )
     return process.stdout
 
 
@@ -144,22 +161,35 @@ class GraphPicture(graphviz.Digraph):
     """
 
     def pipe(
-        self, format: str | None = None, encoding: str | None = None, *,
-        program: str | None = None, engine: str | None = None, **unsupported: Any,
+        self,
+        format: str | None = None,
+        encoding: str | None = None,
+        *,
+        program: str | None = None,
+        engine: str | None = None,
+        **unsupported: Any,
     ) -> bytes | str:
         """The rendered graph as bytes (or ``str`` if ``encoding`` is given), as
         ``graphviz.Digraph.pipe``."""
         if any(value is not None and value is not False for value in unsupported.values()):
             raise TypeError(f"GraphPicture.pipe: unsupported arguments {sorted(unsupported)}")
-        data = render_source(self.source, format or self.format or "svg", program,
-                             engine or self.engine or "dot")
+        data = render_source(
+            self.source, format or self.format or "svg", program, engine or self.engine or "dot"
+        )
         return data.decode(encoding) if encoding else data
 
     def render(
-        self, filename: str | os.PathLike | None = None,
-        directory: str | os.PathLike | None = None, view: bool = False, cleanup: bool = False,
-        format: str | None = None, *, outfile: str | os.PathLike | None = None,
-        program: str | None = None, engine: str | None = None, **unsupported: Any,
+        self,
+        filename: str | os.PathLike | None = None,
+        directory: str | os.PathLike | None = None,
+        view: bool = False,
+        cleanup: bool = False,
+        format: str | None = None,
+        *,
+        outfile: str | os.PathLike | None = None,
+        program: str | None = None,
+        engine: str | None = None,
+        **unsupported: Any,
     ) -> str:
         """Write the picture to a file and return its path.
 
@@ -209,6 +239,7 @@ class GraphPicture(graphviz.Digraph):
             note = f"{type(error).__name__}: {error}"
             return {
                 "text/plain": f"{note}\n\n{self.source}",
-                "text/html": (f"<p><b>{html.escape(note)}</b></p>"
-                              f"<pre>{html.escape(self.source)}</pre>"),
+                "text/html": (
+                    f"<p><b>{html.escape(note)}</b></p><pre>{html.escape(self.source)}</pre>"
+                ),
             }

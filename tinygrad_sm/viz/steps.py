@@ -26,17 +26,31 @@ def _caption(step: BackwardStep, count: int, root_name: str) -> list[str]:
     if step.is_leaf:
         return [head + f"<b>{name}</b> is a leaf: backward() adds g = {grad} to {name}.grad"]
     rule = _escape(step.rule)
-    sent = [f"{_escape(n)} gets {_escape(format_values(g))}"
-            for n, g in zip(step.input_names, step.input_grads) if n is not None and g is not None]
+    sent = [
+        f"{_escape(n)} gets {_escape(format_values(g))}"
+        for n, g in zip(step.input_names, step.input_grads)
+        if n is not None and g is not None
+    ]
     root = _escape(root_name)
-    return [head + f"<b>{_escape(step.op)}</b> made {name}; g = d{root}/d{name} = {grad} arrives",
-            f"its rule {rule} sends it back: " + ("; ".join(sent) or "no input needs a gradient")]
+    return [
+        head + f"<b>{_escape(step.op)}</b> made {name}; g = d{root}/d{name} = {grad} arrives",
+        f"its rule {rule} sends it back: " + ("; ".join(sent) or "no input needs a gradient"),
+    ]
 
 
 def draw_backward_steps(
-    loss: Tensor, path: str | Path, names: Names = None, *, show_data: bool = True,
-    rankdir: str = "LR", max_nodes: int = 200, gif: bool = True, html_page: bool = True,
-    frame_seconds: float = 1.5, max_frames: int = 100, program: str | None = None,
+    loss: Tensor,
+    path: str | Path,
+    names: Names = None,
+    *,
+    show_data: bool = True,
+    rankdir: str = "LR",
+    max_nodes: int = 200,
+    gif: bool = True,
+    html_page: bool = True,
+    frame_seconds: float = 1.5,
+    max_frames: int = 100,
+    program: str | None = None,
 ) -> list[Path]:
     """Write one SVG picture per backward step into the folder ``path``, plus a page to step
     through them.
@@ -74,20 +88,35 @@ def draw_backward_steps(
 
             image_module = Image
         except ImportError:
-            warnings.warn("draw_backward_steps: pillow is not installed, so no GIF is written "
-                          "(pip install pillow)", stacklevel=2)
+            warnings.warn(
+                "draw_backward_steps: pillow is not installed, so no GIF is written "
+                "(pip install pillow)",
+                stacklevel=2,
+            )
     for frame in range(len(trace) + 1):
         if frame == 0:
             known, highlight = Gradients(), None
-            caption = [f"<b>before backward</b> · the forward pass made {_escape(root_name)}; "
-                       f"backward starts there with g = {_escape(format_values(trace.seed))}"]
+            caption = [
+                f"<b>before backward</b> · the forward pass made {_escape(root_name)}; "
+                f"backward starts there with g = {_escape(format_values(trace.seed))}"
+            ]
         else:
             step = trace[frame - 1]
             known, highlight = Gradients.from_trace(trace, frame), step.tensor
             caption = _caption(step, len(trace), root_name)
-        picture = _draw(loss, show_data=show_data, show_grad=True, rankdir=rankdir, names=names,
-                        max_nodes=max_nodes, gradients=known, trace=trace, highlight=highlight,
-                        caption=caption, scale=full)
+        picture = _draw(
+            loss,
+            show_data=show_data,
+            show_grad=True,
+            rankdir=rankdir,
+            names=names,
+            max_nodes=max_nodes,
+            gradients=known,
+            trace=trace,
+            highlight=highlight,
+            caption=caption,
+            scale=full,
+        )
         svg = picture.pipe("svg", program=program).decode("utf-8")
         target = folder / f"step_{frame:03d}.svg"
         target.write_text(svg, encoding="utf-8")
@@ -116,15 +145,16 @@ def _write_gif(image_module, pngs: list[bytes], target: Path, frame_seconds: flo
         canvas = image_module.new("RGB", (width, height), "white")
         canvas.paste(image, (0, 0))
         frames.append(canvas)
-    frames[0].save(target, save_all=True, append_images=frames[1:],
-                   duration=int(frame_seconds * 1000), loop=0)
+    frames[0].save(
+        target, save_all=True, append_images=frames[1:], duration=int(frame_seconds * 1000), loop=0
+    )
 
 
 def _slider_page(svgs: list[str], title: str) -> str:
     """One HTML file holding every frame; a slider, buttons and arrow keys choose the frame
     shown."""
     frames = "\n".join(
-        f'<div class="frame{" on" if i == 0 else ""}">{svg[svg.find("<svg"):]}</div>'
+        f'<div class="frame{" on" if i == 0 else ""}">{svg[svg.find("<svg") :]}</div>'
         for i, svg in enumerate(svgs)
     )
     last = len(svgs) - 1

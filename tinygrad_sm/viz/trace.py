@@ -135,8 +135,9 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
     recorder = _Recorder(hooks.observer)
     hooks.observer = recorder
     try:
-        leaf_grads = engine_grad(loss, leaves, grad_outputs=seed, retain_graph=True,
-                                 allow_unused=True)
+        leaf_grads = engine_grad(
+            loss, leaves, grad_outputs=seed, retain_graph=True, allow_unused=True
+        )
     finally:
         hooks.observer = recorder.previous
 
@@ -156,8 +157,20 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
     for _, tensor, ctx, grad, raw in entries:
         name = all_names.get(id(tensor), "?")
         if ctx is None:
-            steps.append(BackwardStep(len(steps), tensor, name, None, "leaf",
-                                      "accumulates into .grad", grad, (), (), ()))
+            steps.append(
+                BackwardStep(
+                    len(steps),
+                    tensor,
+                    name,
+                    None,
+                    "leaf",
+                    "accumulates into .grad",
+                    grad,
+                    (),
+                    (),
+                    (),
+                )
+            )
             continue
         input_grads = tuple(
             _as_input_gradient(parent_grad, parent, ctx)
@@ -166,10 +179,20 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
         input_names = tuple(
             all_names.get(id(p), "?") if p is not None else None for p in ctx.inputs
         )
-        steps.append(BackwardStep(
-            len(steps), tensor, name, ctx, op_name(ctx), op_rule(ctx), grad, tuple(ctx.inputs),
-            input_names, input_grads,
-        ))
+        steps.append(
+            BackwardStep(
+                len(steps),
+                tensor,
+                name,
+                ctx,
+                op_name(ctx),
+                op_rule(ctx),
+                grad,
+                tuple(ctx.inputs),
+                input_names,
+                input_grads,
+            )
+        )
     return BackwardTrace(loss, steps, all_names, seed)
 
 
@@ -209,21 +232,35 @@ def format_table(trace: BackwardTrace) -> str:
     for step in trace:
         incoming = format_values(step.grad)
         if step.is_leaf:
-            rows.append((str(step.index + 1), step.name, "(leaf)", incoming, step.rule,
-                         f"{step.name}.grad += g"))
+            rows.append(
+                (
+                    str(step.index + 1),
+                    step.name,
+                    "(leaf)",
+                    incoming,
+                    step.rule,
+                    f"{step.name}.grad += g",
+                )
+            )
             continue
-        outgoing = [f"→ {name}: {format_values(g)}"
-                    for name, g in zip(step.input_names, step.input_grads)
-                    if name is not None and g is not None] or ["(no input needs a gradient)"]
+        outgoing = [
+            f"→ {name}: {format_values(g)}"
+            for name, g in zip(step.input_names, step.input_grads)
+            if name is not None and g is not None
+        ] or ["(no input needs a gradient)"]
         rows.append((str(step.index + 1), step.name, step.op, incoming, step.rule, outgoing[0]))
         rows.extend(("", "", "", "", "", more) for more in outgoing[1:])
     widths = [min(max(len(row[i]) for row in [header, *rows]), 48) for i in range(len(header) - 1)]
-    lines = [f"backward of {root_name}: {len(trace)} steps "
-             f"(g = d{root_name}/d tensor, as it arrives at each tensor)"]
+    lines = [
+        f"backward of {root_name}: {len(trace)} steps "
+        f"(g = d{root_name}/d tensor, as it arrives at each tensor)"
+    ]
 
     def line(cells: tuple[str, ...]) -> str:
-        parts = [fit(cell, width).rjust(width) if i == 0 else fit(cell, width).ljust(width)
-                 for i, (cell, width) in enumerate(zip(cells, widths))]
+        parts = [
+            fit(cell, width).rjust(width) if i == 0 else fit(cell, width).ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths))
+        ]
         return "  ".join([*parts, cells[-1]]).rstrip()
 
     lines.append(line(header))

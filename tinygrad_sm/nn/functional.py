@@ -1,0 +1,41 @@
+"""The functional forms of the ops under PyTorch's names: ``from tinygrad_sm.nn import functional
+as F``, then ``F.relu(x)``, ``F.softmax(x, dim=-1)``, ``F.conv2d(x, w, padding=1)``.
+
+Each name here is the same op as the Tensor method (``F.softmax(x)`` is ``x.softmax()``): one op,
+one rule, in ``tinygrad_sm/operations/``. Every ``axis=`` also accepts PyTorch's ``dim=``, every
+``keepdims=`` also ``keepdim=``.
+"""
+
+from __future__ import annotations
+
+from .. import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
+from ..random import RngLike, as_generator
+from ..tensor import Tensor
+
+# ----- activations and elementwise functions (also Tensor methods) --------------------------
+relu = Tensor.relu
+tanh = Tensor.tanh
+sigmoid = Tensor.sigmoid
+
+# ----- the softmax family and the losses ----------------------------------------------------
+softmax = Tensor.softmax
+log_softmax = Tensor.log_softmax
+logsumexp = Tensor.logsumexp
+cross_entropy = Tensor.cross_entropy
+
+# ----- layers -------------------------------------------------------------------------------
+linear = Tensor.linear
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, rng: RngLike = None) -> Tensor:
+    """Inverted dropout (``torch.nn.functional.dropout``): in training each element is zeroed
+    with probability ``p`` and the rest are scaled by 1/(1 − p); ``training=False`` returns the
+    input. Built from ``mul``. The mask comes from ``rng`` (default: the library's generator)."""
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = as_generator(rng).random(input.shape) >= p
+    return input * (keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p)))
