@@ -14,6 +14,7 @@ from .check import GradcheckError, gradcheck, hessian, jacobian
 from .function import Function, get_op, ops, register_op
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .io import load, save  # noqa: F401  (public functions)
+from .operations.cross_entropy import SoftmaxTwiceWarning
 from .operations.selection import where
 from .random import manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Function",
     "GradcheckError",
+    "SoftmaxTwiceWarning",
     "Tensor",
     "enable_grad",
     "get_default_dtype",

@@ -9,6 +9,9 @@ one rule, in ``tinygrad_sm/operations/``. Every ``axis=`` also accepts PyTorch's
 from __future__ import annotations
 
 from .. import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
+from ..operations import attention as _attention
+from ..operations import embedding as _embedding
+from ..operations import normalization as _normalization
 from ..random import RngLike, as_generator
 from ..tensor import Tensor
 
@@ -23,8 +26,19 @@ log_softmax = Tensor.log_softmax
 logsumexp = Tensor.logsumexp
 cross_entropy = Tensor.cross_entropy
 
+# ----- losses (also Tensor methods) ---------------------------------------------------------
+nll_loss = Tensor.nll_loss
+mse_loss = Tensor.mse_loss
+binary_cross_entropy_with_logits = Tensor.binary_cross_entropy_with_logits
+
 # ----- layers -------------------------------------------------------------------------------
 linear = Tensor.linear
+
+# ----- normalisation, embedding, attention --------------------------------------------------
+layer_norm = _normalization.layer_norm
+batch_norm = _normalization.batch_norm
+embedding = _embedding.embedding
+scaled_dot_product_attention = _attention.scaled_dot_product_attention
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, rng: RngLike = None) -> Tensor:

@@ -1,7 +1,10 @@
 """Cross-entropy of logits against targets: log-softmax and negative log-likelihood as one op.
 
-Every option of ``torch.nn.functional.cross_entropy`` is folded into one *target
-distribution* q (N, C), made once in forward:
+The logits are rows (N, C), one row (C,), or (N, C, d1, …, dK) with the classes on axis 1 (as
+PyTorch: one row per position, class-index targets (N, d1, …, dK)); the K-dim case moves the
+class axis last and runs the row code on the N·d1·…·dK rows. Every option of
+``torch.nn.functional.cross_entropy`` is folded into one *target distribution* q (rows, C), made
+once in forward:
 
 * class index yᵢ:   qᵢ = (1 − ε)·w[yᵢ]·onehot(yᵢ) + (ε/C)·w   (a zero row if yᵢ = ignore_index)
 * probabilities tᵢ: qᵢ = w ⊙ ((1 − ε)·tᵢ + ε/C)
@@ -19,11 +22,17 @@ Class targets never build the dense (N, C) q: ``ClassTargets`` keeps one number 
 mass at the true class) plus the smoothing term, which saves an (N, C) array and passes over
 it. ``tests/operations/test_cross_entropy.py`` has the textbook version the op is checked
 against (``reference_cross_entropy``).
+
+Logits whose every row is already a probability distribution (softmax applied twice: the loss is
+then nearly flat and training stalls) raise a ``SoftmaxTwiceWarning`` once per line of user code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -35,17 +44,24 @@ from ..tensor import Tensor
 from .rule_helpers import shift_by_max, where
 
 
+class SoftmaxTwiceWarning(UserWarning):
+    """cross_entropy was given logits whose rows are already probability distributions (every
+    row non-negative and summing to 1): softmax applied twice. The loss is then nearly flat in
+    the network's outputs and training silently stalls; pass the logits themselves.
+    Silence it with ``warnings.simplefilter("ignore", tinygrad_sm.SoftmaxTwiceWarning)``."""
+
+
 @register_op("cross_entropy")
 class CrossEntropy(Op):
-    """Cross-entropy of logits (N, C) or (C,) against class indices or class probabilities, as
-    ``torch.nn.functional.cross_entropy``; one fused op whose gradient is softmax(z)·Σq − q (see the
-    module docstring for q and every option)."""
+    """Cross-entropy of logits (N, C), (C,) or (N, C, d1, …, dK) against class indices or class
+    probabilities, as ``torch.nn.functional.cross_entropy``; one fused op whose gradient is
+    softmax(z)·Σq − q (see the module docstring for q and every option)."""
 
     rule = "(softmax(z)·Σq − q)·g/N   (q: the target distribution)"
 
     @staticmethod
     def forward(
-        ctx, logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+        ctx, input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
     ):
         if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] and grad_mode.enabled:
             raise RuntimeError(
@@ -54,11 +70,14 @@ class CrossEntropy(Op):
             )
         reduction = reduction_name("cross_entropy", reduction)
         smoothing = label_smoothing_value("cross_entropy", label_smoothing)
-        z = _logits_as_rows(logits)
-        if _is_probabilities(target, np.shape(logits)):
-            targets = ProbabilityTargets(target, weight, smoothing, z, ignore_index)
+        shape = np.shape(input)
+        z = _logits_as_rows(input)
+        if _is_probabilities(target, shape):
+            targets = ProbabilityTargets(target, weight, smoothing, z, ignore_index, shape)
         else:
-            targets = ClassTargets(target, weight, smoothing, z, ignore_index, np.shape(logits))
+            targets = ClassTargets(target, weight, smoothing, z, ignore_index, shape)
+        if z.size and 0.0 <= z.flat[0] <= 1.0:  # (one number decides for ordinary logits)
+            _warn_if_probabilities(z)
 
         shifted = shift_by_max(z, (1,))
         parts = targets.before_exp(shifted)  # what the loss needs of the shifted logits
@@ -67,11 +86,10 @@ class CrossEntropy(Op):
         log_sum_exp = np.log(sum_exp[:, 0])
         losses = targets.losses(parts, log_sum_exp).astype(z.dtype, copy=False)
 
-        ctx.targets, ctx.reduction, ctx.logits_shape = targets, reduction, np.shape(logits)
-        ctx.save_for_backward(logits, targets.given, exp_shifted, sum_exp)
-        if reduction == "none":
-            # (1-D logits: one 0-d loss)
-            return losses if np.ndim(logits) == 2 else losses.reshape(())
+        ctx.targets, ctx.reduction, ctx.logits_shape = targets, reduction, shape
+        ctx.save_for_backward(input, targets.given, exp_shifted, sum_exp)
+        if reduction == "none":  # one loss per row: (N,), () for 1-D logits, (N, d1, …, dK)
+            return losses if len(shape) == 2 else losses.reshape(loss_shape(shape))
         total = losses.sum()
         if reduction == "sum":
             return total
@@ -86,29 +104,80 @@ class CrossEntropy(Op):
     @staticmethod
     def backward(ctx, grad):
         logits, given_target, exp_shifted, sum_exp = ctx.saved_tensors
-        targets, classes = ctx.targets, ctx.logits_shape[-1]
-        scale = _row_scale(grad, ctx.reduction, targets)  # d(loss)/d(lossᵢ), shaped (N, 1)
+        targets, shape = ctx.targets, ctx.logits_shape
+        scale = _row_scale(grad, ctx.reduction, targets)  # d(loss)/d(lossᵢ), shaped (rows, 1)
         grad_logits = grad_target = None
         if ctx.needs_input_grad[0]:
-            row_factor = targets.row_mass(given_target) * scale  # Σ_c q_c · scale, (N, 1)
+            row_factor = targets.row_mass(given_target) * scale  # Σ_c q_c · scale, (rows, 1)
             if ctx.create_graph:  # p must be a recorded function of the logits: the softmax op
-                grad_logits = logits.reshape(-1, classes).softmax(axis=1) * row_factor
-            else:  # p · row_factor = e/Σe · row_factor, in one pass over (N, C)
+                grad_logits = as_rows(logits, shape).softmax(axis=1) * row_factor
+            else:  # p · row_factor = e/Σe · row_factor, in one pass over (rows, C)
                 grad_logits = exp_shifted * (row_factor / sum_exp)
             grad_logits = targets.subtract_from(grad_logits, scale, given_target)  # − q · scale
-            if len(ctx.logits_shape) == 1:  # 1-D logits were lifted to one row
-                grad_logits = grad_logits.reshape(ctx.logits_shape)
-        if ctx.needs_input_grad[
-            1
-        ]:  # probabilities that require grad: ∂lossᵢ/∂tᵢ = −(1 − ε)·w·log pᵢ
+            if len(shape) != 2:  # back from rows to (C,) or (N, C, d1, …, dK)
+                grad_logits = from_rows(grad_logits, shape)
+        if ctx.needs_input_grad[1]:
+            # probabilities that require grad: ∂lossᵢ/∂tᵢ = −(1 − ε)·w·log pᵢ
             if ctx.create_graph:
-                log_probs = logits.reshape(-1, classes).log_softmax(axis=1)
+                log_probs = as_rows(logits, shape).log_softmax(axis=1)
             else:
                 log_probs = targets.log_probs
             grad_target = -(1 - targets.smoothing) * targets.weight * log_probs * scale
-            if len(ctx.logits_shape) == 1:
-                grad_target = grad_target.reshape(ctx.logits_shape)
+            if len(shape) != 2:
+                grad_target = from_rows(grad_target, shape)
         return grad_logits, grad_target
+
+
+# ----- rows: the class axis last -----------------------------------------------------------------
+def as_rows(x: Any, shape: tuple) -> Any:
+    """An ndarray or Tensor of the logits' ``shape`` as rows (M, C): (C,) is one row, (N, C) is
+    itself, (N, C, d1, …, dK) has its class axis moved last (M = N·d1·…·dK, in the order of the
+    targets (N, d1, …, dK))."""
+    if len(shape) > 2:
+        x = x.transpose((0, *range(2, len(shape)), 1))
+    return x.reshape(-1, shape[1] if len(shape) > 1 else shape[0])
+
+
+def from_rows(rows: Any, shape: tuple) -> Any:
+    """The inverse of ``as_rows``: rows (M, C) back to the logits' ``shape``."""
+    if len(shape) <= 2:
+        return rows.reshape(shape)
+    moved = (shape[0], *shape[2:], shape[1])  # (N, d1, …, dK, C)
+    return rows.reshape(moved).transpose((0, len(shape) - 1, *range(1, len(shape) - 1)))
+
+
+def loss_shape(shape: tuple) -> tuple:
+    """The shape of one loss per row: () for (C,), (N,) for (N, C), (N, d1, …, dK) for
+    (N, C, d1, …, dK)."""
+    return (shape[0], *shape[2:]) if len(shape) > 1 else ()
+
+
+# ----- softmax applied twice ---------------------------------------------------------------------
+#: how far from 1 a row of probabilities may sum (float16 softmax rows are within about 1e-3)
+_SUM_TOLERANCE = 2e-3
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _warn_if_probabilities(z: np.ndarray) -> None:
+    """Warn if every row of z (rows, C), C ≥ 2, is non-negative and sums to 1."""
+    if z.shape[1] < 2 or not z.min() >= 0.0:
+        return
+    if np.abs(z.sum(axis=1) - 1.0).max() <= _SUM_TOLERANCE:
+        warn_at_user_line(
+            "cross_entropy: every row of the logits is already a probability distribution "
+            "(non-negative, summing to 1): was softmax applied before cross_entropy? "
+            "cross_entropy applies log_softmax itself; pass the logits (the raw scores)",
+            SoftmaxTwiceWarning,
+        )
+
+
+def warn_at_user_line(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the innermost line outside tinygrad_sm (the user's call, so
+    Python's default filter shows it once per line of user code)."""
+    frame, level = sys._getframe(1), 2  # (stacklevel 2 is the caller's line)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 _NO_CHANGE = contextlib.nullcontext()
@@ -132,7 +201,7 @@ class ClassTargets:
     ):
         rows, classes = z.shape
         target = np.asarray(target.data if isinstance(target, Tensor) else target)
-        expected = (rows,) if len(logits_shape) == 2 else ()
+        expected = loss_shape(logits_shape)
         if target.dtype.kind not in "iu":
             raise ValueError(
                 f"cross_entropy: target must be integer class indices of shape {expected} "
@@ -144,7 +213,7 @@ class ClassTargets:
                 f"cross_entropy: class-index target must have shape {expected} "
                 f"for logits of shape {logits_shape}, got {target.shape}"
             )
-        target = target.reshape(rows).astype(np.int64, copy=False)
+        target = target.reshape(rows).astype(np.int64, copy=False)  # (the rows' order)
         self.kept = target != ignore_index
         self.all_kept = bool(self.kept.all())
         if target.size and (target.min() < 0 or target.max() >= classes):
@@ -217,7 +286,13 @@ class ProbabilityTargets:
     all_kept = True
 
     def __init__(
-        self, target: Any, weight: Any, smoothing: float, z: np.ndarray, ignore_index: int
+        self,
+        target: Any,
+        weight: Any,
+        smoothing: float,
+        z: np.ndarray,
+        ignore_index: int,
+        logits_shape: tuple,
     ):
         weight = _class_weights(weight, z)
         if ignore_index >= 0:  # (PyTorch's rule: the default -100, or any negative index, is fine)
@@ -228,7 +303,9 @@ class ProbabilityTargets:
         # (saved: it may require grad)
         self.given = np.asarray(target) if isinstance(target, list | tuple) else target
         self.weight, self.smoothing, self.classes = weight, smoothing, z.shape[1]
-        self.q = self.distribution(np.asarray(target).reshape(z.shape).astype(z.dtype, copy=False))
+        self.logits_shape = logits_shape
+        rows = as_rows(np.asarray(target), logits_shape)
+        self.q = self.distribution(rows.astype(z.dtype, copy=False))
         self.denominator = z.shape[0]
 
     def distribution(self, target: Any) -> Any:
@@ -255,21 +332,21 @@ class ProbabilityTargets:
         """q; under create_graph, recorded from the target Tensor
         (so it is differentiable in the target)."""
         if isinstance(given_target, Tensor):
-            return self.distribution(given_target.reshape(-1, self.classes))
+            return self.distribution(as_rows(given_target, self.logits_shape))
         return self.q
 
 
 # ----- arguments ---------------------------------------------------------------------------------
 def _logits_as_rows(logits: np.ndarray) -> np.ndarray:
-    """The logits as (N, C): 1-D logits (C,) are one row."""
+    """The logits as rows (M, C): (C,) is one row, (N, C, d1, …, dK) has M = N·d1·…·dK."""
     logits = np.asarray(logits)
-    if logits.ndim not in (1, 2):
+    if logits.ndim == 0:
         raise ValueError(
-            f"cross_entropy: logits must have shape (N, C) or (C,), got {logits.shape}"
+            "cross_entropy: input must have shape (N, C), (C,) or (N, C, d1, ..., dK), got ()"
         )
     if logits.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
-    return logits if logits.ndim == 2 else logits.reshape(1, -1)
+    return logits if logits.ndim == 2 else as_rows(logits, logits.shape)
 
 
 def _class_weights(weight: Any, z: np.ndarray) -> np.ndarray:
