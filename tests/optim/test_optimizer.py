@@ -144,9 +144,10 @@ def test_training_an_mlp_matches_torch_step_for_step():
         np.testing.assert_allclose(our_p.numpy(), their_p.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize(("optimizer_class", "settings"), [(optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1,
-                                                                         "nesterov": True}),
-                                                           (optim.Adam, {"weight_decay": 0.1})])
+@pytest.mark.parametrize(
+    ("optimizer_class", "settings"),
+    [(optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1, "nesterov": True}), (optim.Adam, {"weight_decay": 0.1})],
+)
 def test_steps_update_in_place_keep_the_dtype_record_no_graph_and_reuse_their_buffers(optimizer_class, settings):
     p32 = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
     p64 = Tensor(np.ones(4), requires_grad=True)
@@ -169,13 +170,13 @@ def test_steps_update_in_place_keep_the_dtype_record_no_graph_and_reuse_their_bu
 @pytest.mark.parametrize("shape", [(300, 1000), (70_000,), (3, 40_000, 2), (2, 3), ()])
 def test_big_sgd_updates_go_in_blocks_with_the_same_result(shape):
     # the blockwise p -= lr * d (small temporaries) must give exactly the one-shot result
-    from tinygrad_sm.optim import _subtract_scaled
+    from tinygrad_sm.optim.optimizer import subtract_scaled
 
     rng = np.random.default_rng(0)
     param = rng.normal(size=shape).astype(np.float32)
     direction = rng.normal(size=shape).astype(np.float32)
     expected = param - np.float32(0.1) * direction
-    _subtract_scaled(param, 0.1, direction)
+    subtract_scaled(param, 0.1, direction)
     assert np.array_equal(param, expected)
 
 
@@ -326,11 +327,14 @@ BAD_GRADS = [
 ]
 
 
-@pytest.mark.parametrize(("optimizer_class", "settings"), [
-    (optim.SGD, {"lr": 0.1}),
-    (optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
-    (optim.Adam, {"lr": 0.1, "weight_decay": 0.1}),
-])
+@pytest.mark.parametrize(
+    ("optimizer_class", "settings"),
+    [
+        (optim.SGD, {"lr": 0.1}),
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+        (optim.Adam, {"lr": 0.1, "weight_decay": 0.1}),
+    ],
+)
 @pytest.mark.parametrize(("bad_grad", "error", "message"), BAD_GRADS)
 def test_a_bad_gradient_on_a_later_parameter_changes_nothing(optimizer_class, settings, bad_grad, error, message):
     first, second, optimizer = two_parameters_with_state(optimizer_class, settings)

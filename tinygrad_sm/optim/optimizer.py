@@ -1,29 +1,29 @@
-"""Optimisers: SGD (momentum, weight decay, Nesterov) and Adam, with PyTorch's update rules.
+"""The base of every optimiser: parameter groups, per-parameter state, a checked ``step()``, and
+state dicts in PyTorch's format.
 
 An optimiser holds parameters (leaf Tensors) and, on ``step()``, moves each one
 that has a gradient. Updates are plain NumPy on ``p.data``, in place and outside
 the graph: nothing is recorded, the array keeps its dtype, and the state an
 update keeps (momentum buffers, moment estimates) is allocated once per
-parameter, then updated in place. SGD keeps nothing else between steps: its few
-temporaries live only during ``step()``, so a model's memory between steps is
-parameters + gradients + momentum buffers, as in PyTorch.
+parameter, then updated in place. ``optimizer.state[p]`` holds only that state, under
+PyTorch's keys; work arrays an update reuses between steps live apart, in ``_work``, so a
+state dict never carries them.
 
 As in PyTorch, ``params`` is an iterable of Tensors or of *parameter groups*
 (dicts with a ``"params"`` list and any hyper-parameters to override), and
-``optimizer.param_groups[i]["lr"]`` may be changed between steps.
+``optimizer.param_groups[i]["lr"]`` may be changed between steps (a scheduler of
+``optim.lr_scheduler`` does exactly that).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from ._checks import number_in_range
-from .grad_mode import enable_grad
-from .tensor import Tensor
+from ..grad_mode import enable_grad
+from ..tensor import Tensor
 
 
 class Optimizer:
@@ -41,6 +41,8 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         #: per-parameter state (momentum buffers, moment estimates, ...), keyed by the parameter
         self.state: dict[Tensor, dict[str, Any]] = {}
+        #: per-parameter work arrays reused from step to step (never part of a state dict)
+        self._work: dict[Tensor, dict[str, np.ndarray]] = {}
         groups = list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -195,18 +197,142 @@ class Optimizer:
 
     def _step_group(self, group: dict[str, Any], pairs: list[tuple[Tensor, np.ndarray]]) -> None:
         """Update the checked ``(parameter, gradient)`` pairs of one group (``_update`` on each)."""
-        all_state, update = self.state, self._update
+        all_state, all_work, update = self.state, self._work, self._update
         for p, grad in pairs:
-            state = all_state.get(p)
+            state, work = all_state.get(p), all_work.get(p)
             if state is None:
                 state = all_state[p] = {}
+            if work is None:
+                work = all_work[p] = {}
             # (an ndarray: Tensor guarantees it, step() checked it)
-            update(p._data, grad, group, state)
+            update(p._data, grad, group, state, work)
 
     def _update(
-        self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        group: dict[str, Any],
+        state: dict[str, Any],
+        work: dict[str, np.ndarray],
     ) -> None:
         raise NotImplementedError
+
+    # ----- state dicts, in PyTorch's format ---------------------------------------------------
+    #: the keys ``state[p]`` may hold (PyTorch's names)
+    _state_keys: frozenset[str] = frozenset()
+    #: PyTorch's group flags that have no counterpart here, with the values that mean
+    #: "behave as this library does" (a saved PyTorch state dict carries them)
+    _torch_flags: dict[str, tuple[Any, ...]] = {
+        "maximize": (False,),
+        "foreach": (None, False, True),
+        "capturable": (False,),
+        "differentiable": (False,),
+        "fused": (None, False),
+    }
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {key: value}}, "param_groups": [{hyper-parameters, "params":
+        [index, ...]}]}``, PyTorch's format: the parameters are numbered 0, 1, ... in group order,
+        the state arrays are copies, and ``step`` is an int."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                index[id(p)] = len(index)
+            settings = {key: value for key, value in group.items() if key != "params"}
+            groups.append({**settings, "params": [index[id(p)] for p in group["params"]]})
+        state = {
+            index[id(p)]: {
+                key: value.copy() if isinstance(value, np.ndarray) else value
+                for key, value in entries.items()
+            }
+            for p, entries in self.state.items()
+            if entries
+        }
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take the state and hyper-parameters of ``state_dict`` (from ``state_dict()`` here or
+        in PyTorch: arrays or tensors). The saved parameters are matched to this optimiser's in
+        order, group by group, as PyTorch does. Everything is checked before anything changes."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(f"{owner}: expected a dict with 'state' and 'param_groups' entries")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{owner}: the state dict has {len(saved_groups)} parameter group(s), "
+                f"this optimiser has {len(self.param_groups)}"
+            )
+        parameters: dict[Any, Tensor] = {}
+        new_groups = []
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            saved_params = list(saved["params"])
+            if len(saved_params) != len(group["params"]):
+                raise ValueError(
+                    f"{owner}: group {i} has {len(group['params'])} parameter(s) "
+                    f"but the saved group has {len(saved_params)}"
+                )
+            parameters.update(zip(saved_params, group["params"]))
+            new_groups.append({**group, **self._saved_settings(owner, i, saved)})
+        new_state = {}
+        for index, entries in state_dict["state"].items():
+            if index not in parameters:
+                raise ValueError(f"{owner}: the state of parameter {index!r} matches no parameter")
+            new_state[parameters[index]] = self._saved_state(
+                owner, index, entries, parameters[index]
+            )
+        for group, new in zip(self.param_groups, new_groups):
+            group.update(new)  # (the same dicts: a scheduler holding the optimiser sees them)
+        self.state = new_state
+        self._work = {p: {} for p in new_state}
+
+    def _saved_settings(self, owner: str, i: int, saved: dict[str, Any]) -> dict[str, Any]:
+        """The hyper-parameters of saved group ``i``, checked; PyTorch's extra flags must have
+        the values this library implements."""
+        settings = {}
+        for key, value in saved.items():
+            if key in self.defaults or key == "initial_lr":
+                settings[key] = tuple(value) if key == "betas" else value
+            elif key in self._torch_flags:
+                if not any(value is allowed for allowed in self._torch_flags[key]):
+                    raise ValueError(
+                        f"{owner}: group {i} has {key}={value!r}, "
+                        f"which {type(self).__name__} does not implement"
+                    )
+            elif key != "params":
+                raise ValueError(
+                    f"{owner}: group {i} has an unknown hyper-parameter {key!r}; "
+                    f"known: {sorted(self.defaults)}"
+                )
+        self._check_hyperparameters({**self.defaults, **settings})
+        return settings
+
+    def _saved_state(
+        self, owner: str, index: Any, entries: dict[str, Any], p: Tensor
+    ) -> dict[str, Any]:
+        """The saved state of one parameter as this optimiser keeps it: arrays of the parameter's
+        shape and dtype (copies), ``step`` an int; PyTorch's ``None`` buffers are left out."""
+        state: dict[str, Any] = {}
+        for key, value in entries.items():
+            if key not in self._state_keys:
+                raise ValueError(
+                    f"{owner}: parameter {index} has an unknown state entry {key!r}; "
+                    f"{type(self).__name__} keeps {sorted(self._state_keys)}"
+                )
+            if value is None:
+                continue
+            if key == "step":
+                state[key] = int(np.asarray(value).item())
+                continue
+            array = np.array(value, dtype=p.dtype)
+            if array.shape != p.shape:
+                raise ValueError(
+                    f"{owner}: parameter {index} has shape {p.shape} but its saved {key!r} has "
+                    f"shape {array.shape}"
+                )
+            state[key] = array
+        return state
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -216,18 +342,18 @@ class Optimizer:
         return "\n".join([*lines, ")"])
 
 
-def _scratch(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
+def scratch(work: dict[str, np.ndarray], key: str, like: np.ndarray) -> np.ndarray:
     """A work array shaped like ``like``, allocated on first use and reused on every later step."""
-    array = state.get(key)
+    array = work.get(key)
     if array is None:
-        array = state[key] = np.empty_like(like)
+        array = work[key] = np.empty_like(like)
     return array
 
 
 _BLOCK = 1 << 16  # elements per block of an SGD update (256 KiB in float32)
 
 
-def _subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> None:
+def subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> None:
     """``param -= scale * direction``, in blocks of rows when the arrays are big, so the temporary
     ``scale * direction`` is one block, not one more parameter-sized array
     at the step's memory peak."""
@@ -240,136 +366,14 @@ def _subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> 
         param[start : start + block] -= scale * direction[start : start + block]
 
 
-class SGD(Optimizer):
-    """Stochastic gradient descent with PyTorch's rules (dampening 0).
-
-    With g = ∇p + λ·p (``weight_decay`` λ), μ = ``momentum``, η = ``lr``:
-
-        b ← g                 on the first step, then   b ← μ·b + g
-        d = g + μ·b  if nesterov,  b  if μ ≠ 0,  g  otherwise
-        p ← p − η·d
-    """
-
-    def __init__(
-        self,
-        params: Iterable[Tensor] | Iterable[dict[str, Any]],
-        lr: float,
-        momentum: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-    ):
-        super().__init__(
-            params,
-            {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov},
-        )
-
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        number_in_range("SGD", "learning rate (lr)", group["lr"], 0.0)
-        number_in_range("SGD", "momentum", group["momentum"], 0.0)
-        number_in_range("SGD", "weight_decay", group["weight_decay"], 0.0)
-        if group["nesterov"] and group["momentum"] <= 0:
-            raise ValueError("SGD: nesterov=True requires a momentum > 0")
-
-    def _step_group(self, group: dict[str, Any], pairs: list[tuple[Tensor, np.ndarray]]) -> None:
-        # One loop per group with the hyper-parameters read once: for a small model the
-        # Python around the NumPy calls costs as much as the arithmetic.
-        lr, momentum, weight_decay, nesterov = (
-            group["lr"],
-            group["momentum"],
-            group["weight_decay"],
-            group["nesterov"],
-        )
-        all_state = self.state
-        for p, grad in pairs:
-            param, g = p._data, grad
-            state = all_state.get(p)
-            if state is None:
-                state = all_state[p] = {}
-            if weight_decay != 0:
-                # g + λ·p, in a temporary: the gradient itself is never changed
-                g = param * weight_decay
-                g += grad  # (for a 0-d parameter g is a NumPy scalar: fine for a temporary)
-            if momentum != 0:
-                buffer = state.get("momentum_buffer")
-                if buffer is None:
-                    # b ← g on the first step; np.array, not g.copy(): the buffer is updated in
-                    # place below, so it must be an ndarray even when g is a NumPy scalar
-                    # (0-d parameter)
-                    buffer = state["momentum_buffer"] = np.array(g, dtype=param.dtype)
-                else:
-                    buffer *= momentum  # b ← μ·b + g, in place
-                    buffer += g
-                if nesterov:
-                    direction = buffer * momentum  # d = g + μ·b
-                    direction += g
-                    g = direction
-                else:
-                    g = buffer
-            _subtract_scaled(param, lr, g)  # p ← p − η·d
-
-
-class Adam(Optimizer):
-    """Adam (Kingma & Ba) with PyTorch's rules (L2 ``weight_decay`` added to the gradient,
-    not AdamW).
-
-    With g = ∇p + λ·p, step t = 1, 2, ...:
-
-        m ← β₁·m + (1 − β₁)·g          (computed as m + (1 − β₁)(g − m), PyTorch's lerp)
-        v ← β₂·v + (1 − β₂)·g²
-        p ← p − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
-    """
-
-    def __init__(
-        self,
-        params: Iterable[Tensor] | Iterable[dict[str, Any]],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ):
-        super().__init__(
-            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
-        )
-
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        number_in_range("Adam", "learning rate (lr)", group["lr"], 0.0)
-        number_in_range("Adam", "eps", group["eps"], 0.0)
-        number_in_range("Adam", "weight_decay", group["weight_decay"], 0.0)
-        betas = group["betas"]
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        number_in_range("Adam", "beta1 (betas[0])", betas[0], 0.0, 1.0, high_open=True)
-        number_in_range("Adam", "beta2 (betas[1])", betas[1], 0.0, 1.0, high_open=True)
-
-    def _update(
-        self, param: np.ndarray, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
-    ) -> None:
-        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-        beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(param)
-            state["exp_avg_sq"] = np.zeros_like(param)
-        state["step"] += 1
-        step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        work = _scratch(state, "work", param)
-
-        g = grad
-        if weight_decay != 0:
-            g = np.multiply(param, weight_decay, out=_scratch(state, "decayed_grad", param))
-            g += grad
-        np.subtract(g, m, out=work)  # m ← m + (1 − β₁)(g − m)
-        work *= 1 - beta1
-        m += work
-        v *= beta2  # v ← β₂ v + (1 − β₂) g²
-        np.multiply(g, g, out=work)
-        work *= 1 - beta2
-        v += work
-
-        step_size = lr / (1 - beta1**step)
-        np.sqrt(v, out=work)  # denominator √v / √(1 − β₂ᵗ) + ε
-        work /= math.sqrt(1 - beta2**step)
-        work += eps
-        np.divide(m, work, out=work)
-        work *= step_size
-        param -= work
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray) -> None:
+    """``start ← start + weight·(end − start)`` in place, rounded as PyTorch's ``lerp_``
+    (from the nearer end: ``end − (1 − weight)·(end − start)`` when weight ≥ 0.5);
+    ``work`` is a scratch array of the same shape."""
+    np.subtract(end, start, out=work)
+    if weight < 0.5:
+        work *= weight
+        start += work
+    else:
+        work *= 1 - weight
+        np.subtract(end, work, out=start)
