@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import tinygrad_sm
 from tinygrad_sm import Tensor, nn, optim
 
 
@@ -37,8 +38,15 @@ def test_parameters_are_the_attribute_tensors_themselves():
     net = Net()
     net(Tensor.ones(1, 4))
     assert net.last_hidden.requires_grad
-    expected = [net.scale, net.encoder.weight, net.encoder.bias, net.blocks[0].weight, net.blocks[0].bias,
-                net.blocks[2].weight, net.blocks[2].bias]
+    expected = [
+        net.scale,
+        net.encoder.weight,
+        net.encoder.bias,
+        net.blocks[0].weight,
+        net.blocks[0].bias,
+        net.blocks[2].weight,
+        net.blocks[2].bias,
+    ]
     assert all(a is b for a, b in zip(net.parameters(), expected, strict=True))
     assert next(net.parameters()) is net.scale  # an iterator, as in PyTorch
 
@@ -95,8 +103,9 @@ def test_sequential_names_by_position_and_composes():
 def test_names_match_pytorch():
     torch = pytest.importorskip("torch")
     ours = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Sequential(nn.Linear(4, 4), nn.ReLU()), nn.Linear(4, 3))
-    theirs = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(),
-                                 torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()), torch.nn.Linear(4, 3))
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()), torch.nn.Linear(4, 3)
+    )
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     assert list(ours.state_dict()) == list(theirs.state_dict())
 
@@ -161,8 +170,10 @@ def test_load_state_dict_accepts_tensors_and_keeps_the_parameter_dtype():
     [
         (lambda s: s.pop("encoder.bias"), r"missing keys \['encoder.bias'\]"),
         (lambda s: s.update({"decoder.weight": np.zeros(3)}), r"unexpected keys \['decoder.weight'\]"),
-        (lambda s: s.update({"blocks.2.weight": np.zeros((3, 3), np.float32)}),
-         r"size mismatch for blocks.2.weight: the state dict has shape \(3, 3\), the model \(2, 3\)"),
+        (
+            lambda s: s.update({"blocks.2.weight": np.zeros((3, 3), np.float32)}),
+            r"size mismatch for blocks.2.weight: the state dict has shape \(3, 3\), the model \(2, 3\)",
+        ),
         (lambda s: s.update({"scale": np.array(["a", "b", "c"])}), r"scale holds <U1 data"),
     ],
 )
@@ -205,3 +216,94 @@ def test_repr_shows_the_tree():
     assert text.splitlines()[0] == "MLP("
     assert "(layers.0): Linear(in_features=2, out_features=3, bias=True)" in text
     assert "(activation): ReLU()" in text
+
+
+# ----- buffers --------------------------------------------------------------------------
+class WithBuffers(nn.Module):
+    def __init__(self):
+        self.scale = Tensor.ones(2, requires_grad=True)
+        self.register_buffer("count", np.array(0, dtype=np.int64))
+        self.inner = nn.Linear(2, 2, rng=0)
+        self.inner.register_buffer("stats", np.zeros(2, np.float32))
+        self.register_buffer("scratch", np.zeros(3), persistent=False)
+        self.register_buffer("absent", None)
+
+
+def test_buffers_are_tensors_without_grad_in_the_state_dict_but_not_parameters():
+    model = WithBuffers()
+    assert isinstance(model.count, Tensor) and not model.count.requires_grad and model.count.dtype == np.int64
+    assert [name for name, _ in model.named_parameters()] == ["scale", "inner.weight", "inner.bias"]
+    # PyTorch's order: each module's parameters, then its buffers, then its children; non-persistent and None left out
+    assert list(model.state_dict()) == ["scale", "count", "inner.weight", "inner.bias", "inner.stats"]
+    assert [name for name, _ in model.named_buffers()] == ["count", "scratch", "inner.stats"]
+    assert [b is model.count for b in model.buffers()] == [True, False, False]
+    assert model.state_dict()["count"].shape == () and model.state_dict()["count"].dtype == np.int64
+
+
+def test_buffer_order_matches_pytorch():
+    torch = pytest.importorskip("torch")
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(2))
+            self.register_buffer("count", torch.tensor(0))
+            self.inner = torch.nn.Linear(2, 2)
+            self.inner.register_buffer("stats", torch.zeros(2))
+            self.register_buffer("scratch", torch.zeros(3), persistent=False)
+            self.register_buffer("absent", None)
+
+    theirs, ours = Theirs(), WithBuffers()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    ours.load_state_dict(theirs.state_dict())  # PyTorch tensors load as they are
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+
+
+def test_buffers_load_in_place_and_reassignment_keeps_a_buffer():
+    model = WithBuffers()
+    stats = model.inner.stats
+    state = model.state_dict()
+    state["count"] = np.array(7)
+    state["inner.stats"] = [1.0, 2.0]  # any array-like
+    model.load_state_dict(state)
+    assert model.count.item() == 7 and model.count.dtype == np.int64
+    assert model.inner.stats is stats
+    np.testing.assert_array_equal(stats.numpy(), [1.0, 2.0])
+    model.inner.stats = Tensor(np.full(2, 5.0, np.float32))
+    assert model.state_dict()["inner.stats"].tolist() == [5.0, 5.0]
+    with pytest.raises(RuntimeError, match=r"size mismatch for inner.stats: the state dict has shape \(3,\), the model \(2,\)"):
+        model.load_state_dict({**state, "inner.stats": np.zeros(3)})
+    with pytest.raises(RuntimeError, match=r"missing keys \['count'\]"):
+        model.load_state_dict({k: v for k, v in state.items() if k != "count"})
+
+
+def test_buffers_are_saved_and_loaded(tmp_path):
+    model = WithBuffers()
+    model.count.data[...] = 3
+    tinygrad_sm.save(model, tmp_path / "model.npz")
+    loaded = tinygrad_sm.load(tmp_path / "model.npz")
+    assert loaded["count"].dtype == np.int64 and loaded["count"].item() == 3
+    fresh = WithBuffers()
+    fresh.load_state_dict(loaded)
+    assert fresh.count.item() == 3
+
+
+def test_register_buffer_errors():
+    model = WithBuffers()
+    with pytest.raises(KeyError, match="attribute 'scale' already exists"):
+        model.register_buffer("scale", np.zeros(2))
+    with pytest.raises(KeyError, match="without '.'"):
+        model.register_buffer("a.b", np.zeros(2))
+    with pytest.raises(ValueError, match="buffer 'grad_buffer' requires grad"):
+        model.register_buffer("grad_buffer", Tensor.ones(2, requires_grad=True))
+    model.register_buffer("count", np.array(1))  # registering again replaces it, as PyTorch
+    assert model.count.item() == 1
+
+
+def test_load_state_dict_reads_pytorch_tensors_that_require_grad():
+    torch = pytest.importorskip("torch")
+    layer = nn.Linear(2, 3, rng=0)
+    theirs = torch.nn.Linear(2, 3)
+    layer.load_state_dict(dict(theirs.named_parameters()))  # Parameters require grad: detached first
+    np.testing.assert_array_equal(layer.weight.numpy(), theirs.weight.detach().numpy())

@@ -8,19 +8,56 @@ Example::
 """
 
 from . import functional  # noqa: F401  (F: the functional forms)
-from .layers import MLP, Dropout, Linear, ReLU, Sigmoid, Softmax, Tanh
-from .loss import CrossEntropyLoss
+from .containers import ModuleDict, ModuleList
+from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
+from .layers import (
+    GELU,
+    MLP,
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module, Sequential
+from .multihead_attention import MultiheadAttention
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
+    "GELU",
     "MLP",
+    "AvgPool2d",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
+    "Flatten",
+    "Identity",
     "IncompatibleKeys",
+    "LayerNorm",
+    "LeakyReLU",
     "Linear",
+    "MSELoss",
+    "MaxPool2d",
     "Module",
+    "ModuleDict",
+    "ModuleList",
+    "MultiheadAttention",
+    "NLLLoss",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "Tanh",

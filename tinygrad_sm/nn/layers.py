@@ -1,7 +1,7 @@
-"""Layers: Linear, the activations, Dropout, and the MLP built from them.
+"""Layers: Linear, Embedding, Identity, Flatten, the activations, Dropout, and the MLP.
 
-Every layer is written with Tensor methods only (``@``, ``+``, ``.relu()``, ...),
-so the autograd engine differentiates it with no extra code.
+Every layer is written with Tensor methods and ``F.`` ops only (``@``, ``+``, ``.relu()``,
+``F.gelu``, ...), so the autograd engine differentiates it with no extra code.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._checks import positive_int
-from ..random import as_generator
+from .._checks import number_in_range, positive_int
+from ..random import RngLike, as_generator
+from ..shapes import accepts_pytorch_spellings
 from ..tensor import Tensor
+from . import functional as F  # noqa: N812  (PyTorch's name for it)
 from .module import Module
 
 
@@ -62,6 +64,71 @@ class Linear(Module):
         )
 
 
+class Embedding(Module):
+    """A lookup table: y[...] = W[index[...]], W of shape ``(num_embeddings, embedding_dim)``.
+
+    Initialised as in PyTorch: W ~ N(0, 1), drawn from ``rng``; the ``padding_idx`` row (a
+    negative one counts from the end) is zeroed and gets no gradient, so it stays zero.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        rng: RngLike = None,
+    ):
+        self.num_embeddings = positive_int("Embedding: num_embeddings", num_embeddings)
+        self.embedding_dim = positive_int("Embedding: embedding_dim", embedding_dim)
+        if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
+                raise TypeError(f"Embedding: padding_idx must be an int, got {padding_idx!r}")
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx {padding_idx} is out of range for "
+                    f"num_embeddings={num_embeddings}"
+                )
+            padding_idx = int(padding_idx) % num_embeddings
+        self.padding_idx = padding_idx
+        self.weight = Tensor.randn(num_embeddings, embedding_dim, rng=as_generator(rng))
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0.0
+        self.weight.requires_grad_(True)
+
+    def forward(self, input: Tensor | np.ndarray) -> Tensor:
+        return F.embedding(input, self.weight, padding_idx=self.padding_idx)
+
+    def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+class Identity(Module):
+    """y = x (any constructor arguments are ignored, as PyTorch)."""
+
+    def __init__(self, *args: object, **kwargs: object):
+        pass
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Flatten(Module):
+    """Axes ``start_axis`` to ``end_axis`` merged into one (``x.flatten(start_axis, end_axis)``);
+    by default every axis but the batch axis. ``start_dim=``/``end_dim=`` are accepted."""
+
+    @accepts_pytorch_spellings
+    def __init__(self, start_axis: int = 1, end_axis: int = -1):
+        self.start_axis = start_axis
+        self.end_axis = end_axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(start_axis=self.start_axis, end_axis=self.end_axis)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_axis}, end_dim={self.end_axis}"
+
+
 class ReLU(Module):
     """relu(x) = max(x, 0)."""
 
@@ -81,6 +148,43 @@ class Sigmoid(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.sigmoid()
+
+
+class GELU(Module):
+    """gelu(x) = x·Φ(x) (``approximate="none"``) or its tanh approximation
+    (``approximate="tanh"``)."""
+
+    def __init__(self, approximate: str = "none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class LeakyReLU(Module):
+    """leaky_relu(x) = x for x > 0, ``negative_slope``·x otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        number_in_range("LeakyReLU", "negative_slope", negative_slope, -math.inf)
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, negative_slope=self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class SiLU(Module):
+    """silu(x) = x·σ(x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
 
 
 class Softmax(Module):

@@ -10,6 +10,12 @@ discovered by walking ``vars(self)`` in attribute definition order:
 
 Names are dotted attribute paths, as in PyTorch: a module's own parameters come
 first, then each child's, recursively.
+
+Buffers are the tensors a module keeps but does not train (BatchNorm's running
+statistics): ``register_buffer(name, array)`` makes ``module.name`` a Tensor with
+``requires_grad=False`` that ``state_dict()`` holds after the module's own
+parameters (PyTorch's order) and ``load_state_dict`` fills, but that
+``parameters()`` never lists.
 """
 
 from __future__ import annotations
@@ -27,6 +33,19 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+
+
+def _as_array(value: Any) -> np.ndarray:
+    """An array-like (an ndarray, a Tensor, a PyTorch tensor, nested lists, ...) as an ndarray,
+    without importing PyTorch: anything with ``.detach()`` is detached (and moved to the CPU)
+    first, since NumPy cannot read a tensor that requires grad."""
+    if isinstance(value, Tensor):
+        return value.data
+    if callable(getattr(value, "detach", None)):
+        value = value.detach()
+        if callable(getattr(value, "cpu", None)):
+            value = value.cpu()
+    return np.asarray(value)
 
 
 def _is_parameter(tensor: Tensor) -> bool:
@@ -104,6 +123,55 @@ class Module:
                 nested.extend(_walk_container(name, value))
         return own, nested
 
+    def _own_buffers(self, persistent_only: bool) -> list[tuple[str, Tensor]]:
+        """This module's buffers that are not None, in registration order."""
+        registered: dict[str, bool] = vars(self).get("_buffer_names", {})
+        return [
+            (name, getattr(self, name))
+            for name, persistent in registered.items()
+            if getattr(self, name, None) is not None and (persistent or not persistent_only)
+        ]
+
+    def register_buffer(self, name: str, array: Any, persistent: bool = True) -> None:
+        """Keep ``array`` as ``self.<name>``, a Tensor with ``requires_grad=False``, saved by
+        ``state_dict()`` (unless ``persistent=False``) and filled by ``load_state_dict``, but
+        not a parameter: an optimiser never sees it.
+
+        ``array`` is any array-like or a Tensor that does not require grad (kept as it is), or
+        None (a placeholder left out of the state dict, as PyTorch). Assigning a new Tensor to
+        ``self.<name>`` later keeps it a buffer.
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(
+                f"register_buffer: name must be a non-empty str without '.', got {name!r}"
+            )
+        registered: dict[str, bool] = vars(self).setdefault("_buffer_names", {})
+        if name not in registered and hasattr(self, name):
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        if isinstance(array, Tensor):
+            if array.requires_grad:
+                raise ValueError(
+                    f"register_buffer: buffer {name!r} requires grad (a buffer is not trained; "
+                    "pass tensor.detach() or make it a parameter)"
+                )
+            tensor = array
+        elif array is None:
+            tensor = None
+        else:
+            tensor = Tensor(_as_array(array))
+        registered[name] = bool(persistent)
+        setattr(self, name, tensor)
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """``(dotted_name, tensor)`` for every buffer (persistent or not), each tensor once,
+        module by module as ``named_modules()`` (PyTorch's order)."""
+        return self._named_tensors(parameters=False, buffers=True, remove_duplicate=True)
+
+    def buffers(self) -> Iterator[Tensor]:
+        """Every buffer once, in ``named_buffers()`` order."""
+        for _, buffer in self.named_buffers():
+            yield buffer
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """The direct sub-modules (also those inside lists, tuples and dicts) with their names,
         each once."""
@@ -138,8 +206,15 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def _named_parameters(self, remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
-        """Own parameters first, then the nested ones in definition order (PyTorch's order).
+    def _named_tensors(
+        self,
+        parameters: bool,
+        buffers: bool,
+        remove_duplicate: bool,
+        persistent_only: bool = False,
+    ) -> Iterator[tuple[str, Tensor]]:
+        """Each module's own parameters, then its own buffers, then the nested ones in definition
+        order (PyTorch's order), keeping the kinds asked for.
 
         With ``remove_duplicate`` a tensor or module met twice is skipped the
         second time (``named_parameters``); without it, a shared one appears
@@ -160,15 +235,20 @@ class Module:
                 continue
             inside = ancestors | {id(value)}
             own, nested = value._split_members()
+            entries = [
+                *(own if parameters else []),
+                *(value._own_buffers(persistent_only) if buffers else []),
+                *(entry for entry in nested if parameters or isinstance(entry[1], Module)),
+            ]
             prefix = f"{name}." if name else ""
             stack.extend(
-                (prefix + child_name, child, inside) for child_name, child in reversed(own + nested)
+                (prefix + child_name, child, inside) for child_name, child in reversed(entries)
             )
 
     def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
         """``(dotted_name, tensor)`` for every parameter, each tensor once (a shared one under its
         first name)."""
-        return self._named_parameters(remove_duplicate=True)
+        return self._named_tensors(parameters=True, buffers=False, remove_duplicate=True)
 
     def parameters(self) -> Iterator[Tensor]:
         """Every parameter once, in ``named_parameters()`` order (what an optimiser takes)."""
@@ -195,20 +275,30 @@ class Module:
             parameter.grad = None
 
     # ----- state dict ---------------------------------------------------------------
+    def _state_tensors(self) -> dict[str, Tensor]:
+        """What a state dict holds: every parameter and persistent buffer under each of its
+        names."""
+        return dict(
+            self._named_tensors(
+                parameters=True, buffers=True, remove_duplicate=False, persistent_only=True
+            )
+        )
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{dotted_name: copy of the parameter's array}``; a shared parameter appears under each
-        of its names."""
-        return {
-            name: parameter.data.copy()
-            for name, parameter in self._named_parameters(remove_duplicate=False)
-        }
+        """``{dotted_name: copy of the array}`` for every parameter and persistent buffer, each
+        module's parameters before its buffers (PyTorch's keys and order); a shared tensor
+        appears under each of its names."""
+        return {name: tensor.data.copy() for name, tensor in self._state_tensors().items()}
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
-        """Copy arrays into the parameters, in place (an optimiser holding them keeps working).
+        """Copy arrays into the parameters and buffers, in place (an optimiser holding them keeps
+        working), cast to their dtypes.
 
-        Every key must name a parameter and every parameter must be given
+        Values are any array-likes: NumPy arrays, Tensors, PyTorch tensors (read
+        with ``np.asarray(t.detach())``, PyTorch is never imported), nested lists.
+        Every key must name a parameter or buffer and every one must be given
         (unless ``strict=False``); shapes must match exactly. Nothing is changed
         unless every check passes. Returns the missing and unexpected keys.
         """
@@ -217,33 +307,32 @@ class Module:
                 "load_state_dict: expected a mapping of names to arrays, "
                 f"got {type(state_dict).__name__}"
             )
-        parameters = dict(self._named_parameters(remove_duplicate=False))
-        missing = [name for name in parameters if name not in state_dict]
-        unexpected = [str(name) for name in state_dict if name not in parameters]
+        targets = self._state_tensors()
+        missing = [name for name in targets if name not in state_dict]
+        unexpected = [str(name) for name in state_dict if name not in targets]
         problems = []
         if strict and missing:
             problems.append(f"missing keys {missing}")
         if strict and unexpected:
             problems.append(f"unexpected keys {unexpected}")
         arrays = {}
-        for name, parameter in parameters.items():
+        for name, target in targets.items():
             if name not in state_dict:
                 continue
-            value = state_dict[name]
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            array = _as_array(state_dict[name])
             if array.dtype.kind not in "biuf":
                 problems.append(f"{name} holds {array.dtype} data, expected numbers")
-            elif array.shape != parameter.shape:
+            elif array.shape != target.shape:
                 problems.append(
                     f"size mismatch for {name}: the state dict has shape {array.shape}, "
-                    f"the model {parameter.shape}"
+                    f"the model {target.shape}"
                 )
             else:
                 arrays[name] = array
         if problems:
             raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
         for name, array in arrays.items():
-            np.copyto(parameters[name].data, array, casting="unsafe")
+            np.copyto(targets[name].data, array, casting="unsafe")
         return IncompatibleKeys(missing, unexpected)
 
     # ----- display ------------------------------------------------------------------
