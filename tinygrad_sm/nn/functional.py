@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from .. import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
 from ..operations import attention as _attention
+from ..operations import convolution as _convolution
 from ..operations import embedding as _embedding
 from ..operations import normalization as _normalization
+from ..operations import pooling as _pooling
 from ..random import RngLike, as_generator
 from ..tensor import Tensor
 
@@ -33,6 +35,14 @@ binary_cross_entropy_with_logits = Tensor.binary_cross_entropy_with_logits
 
 # ----- layers -------------------------------------------------------------------------------
 linear = Tensor.linear
+
+# ----- convolution and pooling --------------------------------------------------------------
+conv1d = _convolution.conv1d
+conv2d = _convolution.conv2d
+unfold = _convolution.unfold
+fold = _convolution.fold
+max_pool2d = _pooling.max_pool2d
+avg_pool2d = _pooling.avg_pool2d
 
 # ----- normalisation, embedding, attention --------------------------------------------------
 layer_norm = _normalization.layer_norm
