@@ -15,7 +15,9 @@ from .function import Function, get_op, ops, register_op
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .io import load, save  # noqa: F401  (public functions)
 from .operations.cross_entropy import SoftmaxTwiceWarning
+from .operations.elementwise import maximum, minimum
 from .operations.selection import where
+from .operations.softmax import LogOfSoftmaxWarning
 from .random import manual_seed
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
@@ -24,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Function",
     "GradcheckError",
+    "LogOfSoftmaxWarning",
     "SoftmaxTwiceWarning",
     "Tensor",
     "enable_grad",
@@ -35,6 +38,8 @@ __all__ = [
     "is_grad_enabled",
     "jacobian",
     "manual_seed",
+    "maximum",
+    "minimum",
     "no_grad",
     "ops",
     "register_op",

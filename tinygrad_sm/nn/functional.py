@@ -13,6 +13,7 @@ from ..operations import attention as _attention
 from ..operations import convolution as _convolution
 from ..operations import embedding as _embedding
 from ..operations import normalization as _normalization
+from ..operations import selection as _selection
 from ..operations import pooling as _pooling
 from ..random import RngLike, as_generator
 from ..tensor import Tensor
@@ -21,6 +22,14 @@ from ..tensor import Tensor
 relu = Tensor.relu
 tanh = Tensor.tanh
 sigmoid = Tensor.sigmoid
+leaky_relu = Tensor.leaky_relu
+gelu = Tensor.gelu
+silu = Tensor.silu
+softplus = Tensor.softplus
+log1p = Tensor.log1p
+maximum = Tensor.maximum
+minimum = Tensor.minimum
+where = _selection.where
 
 # ----- the softmax family and the losses ----------------------------------------------------
 softmax = Tensor.softmax

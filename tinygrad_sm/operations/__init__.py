@@ -16,3 +16,4 @@ from . import (
     shape,  # noqa: F401
     softmax,  # noqa: F401
 )
+from .softmax import LogOfSoftmaxWarning  # noqa: F401  (log(softmax(x)) warns with it)

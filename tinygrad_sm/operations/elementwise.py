@@ -1,4 +1,5 @@
-"""Elementwise ops: arithmetic with NumPy broadcasting, and the usual unary functions.
+"""Elementwise ops: arithmetic with NumPy broadcasting, and the usual unary functions
+(activations included: relu, leaky_relu, gelu, silu, softplus; and erf, which gelu is made of).
 
 Each backward returns the gradient for each input *before* broadcasting is
 undone: the engine sums it back to the input's shape (``shapes.unbroadcast``),
@@ -7,13 +8,16 @@ so no rule here has to think about broadcasting.
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
 
 from ..function import Op, register_op
 from ..tensor import Tensor
-from .rule_helpers import array_of, as_operand, log, where
+from .rule_helpers import array_of, as_operand, exp, log, where
+from .softmax import LogOfSoftmaxWarning, Softmax
 
 
 @register_op("add")
@@ -176,7 +180,6 @@ class Exp(Op):
         return grad * out
 
 
-@register_op("log")
 class Log(Op):
     """z = ln a."""
 
@@ -191,6 +194,44 @@ class Log(Op):
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         return grad / a
+
+
+_log_apply = Log.apply
+
+
+def log_method(self: Tensor) -> Tensor:
+    """The natural logarithm, elementwise (``torch.log``).
+
+    ``log`` of a softmax's output warns (``LogOfSoftmaxWarning``, once per line of user code):
+    where a probability underflows to 0 the log is −inf, while ``log_softmax`` keeps it finite.
+    """
+    if type(self._node) is Softmax:
+        warnings.warn(
+            "log(softmax(x)) loses precision where p underflows; use log_softmax(x)",
+            LogOfSoftmaxWarning,
+            stacklevel=2,
+        )
+    return _log_apply(self)
+
+
+register_op("log", Log, method=log_method)
+
+
+@register_op("log1p")
+class Log1p(Op):
+    """z = ln(1 + a), exact for small a (where 1 + a would round)."""
+
+    rule = "g / (1 + a)"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 + a)
 
 
 @register_op("sqrt")
@@ -284,6 +325,231 @@ class Sigmoid(Op):
         return grad * out * (1 - out)
 
 
+@register_op("leaky_relu")
+class LeakyReLU(Op):
+    """z = a where a > 0, s·a elsewhere (s: ``negative_slope``);  the gradient is selected.
+
+    At a = 0 the derivative is s, and at a = nan the gradient is g·s, as PyTorch's (its rule
+    passes g only where a > 0).
+    """
+
+    rule = "g where a > 0, g·s elsewhere"
+
+    @staticmethod
+    def forward(ctx, a, negative_slope=0.01):
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, int | float):
+            raise TypeError(
+                f"leaky_relu: negative_slope must be a number, got {negative_slope!r:.60}"
+            )
+        ctx.positive = a > 0
+        ctx.negative_slope = negative_slope
+        return np.where(ctx.positive, a, a * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return where(ctx.positive, grad, grad * ctx.negative_slope), None
+
+
+# ----- erf, and the activations made of smooth functions -------------------------------------
+# Under backward(create_graph=True) a value cached by forward (Φ, σ, tanh) would come back as a
+# constant, so those rules recompute it from their input on the graph; a plain backward reuses
+# the cache.
+_SQRT_HALF = math.sqrt(0.5)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_ONE_OVER_SQRT_TWO_PI = 1 / math.sqrt(2 * math.pi)
+
+# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969),
+# as in Netlib SPECFUN's CALERF: each numerator and denominator, highest power first.
+_ERF_NEAR_NUMERATOR = (
+    1.85777706184603153e-1, 3.16112374387056560e00, 1.13864154151050156e02,
+    3.77485237685302021e02, 3.20937758913846947e03,
+)  # fmt: skip
+_ERF_NEAR_DENOMINATOR = (
+    1.0, 2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+    2.84423683343917062e03,
+)  # fmt: skip
+_ERFC_MIDDLE_NUMERATOR = (
+    2.15311535474403846e-8, 5.64188496988670089e-1, 8.88314979438837594e00,
+    6.61191906371416295e01, 2.98635138197400131e02, 8.81952221241769090e02,
+    1.71204761263407058e03, 2.05107837782607147e03, 1.23033935479799725e03,
+)  # fmt: skip
+_ERFC_MIDDLE_DENOMINATOR = (
+    1.0, 1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+    1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+    3.43936767414372164e03, 1.23033935480374942e03,
+)  # fmt: skip
+_ERFC_FAR_NUMERATOR = (
+    1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1,
+    1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4,
+)  # fmt: skip
+_ERFC_FAR_DENOMINATOR = (
+    1.0, 2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
+    6.05183413124413191e-2, 2.33520497626869185e-3,
+)  # fmt: skip
+
+
+def _rational(numerator: tuple, denominator: tuple, t: np.ndarray) -> np.ndarray:
+    """P(t)/Q(t) by Horner's rule, in place (coefficients highest power first)."""
+    p = numerator[0] * t + numerator[1]
+    q = denominator[0] * t + denominator[1]
+    for a, b in zip(numerator[2:], denominator[2:], strict=True):
+        p *= t
+        p += a
+        q *= t
+        q += b
+    p /= q
+    return p
+
+
+def erf_array(x: np.ndarray) -> np.ndarray:
+    """erf x = 2/√π ∫₀ˣ e^{−t²} dt of an ndarray, to about 1e-16 relative in float64.
+
+    Cody's three rational approximations of |x|: erf = x·R(x²) up to 0.46875; beyond,
+    erfc = e^{−x²}·R(|x|) up to 4 and e^{−x²}·(1/√π − R(1/x²)/x²)/|x| after that (erfc is
+    below 2e-8 there, and 0 from |x| = 27 on), with erf = 1 − erfc. The sign is x's (so
+    erf(−0) = −0); nan stays nan. (Cody's e^{−u²}·e^{−(x−u)(x+u)} split of e^{−x²} keeps erfc
+    accurate for large x; erf does not need it: the error it avoids is relative to erfc,
+    which 1 − erfc makes negligible.)
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    y = np.abs(x)
+    out = np.empty_like(y)
+    near = y <= 0.46875
+    far = ~(y <= 4.0)  # (nan included: it stays nan)
+    middle = ~(near | far)
+    t = y[near]
+    out[near] = t * _rational(_ERF_NEAR_NUMERATOR, _ERF_NEAR_DENOMINATOR, t * t)
+    t = y[middle]
+    ratio = _rational(_ERFC_MIDDLE_NUMERATOR, _ERFC_MIDDLE_DENOMINATOR, t)
+    out[middle] = 1 - np.exp(-t * t) * ratio
+    if far.any():
+        t = np.minimum(y[far], 27.0)  # erfc(27) rounds 1 − erfc to 1 (and ∞ would give ∞ − ∞)
+        inverse_square = 1 / (t * t)
+        ratio = _rational(_ERFC_FAR_NUMERATOR, _ERFC_FAR_DENOMINATOR, inverse_square)
+        erfc = np.exp(-t * t) * (1 / math.sqrt(math.pi) - inverse_square * ratio) / t
+        out[far] = 1 - erfc
+    return np.copysign(out, x, out=out)
+
+
+def _erf(x: Any) -> Any:
+    return x.erf() if isinstance(x, Tensor) else erf_array(x)
+
+
+def _sigmoid_array(a: np.ndarray) -> np.ndarray:
+    """σ(a) = 1/(1 + e⁻ᵃ) through e^{−|a|}, which never overflows."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(e.dtype, copy=False)
+
+
+@register_op("erf")
+class Erf(Op):
+    """z = erf a = 2/√π ∫₀ᵃ e^{−t²} dt (``torch.erf``);  ∂z/∂a = 2/√π · e^{−a²}."""
+
+    rule = "g · 2/√π · e^{−a²}"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return erf_array(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * (_TWO_OVER_SQRT_PI * exp(-(a * a)))
+
+
+_GELU_TANH_SCALE = math.sqrt(2 / math.pi)
+_GELU_TANH_CUBIC = 0.044715
+
+
+@register_op("gelu")
+class GELU(Op):
+    """z = a·Φ(a), Φ the standard normal CDF: Φ(a) = ½(1 + erf(a/√2));
+    ∂z/∂a = Φ(a) + a·φ(a), φ(a) = e^{−a²/2}/√(2π).
+
+    ``approximate="tanh"``: z = ½a(1 + tanh u), u = √(2/π)(a + 0.044715a³), and
+    ∂z/∂a = ½(1 + tanh u) + ½a(1 − tanh² u)·√(2/π)(1 + 3·0.044715a²), as PyTorch.
+    """
+
+    rule = "g·(Φ(a) + a·φ(a))  (the tanh form: its own derivative)"
+
+    @staticmethod
+    def forward(ctx, a, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(
+                f"gelu: approximate must be 'none' or 'tanh', got {approximate!r:.60}"
+            )
+        ctx.save_for_backward(a)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            ctx.tanh = np.tanh(_GELU_TANH_SCALE * (a + _GELU_TANH_CUBIC * (a * a * a)))
+            return 0.5 * a * (1 + ctx.tanh)
+        ctx.cdf = 0.5 * (1 + erf_array(a * _SQRT_HALF))
+        return a * ctx.cdf
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            if ctx.create_graph:
+                tanh = (_GELU_TANH_SCALE * (a + _GELU_TANH_CUBIC * (a * a * a))).tanh()
+            else:
+                tanh = ctx.tanh
+            inner_slope = _GELU_TANH_SCALE * (1 + 3 * _GELU_TANH_CUBIC * (a * a))
+            return grad * (0.5 * (1 + tanh) + 0.5 * a * (1 - tanh * tanh) * inner_slope), None
+        cdf = 0.5 * (1 + _erf(a * _SQRT_HALF)) if ctx.create_graph else ctx.cdf
+        pdf = _ONE_OVER_SQRT_TWO_PI * exp(-0.5 * (a * a))
+        return grad * (cdf + a * pdf), None
+
+
+@register_op("silu")
+class SiLU(Op):
+    """z = a·σ(a) (also called swish);  ∂z/∂a = σ(a) + a·σ(a)(1 − σ(a)) = σ(a)(1 + a(1 − σ(a)))."""
+
+    rule = "g·σ(a)·(1 + a·(1 − σ(a)))"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        ctx.sigmoid = _sigmoid_array(a)
+        return a * ctx.sigmoid
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        sigmoid = a.sigmoid() if ctx.create_graph else ctx.sigmoid
+        return grad * (sigmoid * (1 + a * (1 - sigmoid)))
+
+
+@register_op("softplus")
+class Softplus(Op):
+    """z = ln(1 + e^{βa})/β, computed as (max(βa, 0) + ln(1 + e^{−|βa|}))/β, which never
+    overflows; z = a where βa > ``threshold`` (linear there, as PyTorch);  ∂z/∂a = σ(βa)."""
+
+    rule = "g·σ(βa), g where βa > threshold"
+
+    @staticmethod
+    def forward(ctx, a, beta=1.0, threshold=20.0):
+        for name, value in (("beta", beta), ("threshold", threshold)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"softplus: {name} must be a number, got {value!r:.60}")
+        ctx.save_for_backward(a)
+        ctx.beta = beta
+        scaled = a * beta
+        ctx.linear = scaled > threshold
+        e = np.exp(-np.abs(scaled))
+        ctx.sigmoid = np.where(scaled >= 0, 1 / (1 + e), e / (1 + e))
+        return np.where(ctx.linear, a, (np.maximum(scaled, 0) + np.log1p(e)) / beta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        sigmoid = (a * ctx.beta).sigmoid() if ctx.create_graph else ctx.sigmoid
+        return where(ctx.linear, grad, grad * sigmoid), None, None
+
+
 @register_op("clip")
 class Clip(Op):
     """z = min(max(a, lo), hi) (PyTorch's ``clamp``; either bound may be None, a number, or a
@@ -321,6 +587,58 @@ class Clip(Op):
         grad_lo = where(ctx.to_lo, grad, 0) if needs[1] else None
         grad_hi = where(ctx.to_hi, grad, 0) if needs[2] else None
         return grad_a, grad_lo, grad_hi
+
+
+class _Extremum(Op):
+    """What maximum and minimum share: the gradient goes to the operand that was picked; where
+    a = b it is split evenly, and where either is nan (so is z) both get all of it, as PyTorch."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        share = where(ctx.tie, grad * 0.5, grad)
+        grad_a = where(ctx.a_gets, share, 0) if ctx.needs_input_grad[0] else None
+        grad_b = where(ctx.b_gets, share, 0) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+@register_op("maximum")
+class Maximum(_Extremum):
+    """z = max(a, b) elementwise (``torch.maximum``; a and b broadcast; nan wins);
+    ∂a = g where a > b, g/2 where a = b, 0 where a < b (∂b the mirror image)."""
+
+    rule = "∂a = g·[a > b] + ½g·[a = b],  ∂b = g·[b > a] + ½g·[a = b]"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = as_operand(a, "maximum"), as_operand(b, "maximum")
+        ctx.tie, ctx.a_gets, ctx.b_gets = np.equal(a, b), ~np.less(a, b), ~np.greater(a, b)
+        return np.maximum(a, b)
+
+
+@register_op("minimum")
+class Minimum(_Extremum):
+    """z = min(a, b) elementwise (``torch.minimum``; a and b broadcast; nan wins);
+    ∂a = g where a < b, g/2 where a = b, 0 where a > b (∂b the mirror image)."""
+
+    rule = "∂a = g·[a < b] + ½g·[a = b],  ∂b = g·[b < a] + ½g·[a = b]"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = as_operand(a, "minimum"), as_operand(b, "minimum")
+        ctx.tie, ctx.a_gets, ctx.b_gets = np.equal(a, b), ~np.greater(a, b), ~np.less(a, b)
+        return np.minimum(a, b)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """The elementwise maximum of a and b (``torch.maximum``; Tensors, arrays or numbers,
+    broadcast; ties split the gradient evenly)."""
+    return Maximum.apply(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """The elementwise minimum of a and b (``torch.minimum``; Tensors, arrays or numbers,
+    broadcast; ties split the gradient evenly)."""
+    return Minimum.apply(a, b)
 
 
 class Cast(Op):

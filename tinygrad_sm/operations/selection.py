@@ -1,4 +1,5 @@
-"""Selection: take each element from one of two tensors, as a boolean condition says.
+"""Selection: take each element from one of two tensors, as a boolean condition says
+(``where``), or fill the places a mask marks with one value (``masked_fill``).
 
 Its backward *selects* too: the gradient goes to the side that was chosen and is exactly 0
 on the other, never a multiplication by a 0/1 mask (∞·0 would be nan where the upstream
@@ -42,3 +43,41 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     """Elements of ``x`` where ``condition`` is True, of ``y`` elsewhere (``torch.where``; x and y
     may be Python scalars; the condition is a bool array or bool Tensor)."""
     return Where.apply(condition, x, y)
+
+
+@register_op("masked_fill")
+class MaskedFill(Op):
+    """z = value where the mask is True, x elsewhere (``Tensor.masked_fill``: the mask is a bool
+    array or Tensor broadcastable with x, value a number or a 0-d Tensor; z keeps x's dtype);
+    the filled places do not depend on x, so ∂x is exactly 0 there."""
+
+    rule = "∂x = g·[¬mask],  ∂value = Σ g·[mask]"
+    dtype_from_inputs = False  # (a float64 value fills a float32 x: z stays float32, as PyTorch)
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(
+                f"masked_fill: mask must be a bool array or Tensor, got dtype {mask.dtype}"
+            )
+        if np.ndim(value) != 0:
+            raise ValueError(
+                "masked_fill: value must be a number or a 0-d tensor, "
+                f"got one of shape {np.shape(value)}"
+            )
+        try:
+            np.broadcast_shapes(x.shape, mask.shape)
+        except ValueError:
+            raise ValueError(
+                f"masked_fill: mask of shape {mask.shape} does not broadcast with the input's "
+                f"shape {x.shape}"
+            ) from None
+        ctx.mask = mask
+        return np.where(mask, value, x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_x = rule_helpers.where(ctx.mask, 0, grad) if ctx.needs_input_grad[0] else None
+        grad_value = rule_helpers.where(ctx.mask, grad, 0) if ctx.needs_input_grad[2] else None
+        return grad_x, None, grad_value

@@ -7,15 +7,28 @@ exponent is then e⁰ = 1 and nothing overflows, whatever the logits.
 The Jacobian of p = softmax(z) is ∂pᵢ/∂zⱼ = pᵢ(δᵢⱼ − pⱼ), i.e.
 J = diag(p) − p pᵀ. A backward never builds J (C² numbers per row); it needs
 only the vector–Jacobian product gᵀJ = p ⊙ (g − ⟨g, p⟩), which costs O(C).
+
+softmax and log_softmax also take ``mask=`` (True = keep; a masked entry is a constant, 0 or
+−inf, and a row with nothing kept gives zeros or −inf and a zero gradient, never nan) and
+``temperature=`` T: softmax(z/T), whose gradient is the same product divided by T.
 """
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import numpy as np
 
 from ..function import Op, register_op
 from ..shapes import keepdims_shape, normalize_axis
-from .rule_helpers import exp, shift_by_max
+from .rule_helpers import exp, shift_by_max, where
+
+
+class LogOfSoftmaxWarning(UserWarning):
+    """``log()`` applied to a softmax's output: where a probability underflows to 0 its log is
+    −inf (and its gradient inf), while ``log_softmax`` computes the same numbers stably.
+    Silence it with ``warnings.filterwarnings("ignore", category=LogOfSoftmaxWarning)``."""
 
 
 def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
@@ -29,44 +42,131 @@ def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
     return normalize_axis(axis, z.ndim, op, z.shape)
 
 
+def _check_temperature(temperature: Any, op: str) -> None:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or not math.isfinite(temperature)
+        or temperature <= 0
+    ):
+        raise ValueError(f"{op}: temperature must be a finite number > 0, got {temperature!r:.60}")
+
+
+def _check_mask(mask: Any, z: np.ndarray, op: str) -> np.ndarray:
+    """The mask as a bool array of z's shape, or a clear error."""
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{op}: mask must be a bool array (True = keep), got dtype {mask.dtype}")
+    try:
+        return np.broadcast_to(mask, z.shape)
+    except ValueError:
+        raise ValueError(
+            f"{op}: mask of shape {mask.shape} does not broadcast to the input's shape {z.shape}"
+        ) from None
+
+
+def _masked_shift(z: np.ndarray, mask: np.ndarray, axes: tuple[int, ...]):
+    """z minus the max of its kept entries, −inf where masked, and where rows keep nothing.
+
+    A row that keeps nothing is shifted by 0 (it is all −inf); a row whose kept entries are all
+    −inf is nan, as PyTorch's masked_fill(−inf) then softmax would give.
+    """
+    kept = np.where(mask, z, -np.inf)
+    empty = ~mask.any(axis=axes, keepdims=True)
+    top = kept.max(axis=axes, keepdims=True) if z.size else np.zeros(empty.shape, z.dtype)
+    return kept - np.where(empty, 0, top).astype(z.dtype, copy=False), empty
+
+
 @register_op("softmax")
 class Softmax(Op):
-    """p = softmax(z) along ``axis``;  the backward is gᵀJ, J = diag(p) − p pᵀ (never built)."""
+    """p = softmax(z / T) along ``axis``;  the backward is gᵀJ / T, J = diag(p) − p pᵀ (never
+    built).
 
-    rule = "p ⊙ (g − Σ g·p)"
+    With ``mask`` (bool, broadcastable to z, True = keep): pᵢ = 0 where masked, the rest is the
+    softmax of the kept entries; a row that keeps nothing is all 0. The gradient arriving at a
+    masked entry is dropped (it is a constant), so such a row's gradient is 0 too.
+    """
+
+    rule = "p ⊙ (g − Σ g·p) / T"
+    mask = None  # (forward sets these on ctx only when they are given)
+    temperature = 1.0
 
     @staticmethod
-    def forward(ctx, z, axis=-1):
+    def forward(ctx, z, axis=-1, *, mask=None, temperature=1.0):
         ctx.axes = _float_axes(z, axis, "softmax")
-        e = np.exp(shift_by_max(z, ctx.axes))
-        p = e / e.sum(axis=ctx.axes, keepdims=True)
+        if mask is None and temperature == 1.0:  # the hot path
+            e = np.exp(shift_by_max(z, ctx.axes))
+            p = e / e.sum(axis=ctx.axes, keepdims=True)
+        else:
+            _check_temperature(temperature, "softmax")
+            if temperature != 1.0:
+                ctx.temperature = temperature
+                z = z / temperature
+            if mask is None:
+                e = np.exp(shift_by_max(z, ctx.axes))
+                p = e / e.sum(axis=ctx.axes, keepdims=True)
+            else:
+                ctx.mask = _check_mask(mask, z, "softmax")
+                shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)
+                e = np.exp(shifted)
+                p = e / np.where(empty, 1, e.sum(axis=ctx.axes, keepdims=True))
         ctx.save_for_backward(p)
         return p
 
     @staticmethod
     def backward(ctx, grad):
         (p,) = ctx.saved_tensors
-        return p * (grad - (grad * p).sum(axis=ctx.axes, keepdims=True))
+        if ctx.mask is not None:
+            grad = where(ctx.mask, grad, 0)
+        grad_z = p * (grad - (grad * p).sum(axis=ctx.axes, keepdims=True))
+        return grad_z if ctx.temperature == 1.0 else grad_z / ctx.temperature
 
 
 @register_op("log_softmax")
 class LogSoftmax(Op):
-    """y = log softmax(z) = z − logsumexp(z);  ∂yᵢ/∂zⱼ = δᵢⱼ − softmax(z)ⱼ, and softmax(z) = eʸ."""
+    """y = log softmax(z / T) = z/T − logsumexp(z/T);  ∂yᵢ/∂zⱼ = (δᵢⱼ − softmax(z/T)ⱼ)/T, and
+    softmax(z/T) = eʸ.
 
-    rule = "g − softmax(z)·Σ g"
+    With ``mask`` (bool, True = keep): yᵢ = −inf where masked, the rest is the log_softmax of
+    the kept entries; a row that keeps nothing is all −inf. The gradient arriving at a masked
+    entry is dropped, and the gradient there is 0.
+    """
+
+    rule = "(g − softmax(z/T)·Σ g) / T"
+    mask = None  # (forward sets these on ctx only when they are given)
+    temperature = 1.0
 
     @staticmethod
-    def forward(ctx, z, axis=-1):
+    def forward(ctx, z, axis=-1, *, mask=None, temperature=1.0):
         ctx.axes = _float_axes(z, axis, "log_softmax")
-        shifted = shift_by_max(z, ctx.axes)
-        out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
+        if mask is None and temperature == 1.0:  # the hot path
+            shifted = shift_by_max(z, ctx.axes)
+            out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
+        else:
+            _check_temperature(temperature, "log_softmax")
+            if temperature != 1.0:
+                ctx.temperature = temperature
+                z = z / temperature
+            if mask is None:
+                shifted = shift_by_max(z, ctx.axes)
+                out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
+            else:
+                ctx.mask = _check_mask(mask, z, "log_softmax")
+                shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)
+                total = np.where(empty, 1, np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
+                out = shifted - np.log(total)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad - exp(out) * grad.sum(axis=ctx.axes, keepdims=True)
+        if ctx.mask is None:
+            grad_z = grad - exp(out) * grad.sum(axis=ctx.axes, keepdims=True)
+        else:
+            grad = where(ctx.mask, grad, 0)
+            grad_z = where(ctx.mask, grad - exp(out) * grad.sum(axis=ctx.axes, keepdims=True), 0)
+        return grad_z if ctx.temperature == 1.0 else grad_z / ctx.temperature
 
 
 @register_op("logsumexp")
