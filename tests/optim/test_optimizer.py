@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import optim_helpers
 import pytest
 
 import tinygrad_sm
@@ -407,3 +408,128 @@ def test_a_grad_that_is_not_a_tensor_is_refused():
         p.grad = np.ones(2)  # refused here by Tensor, or else by step()
         optimizer.step()
     np.testing.assert_array_equal(p.numpy(), [1.0, 1.0])
+
+
+# ----- state dicts in PyTorch's format: ours loads into torch, torch's into ours -------------
+STATE_CASES = [
+    (optim.SGD, {"lr": 0.05}),  # (PyTorch keeps momentum_buffer None; we keep nothing)
+    (optim.SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
+    (optim.Adam, {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
+    (optim.AdamW, {"lr": 0.01}),
+    (optim.RMSprop, {"momentum": 0.5, "centered": True}),
+]
+GROUPS = [{"lr": 0.02}, {"weight_decay": 0.1}]
+
+
+def continue_both(our_optimizer, ours, their_optimizer, theirs, steps=10):
+    torch = pytest.importorskip("torch")
+    for grads in optim_helpers.gradient_stream(steps, seed=2):
+        for p, q, g in zip(ours, theirs, grads):
+            p.grad, q.grad = Tensor(g.copy()), torch.from_numpy(g.copy())
+        our_optimizer.step()
+        their_optimizer.step()
+        optim_helpers.assert_same_parameters(ours, theirs)
+
+
+@pytest.mark.parametrize(("optimizer_class", "settings"), STATE_CASES)
+def test_our_state_dict_loads_into_torch_and_both_continue_identically(optimizer_class, settings):
+    torch = pytest.importorskip("torch")
+    ours, theirs, our_params, their_params = optim_helpers.run_both(torch, optimizer_class, settings, groups=GROUPS, steps=10)
+    saved = ours.state_dict()
+    optim_helpers.assert_state_dicts_agree(saved, theirs.state_dict())
+    fresh = [torch.tensor(p.numpy().copy(), requires_grad=True) for p in our_params]
+    their_twin = getattr(torch.optim, optimizer_class.__name__)(optim_helpers.grouped(fresh, GROUPS), **settings)
+    their_twin.load_state_dict(optim_helpers.to_torch_state_dict(torch, saved))
+    continue_both(ours, our_params, their_twin, fresh)
+
+
+@pytest.mark.parametrize(("optimizer_class", "settings"), STATE_CASES)
+def test_torch_state_dict_loads_into_ours_and_both_continue_identically(optimizer_class, settings):
+    torch = pytest.importorskip("torch")
+    ours, theirs, our_params, their_params = optim_helpers.run_both(torch, optimizer_class, settings, groups=GROUPS, steps=10)
+    fresh = [Tensor(q.detach().numpy().copy(), requires_grad=True) for q in their_params]
+    our_twin = optimizer_class(optim_helpers.grouped(fresh, GROUPS), lr=0.5)  # (the groups' settings come from the dict)
+    our_twin.load_state_dict(theirs.state_dict())
+    optim_helpers.assert_state_dicts_agree(our_twin.state_dict(), theirs.state_dict())
+    assert all(isinstance(value, int) for state in our_twin.state.values() for key, value in state.items() if key == "step")
+    continue_both(our_twin, fresh, theirs, their_params)
+
+
+def test_a_state_dict_holds_copies_and_only_pytorchs_keys():
+    p = Tensor(np.ones(3), requires_grad=True)
+    optimizer = optim.Adam([p], weight_decay=0.1)
+    p.grad = Tensor(np.ones(3))
+    optimizer.step()
+    saved = optimizer.state_dict()
+    assert list(saved["state"][0]) == ["step", "exp_avg", "exp_avg_sq"]  # (no work arrays)
+    assert saved["param_groups"] == [
+        {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.1, "amsgrad": False, "params": [0]}
+    ]
+    saved["state"][0]["exp_avg"][:] = 100.0
+    assert optimizer.state[p]["exp_avg"][0] == pytest.approx(0.11)  # (1 − β₁)·(g + λp)
+
+
+def test_loading_replaces_the_settings_in_the_same_group_dicts_and_keeps_a_schedulers_initial_lr():
+    a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
+    source = optim.SGD([a], lr=0.3, momentum=0.9)
+    optim.lr_scheduler.StepLR(source, step_size=2)
+    target = optim.SGD([b], lr=0.1)
+    group = target.param_groups[0]
+    target.load_state_dict(source.state_dict())
+    assert target.param_groups[0] is group and group["params"] == [b]
+    assert group["lr"] == 0.3 and group["momentum"] == 0.9 and group["initial_lr"] == 0.3
+
+
+def saved_sgd_state():
+    p = Tensor(np.ones(3), requires_grad=True)
+    optimizer = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = Tensor(np.ones(3))
+    optimizer.step()
+    return optimizer.state_dict()
+
+
+def with_changes(change):
+    saved = saved_sgd_state()
+    change(saved)
+    return saved
+
+
+def set_state(key, value):
+    return with_changes(lambda saved: saved["state"][0].update({key: value}))
+
+
+def set_group(key, value):
+    return with_changes(lambda saved: saved["param_groups"][0].update({key: value}))
+
+
+@pytest.mark.parametrize(
+    ("saved", "message"),
+    [
+        ({"state": {}}, "expected a dict with 'state' and 'param_groups'"),
+        (with_changes(lambda s: s["param_groups"].append({"params": []})), r"has 2 parameter group\(s\), this optimiser has 1"),
+        (set_group("params", [0, 1]), r"group 0 has 1 parameter\(s\) but the saved group has 2"),
+        (with_changes(lambda s: s["state"].update({7: {}})), "the state of parameter 7 matches no parameter"),
+        (
+            set_state("momentum_buffer", np.ones(4)),
+            r"shape \(3,\) but its saved 'momentum_buffer' has shape \(4,\)",
+        ),
+        (set_state("exp_avg", np.ones(3)), "unknown state entry 'exp_avg'; SGD keeps"),
+        (set_group("maximize", True), "group 0 has maximize=True, which SGD does not implement"),
+        (set_group("betas", (0.9, 0.99)), "group 0 has an unknown hyper-parameter 'betas'"),
+        (set_group("lr", -1.0), "SGD: invalid learning rate"),
+    ],
+)
+def test_a_bad_state_dict_raises_a_clear_error_and_changes_nothing(saved, message):
+    p = Tensor(np.ones(3), requires_grad=True)
+    optimizer = optim.SGD([p], lr=0.5)
+    with pytest.raises(ValueError, match=message):
+        optimizer.load_state_dict(saved)
+    assert optimizer.state == {} and optimizer.param_groups[0]["lr"] == 0.5 and optimizer.param_groups[0]["momentum"] == 0.0
+
+
+def test_adamw_refuses_a_state_dict_of_adams_l2_weight_decay():
+    torch = pytest.importorskip("torch")
+    q = torch.ones(2, requires_grad=True)
+    saved = torch.optim.Adam([q]).state_dict()
+    with pytest.raises(ValueError, match="decoupled_weight_decay=False, which AdamW does not implement"):
+        optim.AdamW([Tensor(np.ones(2), requires_grad=True)]).load_state_dict(saved)

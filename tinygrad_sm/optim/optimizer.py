@@ -325,7 +325,7 @@ class Optimizer:
             if key == "step":
                 state[key] = int(np.asarray(value).item())
                 continue
-            array = np.array(value, dtype=p.dtype)
+            array = np.asarray(value).astype(p.dtype, copy=True)  # (a torch tensor too)
             if array.shape != p.shape:
                 raise ValueError(
                     f"{owner}: parameter {index} has shape {p.shape} but its saved {key!r} has "
