@@ -36,10 +36,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
+from tinygrad_sm.distributions import Categorical
 
 import tinygrad_sm
 from tinygrad_sm import Tensor, nn, optim
-from tinygrad_sm.distributions import Categorical
 
 SOLVED = 195.0  # CartPole-v0's threshold: mean return over 100 consecutive episodes
 
