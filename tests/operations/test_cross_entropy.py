@@ -1,15 +1,20 @@
-"""cross_entropy (tinygrad_sm/operations/cross_entropy.py): every option of torch.nn.functional.cross_entropy."""
+"""cross_entropy (tinygrad_sm/operations/cross_entropy.py): every option of torch.nn.functional.cross_entropy, on (N, C), (C,)
+and (N, C, d1, ..., dK) logits, and the SoftmaxTwiceWarning."""
 
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
-from helpers import check_gradients, check_second_derivatives, random_array
+from helpers import check_gradients, check_second_derivatives, random_array, seeds
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_sm
 from tinygrad_sm import Tensor
+from tinygrad_sm.nn import functional as F
 
 inf = np.inf
 N, C = 4, 3
@@ -68,8 +73,15 @@ def make_case(kind, ignored, one_d, seed=0):
 
 
 OPTIONS = [
-    pytest.param(kind, weighted, ignored, reduction, smoothing, one_d,
-                 id=f"{kind}-{'w' if weighted else 'no_w'}-ign_{ignored}-{reduction}-ls{smoothing}-{'1d' if one_d else '2d'}")
+    pytest.param(
+        kind,
+        weighted,
+        ignored,
+        reduction,
+        smoothing,
+        one_d,
+        id=f"{kind}-{'w' if weighted else 'no_w'}-ign_{ignored}-{reduction}-ls{smoothing}-{'1d' if one_d else '2d'}",
+    )
     for kind, weighted, ignored, reduction, smoothing, one_d in itertools.product(
         ["index", "probs"], [False, True], ["none", "some"], ["mean", "sum", "none"], [0.0, 0.25, 1.0], [False, True]
     )
@@ -90,9 +102,9 @@ def test_values_and_gradcheck_for_every_option(kind, weighted, ignored, reductio
         check_gradients(lambda logits, target: logits.cross_entropy(target, **options), z, t)
 
 
-@pytest.mark.parametrize("kind, weighted, ignored, reduction, smoothing, one_d", [
-    p for p in OPTIONS if p.values[4] != 1.0 and not p.values[5]
-])
+@pytest.mark.parametrize(
+    "kind, weighted, ignored, reduction, smoothing, one_d", [p for p in OPTIONS if p.values[4] != 1.0 and not p.values[5]]
+)
 def test_second_derivatives_for_every_option(kind, weighted, ignored, reduction, smoothing, one_d):
     z, t = make_case(kind, ignored, one_d, seed=1)
     options = dict(weight=WEIGHT if weighted else None, reduction=reduction, label_smoothing=smoothing)
@@ -140,13 +152,17 @@ def test_fused_single_node():
     assert repr(loss.grad_fn) == "<CrossEntropyBackward>"
 
 
-@pytest.mark.parametrize("target", [
-    np.array([0, 2, 1, 2]),
-    [0, 2, 1, 2],
-    Tensor([0, 2, 1, 2]),
-    np.array([0, 2, 1, 2], dtype=np.int32),
-    np.array([0, 2, 1, 2], dtype=np.uint8),
-], ids=["ndarray", "list", "Tensor", "int32", "uint8"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        np.array([0, 2, 1, 2]),
+        [0, 2, 1, 2],
+        Tensor([0, 2, 1, 2]),
+        np.array([0, 2, 1, 2], dtype=np.int32),
+        np.array([0, 2, 1, 2], dtype=np.uint8),
+    ],
+    ids=["ndarray", "list", "Tensor", "int32", "uint8"],
+)
 def test_class_index_target_forms(target):
     z = random_array(7, (N, C))
     np.testing.assert_allclose(Tensor(z).cross_entropy(target).data, reference_cross_entropy(z, [0, 2, 1, 2]), rtol=1e-12)
@@ -195,9 +211,7 @@ def test_float32_logits():
     logits = Tensor(z, requires_grad=True)
     loss = logits.cross_entropy([0, 1, 2, 0], weight=WEIGHT, label_smoothing=0.1)
     assert loss.dtype == np.float32
-    np.testing.assert_allclose(
-        loss.data, reference_cross_entropy(z, [0, 1, 2, 0], weight=WEIGHT, label_smoothing=0.1), rtol=1e-5
-    )
+    np.testing.assert_allclose(loss.data, reference_cross_entropy(z, [0, 1, 2, 0], weight=WEIGHT, label_smoothing=0.1), rtol=1e-5)
     loss.backward()
     assert logits.grad.dtype == np.float32
 
@@ -333,8 +347,9 @@ def test_cross_entropy_option_corners_match_pytorch():
         torch_loss = functional.cross_entropy(torch_logits, torch.tensor(target), weight=torch_weight, **case)
         torch_loss.backward()
         np.testing.assert_allclose(loss.data, torch_loss.detach().numpy(), rtol=1e-12, equal_nan=True, err_msg=str(case))
-        np.testing.assert_allclose(logits.grad.data, torch_logits.grad.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True,
-                                   err_msg=str(case))
+        np.testing.assert_allclose(
+            logits.grad.data, torch_logits.grad.numpy(), rtol=1e-12, atol=1e-15, equal_nan=True, err_msg=str(case)
+        )
 
 
 def test_a_weight_that_requires_grad_is_a_clear_error():
@@ -362,3 +377,145 @@ def test_probability_target_gradient_is_finite_where_a_probability_underflows():
     torch_target = torch.tensor(target.data, requires_grad=True)
     torch.nn.functional.cross_entropy(torch.tensor(logits), torch_target).backward()
     np.testing.assert_allclose(target.grad.data, torch_target.grad.numpy(), rtol=1e-6)
+
+
+# ----- K-dimensional logits (N, C, d1, ..., dK): the class axis is 1, as PyTorch -------------------
+K_DIM_OPTIONS = [
+    pytest.param(kind, weighted, reduction, smoothing, id=f"{kind}-{'w' if weighted else 'no_w'}-{reduction}-ls{smoothing}")
+    for kind, weighted, reduction, smoothing in itertools.product(
+        ["index", "probs"], [False, True], ["mean", "sum", "none"], [0.0, 0.3]
+    )
+]
+
+
+def k_dim_case(kind, shape=(2, C, 3, 2), seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(shape)
+    if kind == "probs":
+        t = rng.random(shape)
+        return z, t / t.sum(axis=1, keepdims=True)
+    t = rng.integers(0, shape[1], (shape[0], *shape[2:]))
+    t.flat[::3] = -100
+    return z, t
+
+
+@pytest.mark.parametrize("kind, weighted, reduction, smoothing", K_DIM_OPTIONS)
+def test_k_dim_logits_match_torch_with_gradcheck_and_second_derivatives(kind, weighted, reduction, smoothing):
+    torch = pytest.importorskip("torch")
+    z, t = k_dim_case(kind)
+    options = dict(weight=WEIGHT if weighted else None, reduction=reduction, label_smoothing=smoothing)
+    logits = Tensor(z, requires_grad=True)
+    target = Tensor(t, requires_grad=True) if kind == "probs" else t
+    out = logits.cross_entropy(target, **options)
+    out.sum().backward()
+    torch_logits = torch.tensor(z, requires_grad=True)
+    torch_target = torch.tensor(t, requires_grad=kind == "probs")
+    torch_options = dict(options, weight=None if options["weight"] is None else torch.tensor(WEIGHT))
+    torch_out = torch.nn.functional.cross_entropy(torch_logits, torch_target, **torch_options)
+    torch_out.sum().backward()
+    assert out.shape == tuple(torch_out.shape)
+    np.testing.assert_allclose(out.data, torch_out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(logits.grad.data, torch_logits.grad.numpy(), rtol=1e-12, atol=1e-15)
+    if kind == "probs":
+        np.testing.assert_allclose(target.grad.data, torch_target.grad.numpy(), rtol=1e-12, atol=1e-15)
+        check_gradients(lambda a, b: a.cross_entropy(b, **options), z, t)
+        check_second_derivatives(lambda a, b: a.cross_entropy(b, **options), z, t)
+    else:
+        check_gradients(lambda a: a.cross_entropy(t, **options), z)
+        check_second_derivatives(lambda a: a.cross_entropy(t, **options), z)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=seeds,
+    batch=st.integers(1, 3),
+    classes=st.integers(1, 4),
+    extra=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    smoothing=st.sampled_from([0.0, 0.1]),
+    ignore_index=st.sampled_from([-100, 0]),
+    weighted=st.booleans(),
+)
+def test_k_dim_class_targets_match_torch(seed, batch, classes, extra, reduction, smoothing, ignore_index, weighted):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((batch, classes, *extra)).astype(np.float32)
+    t = rng.integers(0, classes, (batch, *extra))
+    weight = rng.uniform(0.1, 2, classes).astype(np.float32) if weighted else None
+    options = dict(reduction=reduction, label_smoothing=smoothing, ignore_index=ignore_index)
+    logits = Tensor(z, requires_grad=True)
+    out = logits.cross_entropy(t, weight=weight, **options)
+    out.sum().backward()
+    torch_logits = torch.tensor(z, requires_grad=True)
+    torch_weight = None if weight is None else torch.tensor(weight)
+    torch_out = torch.nn.functional.cross_entropy(torch_logits, torch.tensor(t), weight=torch_weight, **options)
+    torch_out.sum().backward()
+    assert out.dtype == np.float32 and out.shape == tuple(torch_out.shape)
+    np.testing.assert_allclose(out.data, torch_out.detach().numpy(), rtol=1e-5, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(logits.grad.data, torch_logits.grad.numpy(), rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_k_dim_is_the_row_loss_with_the_class_axis_moved_last():
+    z, t = k_dim_case("index", shape=(2, C, 4))
+    rows = np.moveaxis(z, 1, -1).reshape(-1, C)
+    np.testing.assert_allclose(
+        Tensor(z).cross_entropy(t, weight=WEIGHT, label_smoothing=0.2).data,
+        reference_cross_entropy(rows, t.reshape(-1), weight=WEIGHT, label_smoothing=0.2),
+        rtol=1e-12,
+    )
+
+
+def test_k_dim_target_shape_errors_name_both_shapes():
+    logits = Tensor(np.zeros((2, 3, 4)))
+    expected = r"cross_entropy: class-index target must have shape \(2, 4\) for logits of shape \(2, 3, 4\), got \(2, 3\)"
+    with pytest.raises(ValueError, match=expected):
+        logits.cross_entropy(np.zeros((2, 3), np.int64))
+    expected = r"float class probabilities of shape \(2, 3, 4\); got dtype float64 and shape \(2, 4, 3\)"
+    with pytest.raises(ValueError, match=expected):
+        logits.cross_entropy(np.full((2, 4, 3), 1 / 3))
+    expected = r"cross_entropy: input must have shape \(N, C\), \(C,\) or \(N, C, d1, ..., dK\), got \(\)"
+    with pytest.raises(ValueError, match=expected):
+        Tensor(1.0).cross_entropy(0)
+
+
+# ----- softmax applied twice: SoftmaxTwiceWarning -----------------------------------------------------
+def test_probabilities_as_logits_warn_once_per_line_and_can_be_silenced():
+    z = Tensor(random_array(12, (N, C)))
+    target = [0, 1, 2, 0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            z.softmax(axis=1).cross_entropy(target)  # one line: one warning
+        F.cross_entropy(z.softmax(axis=1), target)  # another line: another
+    assert [w.category for w in caught] == [tinygrad_sm.SoftmaxTwiceWarning] * 2
+    assert issubclass(tinygrad_sm.SoftmaxTwiceWarning, UserWarning)
+    assert {w.filename for w in caught} == {__file__}  # the user's line, not the library's
+    assert "softmax applied before cross_entropy" in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", tinygrad_sm.SoftmaxTwiceWarning)
+        z.softmax(axis=1).cross_entropy(target)
+
+
+@pytest.mark.parametrize(
+    "logits",
+    [
+        pytest.param(lambda: random_array(13, (N, C)), id="ordinary logits"),
+        pytest.param(lambda: random_array(14, (N, C), 0.0, 1.0), id="in [0, 1] without summing to 1"),
+        pytest.param(lambda: np.ones((N, 1)), id="one class"),
+        pytest.param(
+            lambda: np.abs(random_array(15, (N, C), 0.0, 1.0)) + np.array([[0.0, 0.0, 0.0]] * 3 + [[5.0, 0, 0]]),
+            id="one row not a distribution",
+        ),
+    ],
+)
+def test_no_warning_for_logits_that_are_not_probability_rows(logits):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Tensor(logits()).cross_entropy([0, 0, 0, 0])
+
+
+def test_k_dim_probabilities_along_the_class_axis_warn_too():
+    z = Tensor(random_array(16, (2, C, 5)))
+    with pytest.warns(tinygrad_sm.SoftmaxTwiceWarning):
+        z.softmax(axis=1).cross_entropy(np.zeros((2, 5), np.int64))
