@@ -192,3 +192,78 @@ def test_cross_entropy_loss_matches_torch():
     theirs.backward()
     np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-6)
     np.testing.assert_allclose(ours_logits.grad.numpy(), theirs_logits.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+# ----- Identity, Flatten, GELU, LeakyReLU, SiLU, Embedding ------------------------------------
+def test_identity_and_flatten():
+    x = Tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    assert nn.Identity(54, unused="anything")(x) is x
+    assert nn.Flatten()(x).shape == (2, 12)
+    assert nn.Flatten(0, 1)(x).shape == (6, 4) and nn.Flatten(start_dim=-2, end_dim=-1)(x).shape == (2, 12)
+    np.testing.assert_array_equal(nn.Flatten()(x).numpy(), x.numpy().reshape(2, 12))
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
+    with pytest.raises(TypeError, match="both start_axis= and start_dim="):
+        nn.Flatten(start_axis=1, start_dim=1)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (lambda: nn.GELU(), lambda torch: torch.nn.GELU()),
+        (lambda: nn.GELU(approximate="tanh"), lambda torch: torch.nn.GELU(approximate="tanh")),
+        (lambda: nn.LeakyReLU(), lambda torch: torch.nn.LeakyReLU()),
+        (lambda: nn.LeakyReLU(0.2), lambda torch: torch.nn.LeakyReLU(0.2)),
+        (lambda: nn.SiLU(), lambda torch: torch.nn.SiLU()),
+        (lambda: nn.Flatten(), lambda torch: torch.nn.Flatten()),
+        (lambda: nn.Identity(), lambda torch: torch.nn.Identity()),
+    ],
+)
+def test_parameter_free_modules_match_pytorch(ours, theirs):
+    torch = pytest.importorskip("torch")
+    from nn_parity import assert_matches_torch
+
+    x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32) * 3
+    assert_matches_torch(ours(), theirs(torch), [x])
+
+
+def test_activation_module_arguments():
+    assert (
+        repr(nn.GELU(approximate="tanh")) == "GELU(approximate='tanh')"
+        and repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
+    )
+    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh', got 'erf'"):
+        nn.GELU("erf")
+    with pytest.raises(ValueError, match="LeakyReLU: invalid negative_slope"):
+        nn.LeakyReLU("0.1")
+
+
+def test_embedding_parameters_init_and_padding_row():
+    table = nn.Embedding(1000, 8, padding_idx=-1, rng=0)
+    weight = table.weight.numpy()
+    assert table.weight.shape == (1000, 8) and weight.dtype == np.float32 and table.weight.requires_grad
+    assert table.padding_idx == 999 and not weight[999].any()
+    assert abs(weight[:999].mean()) < 0.05 and abs(weight[:999].std() - 1.0) < 0.05  # N(0, 1), as PyTorch
+    np.testing.assert_array_equal(nn.Embedding(1000, 8, padding_idx=-1, rng=0).weight.numpy(), weight)
+    assert repr(table) == "Embedding(1000, 8, padding_idx=999)"
+
+
+def test_embedding_matches_pytorch_and_the_padding_row_stays_zero():
+    torch = pytest.importorskip("torch")
+    from nn_parity import assert_matches_torch
+
+    indices = np.array([[0, 2, 4, 2], [1, 3, 3, 0]])
+    assert_matches_torch(nn.Embedding(5, 3, padding_idx=2), torch.nn.Embedding(5, 3, padding_idx=2), [indices])
+    assert_matches_torch(nn.Embedding(5, 3), torch.nn.Embedding(5, 3), [indices[0]])
+    table = nn.Embedding(5, 3, padding_idx=0, rng=0)
+    table(indices).sum().backward()
+    assert not table.weight.grad.numpy()[0].any() and table.weight.grad.numpy()[2].tolist() == [2.0] * 3
+
+
+def test_embedding_errors_name_the_index_and_the_table_size():
+    table = nn.Embedding(5, 3, rng=0)
+    with pytest.raises(IndexError, match="index 7 is out of range for a table of 5 rows"):
+        table(np.array([1, 7]))
+    with pytest.raises(ValueError, match="Embedding: padding_idx 5 is out of range for num_embeddings=5"):
+        nn.Embedding(5, 3, padding_idx=5)
+    with pytest.raises(ValueError, match="Embedding: embedding_dim must be a positive integer"):
+        nn.Embedding(5, 0)

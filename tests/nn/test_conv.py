@@ -1,0 +1,102 @@
+"""Conv1d, Conv2d, MaxPool2d, AvgPool2d: PyTorch's parameters, init and outputs/gradients."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from nn_parity import assert_matches_torch, same_layout
+
+from tinygrad_sm import Tensor, nn
+
+torch = pytest.importorskip("torch")
+
+
+def random(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        dict(in_channels=3, out_channels=4, kernel_size=3),
+        dict(in_channels=4, out_channels=6, kernel_size=(3, 2), stride=2, padding=1, dilation=(1, 2), groups=2),
+        dict(in_channels=2, out_channels=2, kernel_size=3, padding="same", bias=False),
+        dict(in_channels=2, out_channels=4, kernel_size=2, padding="valid", groups=2),
+    ],
+)
+def test_conv2d_matches_pytorch(arguments):
+    assert_matches_torch(nn.Conv2d(**arguments, rng=0), torch.nn.Conv2d(**arguments), [random(2, arguments["in_channels"], 7, 6)])
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        dict(in_channels=3, out_channels=4, kernel_size=3),
+        dict(in_channels=4, out_channels=2, kernel_size=2, stride=2, padding=2, dilation=2, groups=2, bias=False),
+        dict(in_channels=2, out_channels=3, kernel_size=4, padding="same"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_conv1d_matches_pytorch(arguments):
+    assert_matches_torch(nn.Conv1d(**arguments, rng=0), torch.nn.Conv1d(**arguments), [random(2, arguments["in_channels"], 9)])
+
+
+def test_conv_init_is_kaiming_uniform_with_a_sqrt5_and_reproducible():
+    layer = nn.Conv2d(8, 16, 3, groups=2, rng=0)
+    bound = 1 / math.sqrt(8 // 2 * 3 * 3)
+    for parameter in (layer.weight, layer.bias):
+        assert parameter.dtype == np.float32 and parameter.requires_grad and np.abs(parameter.numpy()).max() <= bound
+    assert np.abs(layer.weight.numpy()).max() > 0.95 * bound
+    assert abs(layer.weight.numpy().std() - bound / math.sqrt(3)) < 0.1 * bound  # U(-b, b) has std b/√3
+    np.testing.assert_array_equal(nn.Conv2d(8, 16, 3, groups=2, rng=0).weight.numpy(), layer.weight.numpy())
+    assert layer.weight.shape == (16, 4, 3, 3) and layer.stride == (1, 1) and layer.padding == (0, 0)
+    assert nn.Conv1d(2, 3, 5, bias=False, rng=0).bias is None
+
+
+def test_conv_argument_errors():
+    with pytest.raises(ValueError, match=r"Conv2d: in_channels \(3\) must be divisible by groups \(2\)"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match=r"Conv2d: out_channels \(3\) must be divisible by groups \(2\)"):
+        nn.Conv2d(4, 3, 3, groups=2)
+    with pytest.raises(ValueError, match="only padding_mode='zeros'"):
+        nn.Conv2d(1, 1, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
+        nn.Conv1d(1, 1, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"Conv2d: kernel_size must be an int >= 1 or 2 of them, got \(3, 3, 3\)"):
+        nn.Conv2d(1, 1, (3, 3, 3))
+    with pytest.raises(ValueError, match="padding must be 'same', 'valid'"):
+        nn.Conv2d(1, 1, 3, padding="full")
+    with pytest.raises(ValueError, match="out_channels must be a positive integer"):
+        nn.Conv1d(1, 0, 3)
+    with pytest.raises(ValueError, match="channels"):  # the op names the mismatch
+        nn.Conv2d(3, 4, 3, rng=0)(Tensor(random(1, 2, 5, 5)))
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=(3, 2), stride=(1, 2), padding=(1, 0))],
+)
+@pytest.mark.parametrize("kind", ["MaxPool2d", "AvgPool2d"])
+def test_pooling_matches_pytorch(kind, arguments):
+    x = np.random.default_rng(0).permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6).astype(np.float32) / 10  # no ties
+    assert_matches_torch(getattr(nn, kind)(**arguments), getattr(torch.nn, kind)(**arguments), [x])
+
+
+def test_pooling_has_no_parameters_and_checks_padding():
+    pool = nn.MaxPool2d(3)
+    assert pool.stride == (3, 3) and list(pool.parameters()) == [] and pool.state_dict() == {}
+    same_layout(pool, torch.nn.MaxPool2d(3))
+    with pytest.raises(ValueError, match="AvgPool2d: padding .* must be at most half the kernel size"):
+        nn.AvgPool2d(2, padding=2)
+
+
+def test_a_small_convnet_state_dict_moves_both_ways():
+    ours = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5, rng=1)
+    )
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(36, 5)
+    )
+    assert_matches_torch(ours, theirs, [random(3, 1, 6, 6)])
