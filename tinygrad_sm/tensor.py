@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .random import as_generator
-from .shapes import accepts_pytorch_spellings, shape_argument
+from .shapes import accepts_pytorch_spellings, normalize_axis, shape_argument
 
 _default_dtype = np.dtype(np.float32)
 
@@ -212,6 +212,10 @@ class Tensor:
     def ndim(self) -> int:
         return self._data.ndim
 
+    def dim(self) -> int:
+        """The number of axes (``ndim``), as ``torch.Tensor.dim()``."""
+        return self._data.ndim
+
     @property
     def size(self) -> int:
         return self._data.size
@@ -255,6 +259,40 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied), as ``torch.Tensor.numpy()``."""
         return self._data
+
+    @staticmethod
+    def from_numpy(array: np.ndarray) -> Tensor:
+        """A tensor on ``array``'s memory, as ``torch.from_numpy``: writing to either changes both.
+        The dtype is kept (integers and bools too); ``requires_grad`` is False."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"Tensor.from_numpy: expected a numpy.ndarray, got {type(array).__name__} "
+                "(Tensor(data) copies any array-like)"
+            )
+        if array.dtype.kind not in "fiub":
+            raise TypeError(
+                f"Tensor.from_numpy: the array must hold numbers or booleans, "
+                f"got dtype {array.dtype}"
+            )
+        return Tensor._make(array)
+
+    def __dlpack__(
+        self,
+        stream: Any = None,
+        *,
+        max_version: Any = None,
+        dl_device: Any = None,
+        copy: Any = None,
+    ) -> Any:
+        """The DLPack capsule of the data, shared, not copied (the ndarray's own ``__dlpack__``):
+        ``torch.from_dlpack(t)`` and ``np.from_dlpack(t)`` see this tensor's memory."""
+        return self._data.__dlpack__(
+            stream=stream, max_version=max_version, dl_device=dl_device, copy=copy
+        )
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """Where the data lives, for DLPack: always the CPU."""
+        return self._data.__dlpack_device__()
 
     def item(self) -> float | int | bool:
         if self._data.size != 1:
@@ -357,9 +395,23 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ----- methods built from registered ops --------------------------------------------
-    def flatten(self) -> Tensor:
-        """A 1-D view of the tensor (``reshape(-1)``)."""
-        return self.reshape(-1)
+    @accepts_pytorch_spellings
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        """The axes ``start_axis`` to ``end_axis`` (both included) merged into one, as
+        ``torch.flatten`` (``start_dim=``/``end_dim=`` too); a 0-d tensor becomes shape (1,).
+        Built from ``reshape``."""
+        shape = self._data.shape
+        start = normalize_axis((start_axis,), len(shape), "flatten", shape)
+        end = normalize_axis((end_axis,), len(shape), "flatten", shape)
+        if not shape:  # (its axis 0 or -1 is checked above)
+            return self.reshape(1)
+        (start,), (end,) = start, end
+        if start > end:
+            raise ValueError(
+                f"flatten: start_axis {start_axis} comes after end_axis {end_axis} "
+                f"for a tensor of shape {shape}"
+            )
+        return self.reshape(shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
     @accepts_pytorch_spellings
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:

@@ -8,13 +8,15 @@ one rule, in ``tinygrad_sm/operations/``. Every ``axis=`` also accepts PyTorch's
 
 from __future__ import annotations
 
+from .. import distributions as _distributions
 from .. import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
 from ..operations import attention as _attention
 from ..operations import convolution as _convolution
 from ..operations import embedding as _embedding
 from ..operations import normalization as _normalization
-from ..operations import selection as _selection
 from ..operations import pooling as _pooling
+from ..operations import selection as _selection
+from ..operations import shape as _shape
 from ..random import RngLike, as_generator
 from ..tensor import Tensor
 
@@ -58,6 +60,12 @@ layer_norm = _normalization.layer_norm
 batch_norm = _normalization.batch_norm
 embedding = _embedding.embedding
 scaled_dot_product_attention = _attention.scaled_dot_product_attention
+
+# ----- shape (pad is also a Tensor method, without mode) ------------------------------------
+pad = _shape.pad
+
+# ----- sampling -----------------------------------------------------------------------------
+gumbel_softmax = _distributions.gumbel_softmax
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, rng: RngLike = None) -> Tensor:
