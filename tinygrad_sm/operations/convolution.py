@@ -53,12 +53,7 @@ class Windows(NamedTuple):
 
     def check_fits(self, op: str, height: int, width: int) -> None:
         """A ValueError naming ``op`` unless the dilated kernel fits in the padded input."""
-        padded, spans = self.padded_size(height, width), self.spans()
-        if padded[0] < spans[0] or padded[1] < spans[1]:
-            raise ValueError(
-                f"{op}: the kernel {_by(self.kernel)} (dilated: {_by(spans)}) is larger than "
-                f"the padded input {_by(padded)} (input {_by((height, width))})"
-            )
+        check_kernel_fits(op, self.kernel, self.dilation, self.padding, (height, width))
 
     def offsets(self, out_height: int, out_width: int):
         """(i, j, rows, columns) for every kernel offset: ``x_pad[..., rows, columns]`` holds the
@@ -70,8 +65,20 @@ class Windows(NamedTuple):
                 yield i, j, rows, slice(j * dw, j * dw + sw * (out_width - 1) + 1, sw)
 
 
-def _by(size: tuple[int, int]) -> str:
-    return f"{size[0]} x {size[1]}"
+def _by(size: tuple[int, ...]) -> str:
+    return " x ".join(str(n) for n in size)
+
+
+def check_kernel_fits(op: str, kernel, dilation, padding, size) -> None:
+    """A ValueError naming ``op`` unless the kernel, dilated, fits in the padded input (along each
+    of one or two axes; ``padding``: a (before, after) pair per axis)."""
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    padded = tuple(n + before + after for n, (before, after) in zip(size, padding))
+    if any(p < k for p, k in zip(padded, spans)):
+        raise ValueError(
+            f"{op}: the kernel {_by(kernel)} (dilated: {_by(spans)}) is larger than "
+            f"the padded input {_by(padded)} (input {_by(size)})"
+        )
 
 
 def padded_array(x: np.ndarray, windows: Windows, fill: float = 0.0) -> np.ndarray:
@@ -249,9 +256,7 @@ class Fold(Op):
     def backward(ctx, grad):
         if ctx.batched:
             return unfold_windows(grad, ctx.windows)
-        return unfold_windows(grad.reshape((1,) + grad.shape), ctx.windows).reshape(
-            grad.shape[:1] + (-1,)
-        )
+        return unfold_windows(grad.reshape((1,) + grad.shape), ctx.windows)[0]
 
 
 # ----- conv2d and conv1d --------------------------------------------------------------------------
@@ -311,13 +316,13 @@ def _conv_arguments(op, input, weight, bias, stride, padding, dilation, groups, 
             )
     else:
         padding = padding_pairs(padding, axes, op)
+    check_kernel_fits(op, kernel, dilation, padding, input.shape[-axes:])
     if axes == 1:  # a height-1 image under a height-1 kernel
         input = input.reshape(input.shape[:-1] + (1, input.shape[-1]))
         weight = weight.reshape(weight.shape[:2] + (1, weight.shape[2]))
         windows = Windows((1, kernel[0]), (1, dilation[0]), ((0, 0), padding[0]), (1, stride[0]))
     else:
         windows = Windows(tuple(kernel), dilation, padding, stride)
-    windows.check_fits(op, *input.shape[-2:])
     return (input if input.ndim == 4 else input[None]), weight, windows
 
 

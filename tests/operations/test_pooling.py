@@ -1,0 +1,157 @@
+"""max_pool2d and avg_pool2d (tinygrad_sm/operations/pooling.py)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from helpers import check_gradients, check_second_derivatives, distinct_array, random_array, seeds
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import tinygrad_sm
+from tinygrad_sm import Tensor
+from tinygrad_sm.nn import functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+POOLS = {"max_pool2d": (F.max_pool2d, TF.max_pool2d), "avg_pool2d": (F.avg_pool2d, TF.avg_pool2d)}
+
+# (input shape, kernel_size, stride, padding)
+CASES = [
+    ((2, 3, 6, 4), 2, None, 0),
+    ((1, 2, 7, 6), 3, 2, 1),
+    ((2, 2, 5, 5), (3, 2), (1, 2), (1, 1)),
+    ((1, 1, 8, 8), 2, 2, 1),
+    ((3, 5, 4), 2, 1, 0),  # unbatched
+    ((1, 2, 5, 7), (2, 3), 3, (0, 1)),  # stride larger than the kernel: some pixels in no window
+]
+
+
+def compare_with_torch(name, x, kernel_size, stride, padding, upstream_seed=7):
+    ours, theirs = POOLS[name]
+    t = Tensor(x, requires_grad=True)
+    out = ours(t, kernel_size, stride, padding)
+    p = torch.tensor(x, requires_grad=True)
+    expected = theirs(p, kernel_size, stride, padding)
+    assert out.shape == tuple(expected.shape)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+    g = np.random.default_rng(upstream_seed).standard_normal(out.shape)
+    out.backward(g)
+    expected.backward(torch.tensor(g))
+    np.testing.assert_allclose(t.grad.data, p.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", POOLS)
+@pytest.mark.parametrize("shape, kernel_size, stride, padding", CASES)
+def test_matches_torch(name, shape, kernel_size, stride, padding):
+    compare_with_torch(name, random_array(0, shape), kernel_size, stride, padding)
+
+
+@pytest.mark.parametrize("name", POOLS)
+@pytest.mark.parametrize("shape, kernel_size, stride, padding", CASES)
+def test_gradcheck(name, shape, kernel_size, stride, padding):
+    # distinct values: no ties, so the max is differentiable for central differences
+    check_gradients(lambda t: POOLS[name][0](t, kernel_size, stride, padding), distinct_array(1, shape))
+
+
+@pytest.mark.parametrize("name", POOLS)
+def test_second_derivatives(name):
+    # tanh after the pool: the recorded backward (where/broadcast and fold on Tensors) is
+    # differentiated again
+    check_second_derivatives(lambda t: POOLS[name][0](t, 3, 2, 1).tanh(), distinct_array(2, (1, 2, 5, 5)))
+
+
+@st.composite
+def pool_problems(draw):
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    padding = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
+    shape = draw(st.sampled_from([(2,), (1, 2), (2, 1)])) + (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    return shape, kernel, stride, padding
+
+
+@pytest.mark.parametrize("name", POOLS)
+@given(problem=pool_problems(), seed=seeds, ties=st.booleans())
+def test_matches_torch_on_random_problems(name, problem, seed, ties):
+    shape, kernel, stride, padding = problem
+    assume(all(n + 2 * p >= k for n, p, k in zip(shape[-2:], padding, kernel)))
+    x = random_array(seed, shape)
+    if ties:  # few distinct values: windows with several maxima
+        x = np.round(x)
+    compare_with_torch(name, x, kernel, stride, padding)
+
+
+# ----- max_pool2d: which element gets the gradient --------------------------------------------
+def test_max_pool_ties_give_the_whole_gradient_to_the_first_max():
+    x = Tensor(np.array([[[[1.0, 1.0], [1.0, 0.0]]]]), requires_grad=True)
+    F.max_pool2d(x, 2).backward(np.array([[[[5.0]]]]))
+    np.testing.assert_array_equal(x.grad.data, [[[[5.0, 0.0], [0.0, 0.0]]]])
+    # overlapping windows: each window sends its gradient to its own first max
+    compare_with_torch("max_pool2d", np.zeros((1, 1, 4, 4)), 2, 1, 1)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_max_pool_nan_and_inf_as_torch():
+    nan, inf = np.nan, np.inf
+    # a nan is the window's max; among several nans PyTorch picks the last
+    compare_with_torch("max_pool2d", np.array([[[[1.0, nan], [nan, 2.0]]]]), 2, None, 0)
+    compare_with_torch("max_pool2d", np.array([[[[1.0, inf], [-inf, nan]]]]), 2, 1, 1)
+    # an all -inf window: the gradient goes to its first pixel inside the image, not to padding
+    compare_with_torch("max_pool2d", np.full((1, 1, 3, 3), -inf), 2, 2, 1)
+    compare_with_torch("avg_pool2d", np.array([[[[1.0, inf], [-inf, nan]]]]), 2, 1, 1)
+
+
+def test_max_pool_padding_never_wins():
+    x = Tensor(-np.ones((1, 1, 2, 2)), requires_grad=True)
+    out = F.max_pool2d(x, 2, 1, 1)
+    np.testing.assert_array_equal(out.data, -np.ones((1, 1, 3, 3)))
+
+
+def test_avg_pool_counts_the_padding():
+    x = Tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    out = F.avg_pool2d(x, 2, 1, 1)  # the corner windows hold one pixel and three padding zeros
+    np.testing.assert_allclose(out.data[0, 0], [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.ones((1, 1, 2, 2)))  # four windows, 1/4 each
+
+
+# ----- what the ops are ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", POOLS)
+def test_registered_without_a_tensor_method_and_float32_kept(name):
+    assert name in tinygrad_sm.ops() and not hasattr(Tensor, name)
+    x = Tensor(random_array(0, (2, 3, 4, 4)).astype(np.float32), requires_grad=True)
+    out = POOLS[name][0](x, 2)
+    assert type(out.grad_fn).name == name and out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+# ----- bad input ----------------------------------------------------------------------------------
+# (input shape, kernel_size, keyword arguments, the message); a ValueError unless the message says TypeError
+BAD = [
+    ((4, 4), 2, {}, "expected a 3-D (unbatched) or 4-D (batched) input (N, C, H, W), got a 2-D input of shape (4, 4)"),
+    ((1, 1, 4, 4), 2, {"padding": 2}, "padding must be at most half of kernel_size, got padding=2 and kernel_size=2"),
+    ((1, 1, 4, 4), (3, 2), {"padding": (1, 2)}, "padding must be at most half of kernel_size"),
+    ((1, 1, 4, 4), 2, {"stride": 0}, "stride must be positive, got 0"),
+    ((1, 1, 4, 4), 0, {}, "kernel_size must be positive, got 0"),
+    ((1, 1, 4, 4), 2, {"padding": -1}, "padding must be non-negative, got -1"),
+    ((1, 1, 2, 2), 3, {}, "the kernel 3 x 3 (dilated: 3 x 3) is larger than the padded input 2 x 2"),
+    ((1, 1, 4, 4), 2.0, {}, "TypeError: kernel_size must be an int or a tuple of 2 ints, got 2.0"),
+]
+
+
+@pytest.mark.parametrize("name", POOLS)
+@pytest.mark.parametrize("shape, kernel_size, kwargs, message", BAD)
+def test_bad_arguments_are_named(name, shape, kernel_size, kwargs, message):
+    error, message = (TypeError, message[len("TypeError: ") :]) if message.startswith("TypeError") else (ValueError, message)
+    with pytest.raises(error, match=re.escape(f"{name}: {message}")):
+        POOLS[name][0](Tensor(np.zeros(shape)), kernel_size, **kwargs)
+
+
+@pytest.mark.parametrize("name", POOLS)
+def test_integer_input_is_a_type_error(name):
+    with pytest.raises(TypeError, match=f"{name}: expected a floating-point input, got dtype int64"):
+        POOLS[name][0](Tensor(np.zeros((1, 1, 4, 4), np.int64)), 2)
