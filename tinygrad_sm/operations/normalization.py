@@ -279,5 +279,7 @@ def batch_norm(
 ) -> Tensor:
     """Batch normalisation over every axis but the channels (axis 1)
     (``torch.nn.functional.batch_norm``; see :class:`BatchNorm` for the math). In training the
-    running buffers (Tensors, whose .data is changed, or ndarrays, or None) are updated in place."""
+    running buffers (Tensors, whose .data is changed, or ndarrays, or None) are updated in place.
+    ``momentum=None`` is a TypeError, as in PyTorch's function, which keeps no batch count: the
+    cumulative average of ``BatchNorm(momentum=None)`` is ``momentum=1/num_batches_tracked``."""
     return BatchNorm.apply(input, running_mean, running_var, weight, bias, training, momentum, eps)
