@@ -6,7 +6,7 @@
 >>> p[0].backward()
 """
 
-from . import data, nn, optim  # noqa: F401  (public sub-packages)
+from . import data, distributions, nn, optim  # noqa: F401  (public sub-packages)
 from . import operations as _operations  # noqa: F401  (registers the built-in ops on Tensor)
 from .anomaly import detect_anomaly as detect_anomaly  # public: stop at the first NaN/Inf
 from .autograd import grad
