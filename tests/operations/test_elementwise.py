@@ -437,3 +437,251 @@ def test_pow_gradients_at_zero_base_and_exponent_match_pytorch(base, exponent, u
     (ta**tb).backward(torch.tensor([upstream], dtype=torch.float64))
     np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())
     np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
+
+
+# ----- activations: leaky_relu, gelu (erf), silu, softplus, log1p -------------------------------
+# name -> (tinygrad call, torch call (given torch), input domain as in UNARY)
+ACTIVATIONS = {
+    "leaky_relu": (lambda x: x.leaky_relu(0.1), lambda torch, x: torch.nn.functional.leaky_relu(x, 0.1), [0.0]),
+    "leaky_relu default": (lambda x: x.leaky_relu(), lambda torch, x: torch.nn.functional.leaky_relu(x), [0.0]),
+    "gelu": (lambda x: x.gelu(), lambda torch, x: torch.nn.functional.gelu(x), "any"),
+    "gelu tanh": (lambda x: x.gelu(approximate="tanh"), lambda torch, x: torch.nn.functional.gelu(x, approximate="tanh"), "any"),
+    "erf": (lambda x: x.erf(), lambda torch, x: torch.erf(x), "any"),
+    "silu": (lambda x: x.silu(), lambda torch, x: torch.nn.functional.silu(x), "any"),
+    "softplus": (lambda x: x.softplus(), lambda torch, x: torch.nn.functional.softplus(x), "any"),
+    # βa = 3 is the switch to the linear piece: a = 1.5 (β = 2) and a = -2 (β = -1.5)
+    "softplus beta": (
+        lambda x: x.softplus(beta=2.0, threshold=3.0),
+        lambda torch, x: torch.nn.functional.softplus(x, beta=2.0, threshold=3.0),
+        [1.5],
+    ),
+    "softplus negative beta": (
+        lambda x: x.softplus(beta=-1.5, threshold=3.0),
+        lambda torch, x: torch.nn.functional.softplus(x, beta=-1.5, threshold=3.0),
+        [-2.0],
+    ),
+    "log1p": (lambda x: x.log1p(), lambda torch, x: torch.log1p(x), "above -1"),
+}
+
+
+def activation_input(name: str, seed: int, shape, low: float = -3.0, high: float = 3.0) -> np.ndarray:
+    domain = ACTIVATIONS[name][2]
+    if domain == "above -1":
+        return random_array(seed, shape, -0.8, 3.0)
+    x = random_array(seed, shape, low, high)
+    return x if domain == "any" else away_from(x, domain)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@given(shape=shapes(max_dims=3, max_side=3), seed=seeds)
+def test_activation_gradcheck(name, shape, seed):
+    check_gradients(ACTIVATIONS[name][0], activation_input(name, seed, shape))
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_second_derivatives(name):
+    fn = ACTIVATIONS[name][0]
+    check_second_derivatives(lambda x: fn(x) * x, activation_input(name, 2, (2, 3)))
+    check_second_derivatives(fn, activation_input(name, 3, (4,)))
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_values_gradients_and_second_derivatives_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, torch_fn, _ = ACTIVATIONS[name]
+    x = activation_input(name, 4, (5, 7), -6.0, 6.0)
+    g = random_array(5, (5, 7))
+    t = Tensor(x, requires_grad=True)
+    out = fn(t)
+    (grad,) = tinygrad_sm.grad((out * Tensor(g)).sum(), [t], create_graph=True)
+    # (a piecewise-linear function's gradient is a constant: its second derivative is 0)
+    second = tinygrad_sm.grad(grad.sum(), [t])[0].data if grad.requires_grad else 0.0
+    tx = torch.tensor(x, requires_grad=True)
+    expected = torch_fn(torch, tx)
+    (expected_grad,) = torch.autograd.grad((expected * torch.tensor(g)).sum(), [tx], create_graph=True)
+    (expected_second,) = torch.autograd.grad(expected_grad.sum(), [tx], allow_unused=True)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grad.data, expected_grad.detach().numpy(), rtol=1e-12, atol=1e-14)
+    expected_second = 0.0 if expected_second is None else expected_second.numpy()
+    np.testing.assert_allclose(second, expected_second, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_keeps_float32(name):
+    x = Tensor(activation_input(name, 6, (3, 4)).astype(np.float32), requires_grad=True)
+    out = ACTIVATIONS[name][0](x)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_activations_are_registered_with_functional_names():
+    from tinygrad_sm.nn import functional as F
+
+    assert {"leaky_relu", "gelu", "erf", "silu", "softplus", "log1p", "maximum", "minimum"} <= set(tinygrad_sm.ops())
+    assert F.leaky_relu is Tensor.leaky_relu and F.gelu is Tensor.gelu and F.silu is Tensor.silu
+    assert F.softplus is Tensor.softplus and F.log1p is Tensor.log1p
+    assert F.maximum is Tensor.maximum and F.minimum is Tensor.minimum
+    x = Tensor([-1.0, 2.0])
+    np.testing.assert_array_equal(F.leaky_relu(x, negative_slope=0.5).data, [-0.5, 2.0])
+    np.testing.assert_array_equal(tinygrad_sm.maximum(x, 0.0).data, [0.0, 2.0])
+    np.testing.assert_array_equal(tinygrad_sm.minimum(0.0, x).data, [-1.0, 0.0])
+
+
+# ----- erf ----------------------------------------------------------------------------------
+def test_erf_matches_math_erf_to_a_few_ulps():
+    import math
+
+    grid = np.concatenate(
+        [
+            np.linspace(-7.0, 7.0, 20_001),
+            np.geomspace(1e-300, 40.0, 4_001),
+            -np.geomspace(1e-300, 40.0, 4_001),
+            [0.46875, -0.46875, 4.0, -4.0, np.nextafter(4.0, 5.0), 5.9, 26.5, 27.0, 1e300, 5e-324, -5e-324],
+        ]
+    )
+    expected = np.array([math.erf(v) for v in grid])
+    got = Tensor(grid).erf().data
+    np.testing.assert_array_equal(got[expected == 0], expected[expected == 0])
+    relative = np.abs(got - expected)[expected != 0] / np.abs(expected[expected != 0])
+    assert relative.max() < 1e-15, grid[expected != 0][relative.argmax()]
+
+
+def test_erf_special_values():
+    out = Tensor([0.0, -0.0, np.inf, -np.inf, np.nan]).erf().data
+    np.testing.assert_array_equal(out, [0.0, -0.0, 1.0, -1.0, np.nan])
+    assert np.signbit(out[1]) and not np.signbit(out[0])
+    assert Tensor(np.array([0.5, -3.0], np.float32)).erf().dtype == np.float32
+    np.testing.assert_allclose(Tensor(np.array([0.5, -3.0], np.float32)).erf().data, [0.5204998778, -0.9999779095], rtol=1e-6)
+
+
+def test_erf_backward_is_two_over_sqrt_pi_exp_minus_square():
+    x = Tensor(np.array([-2.0, 0.0, 0.3, 5.0]), requires_grad=True)
+    x.erf().sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 / np.sqrt(np.pi) * np.exp(-(x.data**2)), rtol=1e-15)
+
+
+# ----- hostile input: PyTorch's values, no NumPy warnings -------------------------------------
+HOSTILE = [-np.inf, -1e300, -1000.0, -40.0, -20.0, -0.0, 0.0, 1e-300, 19.9, 20.0, 20.1, 40.0, 1000.0, 1e300, np.inf, np.nan]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (NumPy's overflow and ∞·0 warnings; PyTorch is silent)
+@pytest.mark.parametrize("name", [n for n in ACTIVATIONS if n != "log1p"])
+def test_activations_on_hostile_input_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, torch_fn, _ = ACTIVATIONS[name]
+    x = Tensor(np.array(HOSTILE), requires_grad=True)
+    out = fn(x)
+    out.sum().backward()
+    tx = torch.tensor(HOSTILE, dtype=torch.float64, requires_grad=True)
+    expected = torch_fn(torch, tx)
+    expected.sum().backward()
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12, atol=0)
+
+
+def test_log1p_is_exact_near_zero_and_matches_pytorch_at_minus_one():
+    torch = pytest.importorskip("torch")
+    values = [1e-20, -1e-17, 0.0, 3.0]
+    x = Tensor(np.array(values), requires_grad=True)
+    out = x.log1p()
+    np.testing.assert_array_equal(out.data, np.log1p(values))
+    assert out.data[0] == 1e-20  # log(1 + 1e-20) would be 0
+    out.sum().backward()
+    tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    torch.log1p(tx).sum().backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-15)
+
+
+def test_softplus_is_linear_above_the_threshold_as_pytorch():
+    x = Tensor(np.array([10.0, 10.5, 11.0]), requires_grad=True)
+    out = x.softplus(beta=2.0, threshold=21.0)  # βx = 20, 21, 22
+    np.testing.assert_allclose(out.data[:2], np.log1p(np.exp(2 * x.data[:2])) / 2, rtol=1e-15)
+    assert out.data[2] == 11.0
+    out.sum().backward()
+    sigmoid = 1 / (1 + np.exp(-2 * x.data[:2]))
+    np.testing.assert_allclose(x.grad.data, [*sigmoid, 1.0], rtol=1e-15)
+
+
+def test_leaky_relu_derivative_at_zero_and_nan_is_the_slope_as_pytorch():
+    x = Tensor(np.array([-1.0, 0.0, 2.0, np.nan]), requires_grad=True)
+    out = x.leaky_relu(negative_slope=0.2)
+    np.testing.assert_array_equal(out.data, [-0.2, 0.0, 2.0, np.nan])
+    out.backward(np.array([1.0, 1.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(x.grad.data, [0.2, 0.2, 1.0, 0.2])
+    # the gradient is selected: an infinite upstream gradient where a > 0 stays there (0·∞ where
+    # a ≤ 0 and the slope is 0 is nan, as in PyTorch, whose rule multiplies by the slope there)
+    x.zero_grad()
+    with np.errstate(invalid="ignore"):
+        x.leaky_relu(negative_slope=0.0).backward(np.array([np.inf, 1.0, np.inf, 1.0]))
+    np.testing.assert_array_equal(x.grad.data, [np.nan, 0.0, np.inf, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda x: x.gelu(approximate="fast"), ValueError, "gelu: approximate must be 'none' or 'tanh', got 'fast'"),
+        (lambda x: x.gelu(approximate=None), ValueError, "gelu: approximate must be 'none' or 'tanh', got None"),
+        (lambda x: x.leaky_relu(negative_slope="0.1"), TypeError, "leaky_relu: negative_slope must be a number, got '0.1'"),
+        (lambda x: x.softplus(beta=None), TypeError, "softplus: beta must be a number, got None"),
+        (lambda x: x.softplus(threshold="20"), TypeError, "softplus: threshold must be a number, got '20'"),
+        (lambda x: tinygrad_sm.maximum(x, "a"), TypeError, "maximum: unsupported operand of type str"),
+        (lambda x: tinygrad_sm.minimum(None, x), TypeError, "minimum: unsupported operand of type NoneType"),
+        (lambda x: tinygrad_sm.maximum(x, np.ones(3)), ValueError, "maximum: "),
+    ],
+)
+def test_activation_bad_arguments_are_clear_errors(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call(Tensor([1.0, 2.0], requires_grad=True))
+
+
+# ----- maximum, minimum ---------------------------------------------------------------------
+EXTREMA = {"maximum": (tinygrad_sm.maximum, np.maximum), "minimum": (tinygrad_sm.minimum, np.minimum)}
+
+
+@pytest.mark.parametrize("name", EXTREMA)
+@given(shapes=broadcastable_pairs(), seed=seeds)
+def test_extremum_gradcheck_with_broadcasting(name, shapes, seed):
+    fn, reference = EXTREMA[name]
+    a_shape, b_shape = shapes
+    # values on a grid of step 0.3, shifted by 0.1: a and b never tie
+    a = np.round(random_array(seed, a_shape) / 0.3) * 0.3
+    b = np.round(random_array(seed + 1, b_shape) / 0.3) * 0.3 + 0.1
+    np.testing.assert_array_equal(fn(Tensor(a), Tensor(b)).data, reference(a, b))
+    check_gradients(fn, a, b)
+
+
+@pytest.mark.parametrize("name", EXTREMA)
+def test_extremum_second_derivatives(name):
+    fn = EXTREMA[name][0]
+    a, b = random_array(7, (3, 4)), random_array(8, (4,))
+    check_second_derivatives(lambda x, y: fn(x * y, y * y) * x, a, b)
+
+
+@pytest.mark.parametrize("name", EXTREMA)
+def test_extremum_ties_nan_and_broadcasting_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    nan = np.nan
+    a_values = np.array([[1.0, 2.0, nan, 1.0, nan, -np.inf], [0.5, 0.5, 0.5, 0.5, 0.5, 0.5]])
+    b_values = np.array([1.0, 1.0, 1.0, nan, nan, -np.inf])
+    g = random_array(9, (2, 6))
+    a, b = Tensor(a_values, requires_grad=True), Tensor(b_values, requires_grad=True)
+    out = EXTREMA[name][0](a, b)
+    out.backward(g)
+    ta, tb = torch.tensor(a_values, requires_grad=True), torch.tensor(b_values, requires_grad=True)
+    expected = getattr(torch, name)(ta, tb)
+    expected.backward(torch.tensor(g))
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-15)
+
+
+def test_maximum_tie_splits_the_gradient_evenly_and_keeps_float32():
+    a = Tensor(np.array([3.0, 1.0], np.float32), requires_grad=True)
+    b = Tensor(np.array([3.0, 2.0], np.float32), requires_grad=True)
+    out = a.maximum(b)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [0.5, 0.0])
+    np.testing.assert_array_equal(b.grad.data, [0.5, 1.0])
+    assert a.grad.dtype == np.float32

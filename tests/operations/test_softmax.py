@@ -1,6 +1,10 @@
-"""softmax, log_softmax and logsumexp (tinygrad_sm/operations/softmax.py)."""
+"""softmax, log_softmax (with mask= and temperature=) and logsumexp (tinygrad_sm/operations/softmax.py), and the
+warning for log(softmax(x))."""
 
 from __future__ import annotations
+
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -111,26 +115,38 @@ def test_float32_is_kept():
 # ----- numerically hostile input: PyTorch's values ------------------------------------------
 # torch.softmax / log_softmax / logsumexp of each row, and the gradient of .sum() of the result
 HOSTILE = [
-    ([1000.0, 1000.0, -1000.0], {
-        "softmax": ([0.5, 0.5, 0.0], [0.0, 0.0, 0.0]),
-        "log_softmax": ([-0.6931471805599453, -0.6931471805599453, -2000.69314718056], [-0.5, -0.5, 1.0]),
-        "logsumexp": (1000.6931471805599, [0.5, 0.5, 0.0]),
-    }),
-    ([0.0, -inf, 1.0], {
-        "softmax": ([0.2689414213699951, 0.0, 0.7310585786300049], [0.0, 0.0, 0.0]),
-        "log_softmax": ([-1.3132616875182228, -inf, -0.31326168751822286], [0.1931757358900147, 1.0, -1.1931757358900148]),
-        "logsumexp": (1.3132616875182228, [0.2689414213699951, 0.0, 0.7310585786300049]),
-    }),
-    ([-inf, -inf, -inf], {
-        "softmax": ([np.nan] * 3, [np.nan] * 3),
-        "log_softmax": ([np.nan] * 3, [np.nan] * 3),
-        "logsumexp": (-inf, [np.nan] * 3),
-    }),
-    ([inf, 0.0, 1.0], {
-        "softmax": ([np.nan] * 3, [np.nan] * 3),
-        "log_softmax": ([np.nan] * 3, [np.nan] * 3),
-        "logsumexp": (inf, [np.nan, 0.0, 0.0]),
-    }),
+    (
+        [1000.0, 1000.0, -1000.0],
+        {
+            "softmax": ([0.5, 0.5, 0.0], [0.0, 0.0, 0.0]),
+            "log_softmax": ([-0.6931471805599453, -0.6931471805599453, -2000.69314718056], [-0.5, -0.5, 1.0]),
+            "logsumexp": (1000.6931471805599, [0.5, 0.5, 0.0]),
+        },
+    ),
+    (
+        [0.0, -inf, 1.0],
+        {
+            "softmax": ([0.2689414213699951, 0.0, 0.7310585786300049], [0.0, 0.0, 0.0]),
+            "log_softmax": ([-1.3132616875182228, -inf, -0.31326168751822286], [0.1931757358900147, 1.0, -1.1931757358900148]),
+            "logsumexp": (1.3132616875182228, [0.2689414213699951, 0.0, 0.7310585786300049]),
+        },
+    ),
+    (
+        [-inf, -inf, -inf],
+        {
+            "softmax": ([np.nan] * 3, [np.nan] * 3),
+            "log_softmax": ([np.nan] * 3, [np.nan] * 3),
+            "logsumexp": (-inf, [np.nan] * 3),
+        },
+    ),
+    (
+        [inf, 0.0, 1.0],
+        {
+            "softmax": ([np.nan] * 3, [np.nan] * 3),
+            "log_softmax": ([np.nan] * 3, [np.nan] * 3),
+            "logsumexp": (inf, [np.nan, 0.0, 0.0]),
+        },
+    ),
 ]
 
 
@@ -183,3 +199,205 @@ def test_an_empty_tensor_gives_an_empty_result(name, shape, axis):
 def test_softmax_of_an_integer_tensor_is_an_error(name, dtype):
     with pytest.raises(TypeError, match=f"{name}: expected a floating-point tensor, got dtype"):
         getattr(Tensor(np.array([1, 2], dtype)), name)()
+
+
+# ----- mask= and temperature= ------------------------------------------------------------------
+MASKED = {
+    "softmax": (lambda t, **kw: t.softmax(**kw), 0.0),
+    "log_softmax": (lambda t, **kw: t.log_softmax(**kw), -inf),
+}
+
+
+@st.composite
+def masked_case(draw):
+    """(shape, axis, mask) with at least one kept entry in every row along the axis."""
+    shape, axis = draw(shape_and_axis())
+    seed = draw(seeds)
+    mask = np.random.default_rng(seed).random(shape) < 0.6
+    first = [slice(None)] * len(shape)
+    first[axis] = 0
+    mask[tuple(first)] = True
+    return shape, axis, mask, seed
+
+
+@pytest.mark.parametrize("name", MASKED)
+@given(case=masked_case())
+def test_mask_matches_pytorch_masked_fill_then_softmax(name, case):
+    torch = pytest.importorskip("torch")
+    shape, axis, mask, seed = case
+    x, g = random_array(seed, shape, -5, 5), random_array(seed + 1, shape)
+    t = Tensor(x, requires_grad=True)
+    out = MASKED[name][0](t, axis=axis, mask=mask)
+    out.backward(np.where(mask, g, 0.0))
+    tx = torch.tensor(x, requires_grad=True)
+    expected = getattr(torch, name)(tx.masked_fill(~torch.tensor(mask), -inf), dim=axis)
+    expected.backward(torch.tensor(np.where(mask, g, 0.0)))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", MASKED)
+@given(case=masked_case())
+def test_masked_gradcheck(name, case):
+    shape, axis, mask, seed = case
+    fn = MASKED[name][0]
+    # (the masked entries of log_softmax are -inf: gradcheck the finite ones)
+    check_gradients(lambda t: fn(t, axis=axis, mask=mask).masked_fill(~mask, 0.0), random_array(seed, shape))
+
+
+@pytest.mark.parametrize("name", MASKED)
+def test_masked_and_tempered_second_derivatives(name):
+    fn = MASKED[name][0]
+    mask = np.array([[True, False, True, True], [False, False, False, False], [True, True, False, True]])
+    x = random_array(11, (3, 4))
+    check_second_derivatives(lambda t: fn(t, mask=mask, temperature=0.7).masked_fill(~mask, 0.0), x)
+    check_second_derivatives(lambda t: fn(t, axis=0, temperature=2.5), x)
+
+
+@pytest.mark.filterwarnings("error")  # no invalid-value (0/0) or divide-by-zero warnings
+@pytest.mark.parametrize("name", MASKED)
+def test_a_fully_masked_row_is_constant_with_a_zero_gradient(name):
+    fn, fill = MASKED[name]
+    x = Tensor(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), requires_grad=True)
+    mask = np.array([[True, False, True], [False, False, False]])
+    out = fn(x, mask=mask)
+    np.testing.assert_array_equal(out.data[1], [fill] * 3)
+    assert out.data[0, 1] == fill
+    np.testing.assert_allclose(out.data[0, [0, 2]], MASKED[name][0](Tensor(np.array([1.0, 3.0]))).data, rtol=1e-15)
+    g = np.array([[1.0, 5.0, 2.0], [-1.0, 2.0, 3.0]])
+    out.backward(g)
+    np.testing.assert_array_equal(x.grad.data[1], [0.0, 0.0, 0.0])
+    # the kept entries get the gradient of the op on them alone; the one at the masked entry is ignored
+    kept = Tensor(np.array([1.0, 3.0]), requires_grad=True)
+    fn(kept).backward(g[0, [0, 2]])
+    np.testing.assert_allclose(x.grad.data[0], [kept.grad.data[0], 0.0, kept.grad.data[1]], rtol=1e-15)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")  # (∞·0 in where's fast path)
+@pytest.mark.parametrize("name", MASKED)
+def test_an_infinite_upstream_gradient_at_masked_entries_is_ignored(name):
+    x = Tensor(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), requires_grad=True)
+    mask = np.array([[True, False, True], [False, False, False]])
+    MASKED[name][0](x, mask=mask).backward(np.array([[1.0, np.inf, 2.0], [np.inf, -np.inf, 3.0]]))
+    np.testing.assert_array_equal(x.grad.data[1], [0.0, 0.0, 0.0])
+    assert x.grad.data[0, 1] == 0.0 and np.isfinite(x.grad.data).all()
+
+
+@pytest.mark.filterwarnings("error")
+def test_entropy_of_a_masked_softmax_has_a_finite_gradient():
+    # Σ p log p: the log of a masked p = 0 is -inf, so its upstream gradient there is infinite
+    x = Tensor(np.array([[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]]), requires_grad=True)
+    mask = np.array([[True, False, True], [False, False, False]])
+    logp = x.log_softmax(mask=mask)
+    p = x.softmax(mask=mask)
+    entropy = -(p * logp.masked_fill(~mask, 0.0)).sum()
+    entropy.backward()
+    assert np.isfinite(x.grad.data).all()
+    assert x.grad.data[0, 1] == 0.0 and (x.grad.data[1] == 0.0).all()
+
+
+def test_mask_accepts_a_bool_tensor_and_broadcasts():
+    x = Tensor(random_array(12, (2, 3, 4)), requires_grad=True)
+    keep = np.array([True, True, False, True])
+    out = x.softmax(axis=-1, mask=Tensor(keep))
+    np.testing.assert_allclose(out.data, x.softmax(mask=np.broadcast_to(keep, (2, 3, 4))).data, rtol=0)
+    np.testing.assert_allclose(out.data[..., keep], np_softmax(x.data[..., keep], -1), rtol=1e-14)
+    out.sum().backward()
+    assert x.grad.shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize("name", MASKED)
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 3.0, 7])
+def test_temperature_matches_pytorch_softmax_of_x_over_t(name, temperature):
+    torch = pytest.importorskip("torch")
+    x, g = random_array(13, (4, 5), -3, 3), random_array(14, (4, 5))
+    t = Tensor(x, requires_grad=True)
+    out = MASKED[name][0](t, axis=0, temperature=temperature)
+    out.backward(g)
+    tx = torch.tensor(x, requires_grad=True)
+    expected = getattr(torch, name)(tx / temperature, dim=0)
+    expected.backward(torch.tensor(g))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    check_gradients(lambda u: MASKED[name][0](u, axis=0, temperature=temperature), x)
+
+
+def test_temperature_and_mask_together_keep_float32():
+    x = Tensor(np.array([[1.0, 2.0, 3.0]], np.float32), requires_grad=True)
+    for out in (x.softmax(mask=np.array([True, False, True]), temperature=2.0), x.log_softmax(temperature=0.5)):
+        assert out.dtype == np.float32
+        out.sum().backward()
+        assert x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", MASKED)
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"temperature": 0.0}, ValueError, "temperature must be a finite number > 0, got 0.0"),
+        ({"temperature": -1}, ValueError, "temperature must be a finite number > 0, got -1"),
+        ({"temperature": np.inf}, ValueError, "temperature must be a finite number > 0, got inf"),
+        ({"temperature": np.nan}, ValueError, "temperature must be a finite number > 0, got nan"),
+        ({"temperature": "2"}, ValueError, "temperature must be a finite number > 0, got '2'"),
+        ({"mask": np.array([1, 0, 1])}, TypeError, "mask must be a bool array (True = keep), got dtype int64"),
+        ({"mask": np.ones((3, 1), bool)}, ValueError, "mask of shape (3, 1) does not broadcast to the input's shape (2, 3)"),
+        (
+            {"mask": np.ones((2, 2, 3), bool)},
+            ValueError,
+            "mask of shape (2, 2, 3) does not broadcast to the input's shape (2, 3)",
+        ),
+    ],
+)
+def test_bad_mask_or_temperature_is_a_clear_error(name, kwargs, error, message):
+    with pytest.raises(error, match=re.escape(f"{name}: {message}")):
+        MASKED[name][0](Tensor(np.zeros((2, 3)), requires_grad=True), **kwargs)
+
+
+def test_functional_softmax_takes_mask_and_temperature():
+    from tinygrad_sm.nn import functional as F
+
+    x = Tensor(random_array(15, (2, 3)))
+    mask = np.array([True, False, True])
+    np.testing.assert_array_equal(
+        F.softmax(x, dim=-1, mask=mask, temperature=2.0).data, x.softmax(mask=mask, temperature=2.0).data
+    )
+    np.testing.assert_array_equal(F.log_softmax(x, dim=0, temperature=2.0).data, x.log_softmax(axis=0, temperature=2.0).data)
+
+
+# ----- log(softmax(x)) warns ------------------------------------------------------------------
+def test_log_of_a_softmax_warns_once_per_line():
+    x = Tensor(random_array(16, (2, 3)), requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            x.softmax().log()  # one line: one warning
+        x.softmax(axis=0).log()  # another line: another
+    assert [w.category for w in caught] == [tinygrad_sm.LogOfSoftmaxWarning] * 2
+    assert "log(softmax(x)) loses precision where p underflows; use log_softmax(x)" in str(caught[0].message)
+    assert caught[0].filename == __file__  # it points at the user's line, not at the library
+
+
+def test_log_of_a_softmax_warning_can_be_silenced():
+    x = Tensor(random_array(17, (3,)), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=tinygrad_sm.LogOfSoftmaxWarning)
+        with pytest.raises(tinygrad_sm.LogOfSoftmaxWarning):
+            x.softmax().log()
+        warnings.filterwarnings("ignore", category=tinygrad_sm.LogOfSoftmaxWarning)
+        np.testing.assert_allclose(x.softmax().log().data, x.log_softmax().data, rtol=1e-14)
+    assert issubclass(tinygrad_sm.LogOfSoftmaxWarning, UserWarning)
+    from tinygrad_sm import operations
+
+    assert operations.LogOfSoftmaxWarning is tinygrad_sm.LogOfSoftmaxWarning
+
+
+def test_log_of_other_tensors_does_not_warn():
+    x = Tensor(random_array(18, (2, 3), 0.5, 2.0), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x.log()
+        x.softmax().exp().log()  # not the softmax's output itself
+        (x.softmax() + 0).log()
+        x.log_softmax().exp().log()
+        x.sigmoid().log()
+        Tensor(x.softmax().data).log()  # detached: no softmax node

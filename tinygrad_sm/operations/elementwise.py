@@ -478,9 +478,7 @@ class GELU(Op):
     @staticmethod
     def forward(ctx, a, approximate="none"):
         if approximate not in ("none", "tanh"):
-            raise ValueError(
-                f"gelu: approximate must be 'none' or 'tanh', got {approximate!r:.60}"
-            )
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r:.60}")
         ctx.save_for_backward(a)
         ctx.approximate = approximate
         if approximate == "tanh":
