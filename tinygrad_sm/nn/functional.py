@@ -14,7 +14,6 @@ from ..operations import attention as _attention
 from ..operations import convolution as _convolution
 from ..operations import embedding as _embedding
 from ..operations import normalization as _normalization
-from ..operations import selection as _selection
 from ..operations import pooling as _pooling
 from ..operations import selection as _selection
 from ..operations import shape as _shape
