@@ -131,6 +131,8 @@ class NumpyMLP:
 
 def numpy_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
     kind, name = spec["kind"], spec["name"]
+    if kind in OP_KINDS + STEP_KINDS:
+        return numpy_extra_benches(spec, arrays)
     if kind == "mlp":
         weights, biases, xs, ys = _mlp_arrays(arrays, name, len(spec["sizes"]) - 1)
         batches = list(zip(xs, ys))
@@ -203,11 +205,391 @@ def _cycle_step(step: Callable, batches: list) -> Callable[[], object]:
     return lambda: step(*next_batch())
 
 
+# ----- hand-written NumPy: convolution, pooling, normalisation, attention, and two models -----
+class NumpySGD:
+    """SGD with momentum on named arrays, PyTorch's rule: b ← g on the first step, then
+    b ← μ·b + g;  p ← p − η·b  (in place; the gradient is ours and is reused as scratch)."""
+
+    def __init__(self, params: dict[str, np.ndarray], lr: float, momentum: float):
+        self.params, self.lr, self.momentum = params, lr, momentum
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def update(self, grads: dict[str, np.ndarray]) -> None:
+        for name, grad in grads.items():
+            buffer = self.buffers.get(name)
+            if buffer is None:
+                buffer = self.buffers[name] = grad.copy()
+            else:
+                buffer *= self.momentum
+                buffer += grad
+            np.multiply(buffer, self.lr, out=grad)
+            self.params[name] -= grad
+
+
+def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of (n, classes) logits and its gradient (softmax − onehot)/n, in the logits' buffer."""
+    n = len(y)
+    rows = np.arange(n)
+    logits -= logits.max(axis=1, keepdims=True)
+    picked = logits[rows, y]
+    np.exp(logits, out=logits)
+    sums = logits.sum(axis=1)
+    loss = float(np.mean(np.log(sums) - picked))
+    logits *= (np.float32(1.0 / n) / sums)[:, None]
+    logits[rows, y] -= np.float32(1.0 / n)
+    return loss, logits
+
+
+def im2col(x: np.ndarray, k: int, padding: int) -> np.ndarray:
+    """(N, C, H, W) → columns (N, C·k·k, H'·W'): column p holds the k×k patch under output pixel p (stride 1)."""
+    n, c, h, w = x.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(2, 3))  # (N, C, H', W', k, k), a view
+    out_h, out_w = windows.shape[2], windows.shape[3]
+    return np.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3)).reshape(n, c * k * k, out_h * out_w)
+
+
+def col2im(grad_cols: np.ndarray, shape: tuple, k: int, padding: int) -> np.ndarray:
+    """The adjoint of im2col: each kernel offset's slice of the columns is added back where it was read."""
+    n, c, h, w = shape
+    out_h, out_w = h + 2 * padding - k + 1, w + 2 * padding - k + 1
+    grad_cols = grad_cols.reshape(n, c, k, k, out_h, out_w)
+    padded = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=grad_cols.dtype)
+    for i in range(k):
+        for j in range(k):
+            padded[:, :, i : i + out_h, j : j + out_w] += grad_cols[:, :, i, j]
+    return padded[:, :, padding : padding + h, padding : padding + w]
+
+
+def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, padding: int):
+    """y[n] = W·cols(x)[n] + b, W the (C_out, C_in·k·k) weight matrix: one batched matmul."""
+    k = weight.shape[-1]
+    cols = im2col(x, k, padding)
+    out = np.matmul(weight.reshape(len(weight), -1), cols)
+    out += bias[:, None]
+    out_h = x.shape[2] + 2 * padding - k + 1
+    return out.reshape(len(x), len(weight), out_h, -1), cols
+
+
+def conv2d_backward(
+    grad: np.ndarray, cols: np.ndarray, weight: np.ndarray, x_shape: tuple, padding: int, need_input: bool = True
+):
+    """∂W = Σₙ gₙ·colsₙᵀ,  ∂b = Σ g,  ∂x = col2im(Wᵀ·g)."""
+    g = grad.reshape(grad.shape[0], grad.shape[1], -1)  # (N, C_out, H'·W')
+    matrix = weight.reshape(len(weight), -1)
+    grad_weight = np.tensordot(g, cols, axes=([0, 2], [0, 2])).reshape(weight.shape)
+    grad_bias = grad.sum(axis=(0, 2, 3))
+    grad_x = col2im(np.matmul(matrix.T, g), x_shape, weight.shape[-1], padding) if need_input else None
+    return grad_x, grad_weight, grad_bias
+
+
+def max_pool2d_forward(x: np.ndarray, k: int):
+    """Non-overlapping k×k windows (stride k) gathered on a last axis; the max and where its first occurrence is."""
+    n, c, h, w = x.shape
+    windows = x.reshape(n, c, h // k, k, w // k, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // k, w // k, k * k)
+    first = windows.argmax(axis=-1)[..., None]  # argmax returns the first max: PyTorch's tie rule
+    return np.take_along_axis(windows, first, axis=-1)[..., 0], first
+
+
+def max_pool2d_backward(grad: np.ndarray, first: np.ndarray, x_shape: tuple, k: int) -> np.ndarray:
+    """Each window's gradient goes to its first max, the other entries get 0."""
+    n, c, h, w = x_shape
+    windows = np.zeros((n, c, h // k, w // k, k * k), dtype=grad.dtype)
+    np.put_along_axis(windows, first, grad[..., None], axis=-1)
+    return windows.reshape(n, c, h // k, w // k, k, k).transpose(0, 1, 2, 4, 3, 5).reshape(x_shape)
+
+
+def layer_norm_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5):
+    """y = x̂·w + b,  x̂ = (x − mean)/√(var + ε) over the last axis (biased variance)."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    inverse_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=-1, keepdims=True) + np.float32(eps))
+    normed = centred * inverse_std
+    return normed * weight + bias, (normed, inverse_std, weight)
+
+
+def layer_norm_backward(grad: np.ndarray, cache: tuple):
+    """∂x = (ĝ − mean ĝ − x̂·mean(ĝ·x̂))/σ with ĝ = g·w;  ∂w = Σ g·x̂,  ∂b = Σ g (over all but the last axis)."""
+    normed, inverse_std, weight = cache
+    width = grad.shape[-1]
+    grad_weight = (grad * normed).reshape(-1, width).sum(axis=0)
+    grad_bias = grad.reshape(-1, width).sum(axis=0)
+    g = grad * weight
+    grad_x = g - g.mean(axis=-1, keepdims=True)
+    grad_x -= normed * np.mean(g * normed, axis=-1, keepdims=True)
+    grad_x *= inverse_std
+    return grad_x, grad_weight, grad_bias
+
+
+def causal_mask(length: int) -> np.ndarray:
+    """0 where position i may attend to j (j ≤ i), −inf above the diagonal: added to the scores."""
+    return np.triu(np.full((length, length), -np.inf, dtype=np.float32), 1)
+
+
+def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray):
+    """o = P·v,  P = softmax(q·kᵀ/√d + mask) over the keys."""
+    scale = np.float32(1.0 / np.sqrt(q.shape[-1]))
+    p = q @ k.swapaxes(-1, -2)
+    p *= scale
+    p += mask
+    p -= p.max(axis=-1, keepdims=True)
+    np.exp(p, out=p)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p @ v, p
+
+
+def attention_backward(grad: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, p: np.ndarray):
+    """∂v = Pᵀg;  ∂S = P ⊙ (gvᵀ − rowsum(P ⊙ gvᵀ))/√d;  ∂q = ∂S·k,  ∂k = ∂Sᵀ·q."""
+    grad_v = p.swapaxes(-1, -2) @ grad
+    grad_scores = grad @ v.swapaxes(-1, -2)
+    grad_scores -= np.sum(grad_scores * p, axis=-1, keepdims=True)
+    grad_scores *= p
+    grad_scores *= np.float32(1.0 / np.sqrt(q.shape[-1]))
+    return grad_scores @ k, grad_scores.swapaxes(-1, -2) @ q, grad_v
+
+
+# W. J. Cody's rational approximations of erf (Netlib SPECFUN CALERF), as tinygrad_sm's erf uses:
+# highest power first.
+_ERF_NEAR = (
+    (1.85777706184603153e-1, 3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+     3.20937758913846947e03),
+    (1.0, 2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03),
+)  # fmt: skip
+_ERFC_MIDDLE = (
+    (2.15311535474403846e-8, 5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+     2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03, 2.05107837782607147e03,
+     1.23033935479799725e03),
+    (1.0, 1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02, 1.62138957456669019e03,
+     3.29079923573345963e03, 4.36261909014324716e03, 3.43936767414372164e03, 1.23033935480374942e03),
+)  # fmt: skip
+_ERFC_FAR = (
+    (1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+     1.60837851487422766e-2, 6.58749161529837803e-4),
+    (1.0, 2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1, 6.05183413124413191e-2,
+     2.33520497626869185e-3),
+)  # fmt: skip
+
+
+def _rational(coefficients: tuple, t: np.ndarray) -> np.ndarray:
+    numerator, denominator = coefficients
+    p, q = numerator[0] * t + numerator[1], denominator[0] * t + denominator[1]
+    for a, b in zip(numerator[2:], denominator[2:]):
+        p *= t
+        p += a
+        q *= t
+        q += b
+    return p / q
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """erf by Cody's three ranges of |x|: x·R(x²) up to 0.46875, then 1 − e^{−x²}·R(|x|) up to 4,
+    then 1 − e^{−x²}(1/√π − R(1/x²)/x²)/|x| (capped at |x| = 27, where erfc rounds to 0); sign of x."""
+    y = np.abs(x)
+    out = np.empty_like(y)
+    near, far = y <= 0.46875, y > 4.0
+    middle = ~(near | far)
+    t = y[near]
+    out[near] = t * _rational(_ERF_NEAR, t * t)
+    t = y[middle]
+    out[middle] = 1 - np.exp(-t * t) * _rational(_ERFC_MIDDLE, t)
+    if far.any():
+        t = np.minimum(y[far], 27.0)
+        inverse_square = 1 / (t * t)
+        out[far] = 1 - np.exp(-t * t) * (1 / np.sqrt(np.pi) - inverse_square * _rational(_ERFC_FAR, inverse_square)) / t
+    return np.copysign(out, x, out=out)
+
+
+def gelu_forward(u: np.ndarray):
+    """z = u·Φ(u), Φ(u) = ½(1 + erf(u/√2)) (the exact form)."""
+    cdf = erf(u * np.float32(np.sqrt(0.5)))
+    cdf += 1
+    cdf *= 0.5
+    return u * cdf, cdf
+
+
+def gelu_backward(grad: np.ndarray, u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """∂z/∂u = Φ(u) + u·φ(u),  φ(u) = e^{−u²/2}/√(2π)."""
+    density = np.exp(u * u * np.float32(-0.5))
+    density *= np.float32(1 / np.sqrt(2 * np.pi)) * u
+    density += cdf
+    density *= grad
+    return density
+
+
+class NumpyCNN:
+    """The digits CNN step by hand: conv(1→16) → ReLU → conv(16→32) → ReLU → max-pool 2 → flatten →
+    Linear(512, 64) → ReLU → Linear(64, 10), mean cross-entropy, backward, SGD with momentum."""
+
+    def __init__(self, params: dict[str, np.ndarray], lr: float, momentum: float):
+        self.params = {name: value.copy() for name, value in params.items()}
+        self.optimizer = NumpySGD(self.params, lr, momentum)
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        p = self.params
+        h1, cols1 = conv2d_forward(x, p["0.weight"], p["0.bias"], 1)
+        np.maximum(h1, 0, out=h1)
+        h2, cols2 = conv2d_forward(h1, p["2.weight"], p["2.bias"], 1)
+        np.maximum(h2, 0, out=h2)
+        pooled, first = max_pool2d_forward(h2, 2)
+        flat = pooled.reshape(len(x), -1)
+        h3 = flat @ p["6.weight"].T
+        h3 += p["6.bias"]
+        np.maximum(h3, 0, out=h3)
+        logits = h3 @ p["8.weight"].T
+        logits += p["8.bias"]
+        loss, grad = softmax_cross_entropy(logits, y)
+
+        grads = {"8.weight": grad.T @ h3, "8.bias": grad.sum(axis=0)}
+        grad = grad @ p["8.weight"]
+        grad *= h3 > 0
+        grads["6.weight"], grads["6.bias"] = grad.T @ flat, grad.sum(axis=0)
+        grad = max_pool2d_backward((grad @ p["6.weight"]).reshape(pooled.shape), first, h2.shape, 2)
+        grad *= h2 > 0
+        grad, grads["2.weight"], grads["2.bias"] = conv2d_backward(grad, cols2, p["2.weight"], h1.shape, 1)
+        grad *= h1 > 0
+        _, grads["0.weight"], grads["0.bias"] = conv2d_backward(grad, cols1, p["0.weight"], x.shape, 1, need_input=False)
+        self.optimizer.update(grads)
+        return loss
+
+
+class NumpyCharTransformer:
+    """The character transformer step by hand: token + position embeddings, blocks of
+    x += attention(LN(x)), x += MLP(LN(x)) (Linear → exact GELU → Linear), a final LN and Linear to
+    the vocabulary; mean cross-entropy over every token, the backward of each piece, SGD with momentum."""
+
+    def __init__(self, params: dict[str, np.ndarray], spec: dict):
+        self.params = {name: value.copy() for name, value in params.items()}
+        self.optimizer = NumpySGD(self.params, spec["lr"], spec["momentum"])
+        self.heads, self.blocks = spec["heads"], spec["blocks"]
+        self.mask = causal_mask(spec["context"])
+        self.identity = np.eye(spec["vocab"], dtype=np.float32)  # one-hot rows: the token embedding's backward
+
+    def step(self, tokens: np.ndarray, targets: np.ndarray) -> float:
+        p, heads = self.params, self.heads
+        batch, length = tokens.shape
+        width = p["token.weight"].shape[1]
+        rows = batch * length
+
+        def linear(h: np.ndarray, name: str) -> np.ndarray:
+            out = h.reshape(-1, h.shape[-1]) @ p[name + ".weight"].T
+            out += p[name + ".bias"]
+            return out.reshape(*h.shape[:-1], -1)
+
+        x = p["token.weight"][tokens] + p["position.weight"][:length]
+        caches = []
+        for i in range(self.blocks):
+            block = f"blocks.{i}."
+            h1, norm1 = layer_norm_forward(x, p[block + "norm1.weight"], p[block + "norm1.bias"])
+            qkv = linear(h1, block + "attention.qkv").reshape(batch, length, 3, heads, width // heads)
+            q, k, v = qkv.transpose(2, 0, 3, 1, 4)  # each (batch, heads, length, width/heads)
+            mixed, weights = attention_forward(q, k, v, self.mask)
+            mixed = mixed.transpose(0, 2, 1, 3).reshape(batch, length, width)
+            x = x + linear(mixed, block + "attention.out")
+            h2, norm2 = layer_norm_forward(x, p[block + "norm2.weight"], p[block + "norm2.bias"])
+            u = linear(h2, block + "mlp.0")
+            z, cdf = gelu_forward(u)
+            x = x + linear(z, block + "mlp.2")
+            caches.append((h1, norm1, q, k, v, weights, mixed, h2, norm2, u, cdf, z))
+        hf, norm = layer_norm_forward(x, p["norm.weight"], p["norm.bias"])
+        loss, grad = softmax_cross_entropy(linear(hf, "head").reshape(rows, -1), targets.reshape(rows))
+
+        grads: dict[str, np.ndarray] = {}
+
+        def linear_backward(grad: np.ndarray, h: np.ndarray, name: str) -> np.ndarray:
+            """∂W = gᵀh, ∂b = Σ g over the rows; returns ∂h = g·W (with the weight before its update)."""
+            g2 = grad.reshape(-1, grad.shape[-1])
+            grads[name + ".weight"] = g2.T @ h.reshape(len(g2), -1)
+            grads[name + ".bias"] = g2.sum(axis=0)
+            return (g2 @ p[name + ".weight"]).reshape(*grad.shape[:-1], -1)
+
+        def norm_backward(grad: np.ndarray, cache: tuple, name: str) -> np.ndarray:
+            grad_x, grads[name + ".weight"], grads[name + ".bias"] = layer_norm_backward(grad, cache)
+            return grad_x
+
+        dx = norm_backward(linear_backward(grad, hf, "head").reshape(batch, length, width), norm, "norm")
+        for i in reversed(range(self.blocks)):
+            block = f"blocks.{i}."
+            h1, norm1, q, k, v, weights, mixed, h2, norm2, u, cdf, z = caches[i]
+            du = gelu_backward(linear_backward(dx, z, block + "mlp.2"), u, cdf)
+            dx = dx + norm_backward(linear_backward(du, h2, block + "mlp.0"), norm2, block + "norm2")
+            dmixed = linear_backward(dx, mixed, block + "attention.out")
+            dmixed = dmixed.reshape(batch, length, heads, -1).transpose(0, 2, 1, 3)
+            dqkv = np.stack(attention_backward(dmixed, q, k, v, weights)).transpose(1, 3, 0, 2, 4)
+            dh1 = linear_backward(dqkv.reshape(batch, length, 3 * width), h1, block + "attention.qkv")
+            dx = dx + norm_backward(dh1, norm1, block + "norm1")
+        grad_position = np.zeros_like(p["position.weight"])
+        grad_position[:length] = dx.sum(axis=0)
+        grads["position.weight"] = grad_position
+        grads["token.weight"] = self.identity[tokens.reshape(rows)].T @ dx.reshape(rows, width)
+        self.optimizer.update(grads)
+        return loss
+
+
+OP_KINDS = ("conv2d", "max_pool2d", "layer_norm", "attention")  # forward + backward of one op on fixed data
+STEP_KINDS = ("cnn", "transformer")  # training steps of a model
+
+
+def _samples(arrays) -> list[float]:
+    """Gradient samples of every gradient, concatenated."""
+    return [v for a in arrays for v in _sample(a)]
+
+
+def _params(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    prefix = f"{name}/p/"
+    return {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
+
+
+def numpy_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
+    kind, name = spec["kind"], spec["name"]
+    a = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith(name + "/")}
+    if kind in STEP_KINDS:
+        params, batches = _params(arrays, name), list(zip(a["x"], a["y"]))
+
+        def make():
+            if kind == "cnn":
+                return NumpyCNN(params, spec["lr"], spec["momentum"]).step
+            return NumpyCharTransformer(params, spec).step
+
+        return Bench(_cycle_step(make(), batches), lambda: _losses(make(), batches))
+
+    if kind == "conv2d":
+        x, weight, bias, g, padding = a["x"], a["weight"], a["bias"], a["g"], spec["padding"]
+
+        def run():
+            _, cols = conv2d_forward(x, weight, bias, padding)
+            return conv2d_backward(g, cols, weight, x.shape, padding)
+
+    elif kind == "max_pool2d":
+        x, g, k = a["x"], a["g"], spec["kernel"]
+
+        def run():
+            _, first = max_pool2d_forward(x, k)
+            return (max_pool2d_backward(g, first, x.shape, k),)
+
+    elif kind == "layer_norm":
+        x, weight, bias, g = a["x"], a["weight"], a["bias"], a["g"]
+
+        def run():
+            _, cache = layer_norm_forward(x, weight, bias)
+            return layer_norm_backward(g, cache)
+
+    else:
+        q, k, v, g = a["q"], a["k"], a["v"], a["g"]
+        mask = causal_mask(q.shape[-2])
+
+        def run():
+            _, weights = attention_forward(q, k, v, mask)
+            return attention_backward(g, q, k, v, weights)
+
+    return Bench(run, lambda: _samples(run()))
+
+
 # ===== tinygrad_sm =========================================================================
 def tinygrad_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
     from tinygrad_sm import Tensor, nn, optim
 
     kind, name = spec["kind"], spec["name"]
+    if kind in OP_KINDS + STEP_KINDS:
+        return tinygrad_extra_benches(spec, arrays)
     if kind == "mlp":
         layers = len(spec["sizes"]) - 1
         weights, biases, xs, ys = _mlp_arrays(arrays, name, layers)
@@ -277,6 +659,114 @@ def _losses(step: Callable, batches: list) -> list[float]:
     return [float(step(*batches[i % len(batches)])) for i in range(CHECK_STEPS)]
 
 
+def tinygrad_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
+    from tinygrad_sm import Tensor, nn, optim
+    from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
+
+    kind, name = spec["kind"], spec["name"]
+    a = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith(name + "/")}
+    if kind in STEP_KINDS:
+        params, batches = _params(arrays, name), list(zip(a["x"], a["y"]))
+
+        def make():
+            if kind == "cnn":
+                model = nn.Sequential(
+                    nn.Conv2d(1, 16, 3, padding=1),
+                    nn.ReLU(),
+                    nn.Conv2d(16, 32, 3, padding=1),
+                    nn.ReLU(),
+                    nn.MaxPool2d(2),
+                    nn.Flatten(),
+                    nn.Linear(512, 64),
+                    nn.ReLU(),
+                    nn.Linear(64, 10),
+                )
+            else:
+                model = _tinygrad_char_transformer(spec)
+            model.load_state_dict(params)
+            optimizer = optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
+
+            def step(x, y):
+                optimizer.zero_grad()
+                scores = model(Tensor(x) if kind == "cnn" else x)
+                loss = F.cross_entropy(scores.reshape(-1, scores.shape[-1]), y.reshape(-1))
+                loss.backward()
+                optimizer.step()
+                return loss.item()
+
+            return step
+
+        return Bench(_cycle_step(make(), batches), lambda: _losses(make(), batches))
+
+    names = {
+        "conv2d": ("x", "weight", "bias"),
+        "max_pool2d": ("x",),
+        "layer_norm": ("x", "weight", "bias"),
+        "attention": ("q", "k", "v"),
+    }[kind]
+    inputs = [Tensor(a[n], requires_grad=True) for n in names]
+    g = Tensor(a["g"])
+    if kind == "conv2d":
+        forward = lambda x, weight, bias: F.conv2d(x, weight, bias, padding=spec["padding"])  # noqa: E731
+    elif kind == "max_pool2d":
+        forward = lambda x: F.max_pool2d(x, spec["kernel"])  # noqa: E731
+    elif kind == "layer_norm":
+        forward = lambda x, weight, bias: F.layer_norm(x, x.shape[-1:], weight, bias)  # noqa: E731
+    else:
+        forward = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)  # noqa: E731
+
+    def run():
+        for t in inputs:
+            t.grad = None
+        forward(*inputs).backward(g)
+        return [t.grad.data for t in inputs]
+
+    return Bench(run, lambda: _samples(run()))
+
+
+def _tinygrad_char_transformer(spec: dict):
+    """The character transformer of examples/char_transformer.py, parameters named as the NumPy and PyTorch ones."""
+    from tinygrad_sm import nn
+    from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self, width: int, heads: int):
+            self.heads = heads
+            self.qkv = nn.Linear(width, 3 * width)
+            self.out = nn.Linear(width, width)
+
+        def forward(self, x):
+            batch, length, width = x.shape
+            qkv = self.qkv(x).reshape(batch, length, 3, self.heads, width // self.heads).transpose(2, 0, 3, 1, 4)
+            mixed = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], is_causal=True)
+            return self.out(mixed.transpose(0, 2, 1, 3).reshape(batch, length, width))
+
+    class Block(nn.Module):
+        def __init__(self, width: int, heads: int):
+            self.norm1 = nn.LayerNorm(width)
+            self.attention = CausalSelfAttention(width, heads)
+            self.norm2 = nn.LayerNorm(width)
+            self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+
+        def forward(self, x):
+            x = x + self.attention(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+
+    class CharTransformer(nn.Module):
+        def __init__(self, vocab: int, context: int, width: int, heads: int, blocks: int):
+            self.token = nn.Embedding(vocab, width)
+            self.position = nn.Embedding(context, width)
+            self.blocks = nn.Sequential(*[Block(width, heads) for _ in range(blocks)])
+            self.norm = nn.LayerNorm(width)
+            self.head = nn.Linear(width, vocab)
+
+        def forward(self, tokens):
+            x = self.token(tokens) + self.position(np.arange(tokens.shape[1]))
+            return self.head(self.norm(self.blocks(x)))
+
+    return CharTransformer(spec["vocab"], spec["context"], spec["width"], spec["heads"], spec["blocks"])
+
+
 # ===== PyTorch =============================================================================
 def torch_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
     import torch
@@ -284,6 +774,8 @@ def torch_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
 
     torch.set_num_threads(1)
     kind, name = spec["kind"], spec["name"]
+    if kind in OP_KINDS + STEP_KINDS:
+        return torch_extra_benches(spec, arrays)
     if kind == "mlp":
         layers = len(spec["sizes"]) - 1
         weights, biases, xs, ys = _mlp_arrays(arrays, name, layers)
@@ -354,6 +846,121 @@ def torch_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
     return Bench(cross_entropy, check)
 
 
+def torch_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - the usual name
+
+    torch.set_num_threads(1)
+    kind, name = spec["kind"], spec["name"]
+    a = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith(name + "/")}
+    if kind in STEP_KINDS:
+        params, batches = _params(arrays, name), list(zip(a["x"], a["y"]))
+        nn = torch.nn
+
+        def make():
+            if kind == "cnn":
+                model = nn.Sequential(
+                    nn.Conv2d(1, 16, 3, padding=1),
+                    nn.ReLU(),
+                    nn.Conv2d(16, 32, 3, padding=1),
+                    nn.ReLU(),
+                    nn.MaxPool2d(2),
+                    nn.Flatten(),
+                    nn.Linear(512, 64),
+                    nn.ReLU(),
+                    nn.Linear(64, 10),
+                )
+            else:
+                model = _torch_char_transformer(spec)
+            model.load_state_dict({key: torch.from_numpy(value) for key, value in params.items()})
+            optimizer = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
+
+            def step(x, y):
+                optimizer.zero_grad()
+                scores = model(torch.from_numpy(x))
+                loss = F.cross_entropy(scores.reshape(-1, scores.shape[-1]), torch.from_numpy(y).reshape(-1))
+                loss.backward()
+                optimizer.step()
+                return loss.item()
+
+            return step
+
+        return Bench(_cycle_step(make(), batches), lambda: _losses(make(), batches))
+
+    names = {
+        "conv2d": ("x", "weight", "bias"),
+        "max_pool2d": ("x",),
+        "layer_norm": ("x", "weight", "bias"),
+        "attention": ("q", "k", "v"),
+    }[kind]
+    inputs = [torch.tensor(a[n], requires_grad=True) for n in names]
+    g = torch.from_numpy(a["g"])
+    if kind == "conv2d":
+        forward = lambda x, weight, bias: F.conv2d(x, weight, bias, padding=spec["padding"])  # noqa: E731
+    elif kind == "max_pool2d":
+        forward = lambda x: F.max_pool2d(x, spec["kernel"])  # noqa: E731
+    elif kind == "layer_norm":
+        forward = lambda x, weight, bias: F.layer_norm(x, x.shape[-1:], weight, bias)  # noqa: E731
+    else:
+        forward = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)  # noqa: E731
+
+    def run():
+        for t in inputs:
+            t.grad = None
+        forward(*inputs).backward(g)
+        return [t.grad.numpy() for t in inputs]
+
+    return Bench(run, lambda: _samples(run()))
+
+
+def _torch_char_transformer(spec: dict):
+    """The same character transformer in PyTorch (the same parameter names)."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - the usual name
+
+    nn = torch.nn
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self, width: int, heads: int):
+            super().__init__()
+            self.heads = heads
+            self.qkv = nn.Linear(width, 3 * width)
+            self.out = nn.Linear(width, width)
+
+        def forward(self, x):
+            batch, length, width = x.shape
+            qkv = self.qkv(x).reshape(batch, length, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
+            mixed = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], is_causal=True)
+            return self.out(mixed.transpose(1, 2).reshape(batch, length, width))
+
+    class Block(nn.Module):
+        def __init__(self, width: int, heads: int):
+            super().__init__()
+            self.norm1 = nn.LayerNorm(width)
+            self.attention = CausalSelfAttention(width, heads)
+            self.norm2 = nn.LayerNorm(width)
+            self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+
+        def forward(self, x):
+            x = x + self.attention(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+
+    class CharTransformer(nn.Module):
+        def __init__(self, vocab: int, context: int, width: int, heads: int, blocks: int):
+            super().__init__()
+            self.token = nn.Embedding(vocab, width)
+            self.position = nn.Embedding(context, width)
+            self.blocks = nn.Sequential(*[Block(width, heads) for _ in range(blocks)])
+            self.norm = nn.LayerNorm(width)
+            self.head = nn.Linear(width, vocab)
+
+        def forward(self, tokens):
+            x = self.token(tokens) + self.position(torch.arange(tokens.shape[1]))
+            return self.head(self.norm(self.blocks(x)))
+
+    return CharTransformer(spec["vocab"], spec["context"], spec["width"], spec["heads"], spec["blocks"])
+
+
 FACTORIES = {"numpy": numpy_benches, "tinygrad_sm": tinygrad_benches, "torch": torch_benches}
 
 
@@ -405,8 +1012,7 @@ def memory_step(bench: Bench) -> dict:
     step()
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"model": built, "held_between_steps": held, "total_peak": peak, "transient_peak": peak - held,
-            "held_after": current}
+    return {"model": built, "held_between_steps": held, "total_peak": peak, "transient_peak": peak - held, "held_after": current}
 
 
 def memory_flat(bench: Bench, steps: int, samples: int = 10) -> dict:
@@ -445,8 +1051,11 @@ def main() -> None:
     specs = json.loads(str(arrays.pop("__spec__")))
     factory = FACTORIES[contender]
     benches = {spec["name"]: factory(spec, arrays) for spec in specs}
-    info = {"numpy": np.__version__, "pid": os.getpid(),
-            "blas_threads": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+    info = {
+        "numpy": np.__version__,
+        "pid": os.getpid(),
+        "blas_threads": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+    }
     if contender == "torch":
         import torch
 

@@ -1,6 +1,6 @@
 """tinygrad_sm against hand-written NumPy and PyTorch eager: training steps, per-op overhead, memory.
 
-    python benchmarks/run.py                  # the full run (25 short interleaved rounds, about a minute)
+    python benchmarks/run.py                  # the full run (25 short interleaved rounds, a few minutes)
     python benchmarks/run.py --quick          # 7 shorter rounds, about 20 seconds
     python benchmarks/run.py --smoke          # 1 round of tiny sizes, a few seconds (used by the tests)
     python benchmarks/run.py --json out.json  # also write every measurement as JSON
@@ -17,9 +17,20 @@ the per-round ratio (its quartiles over rounds are printed beside it).
 Workloads: a training step (zero-grad, forward, mean cross-entropy, backward,
 SGD with momentum 0.9, loss as a float) of three MLPs; a chain of tiny
 elementwise ops, forward + backward (µs per op); softmax and cross_entropy
-forward + backward on (1024, 1000). Memory: tracemalloc peak of one step of the
-medium MLP (tinygrad_sm and NumPy; PyTorch's allocator is invisible to
-tracemalloc), and tracemalloc/RSS over 10,000 tiny steps (flat or not).
+forward + backward on (1024, 1000); forward + backward, for a fixed random upstream
+gradient, of conv2d (batch 64, 16→32 channels, 8×8, 3×3, padding 1, with bias),
+max_pool2d(2) on (64, 32, 8, 8), layer_norm on (64·16, 64) with weight and bias, and
+causal scaled-dot-product attention on q, k, v of (32, 4, 16, 16); a training step
+(as the MLPs') of the digits CNN (batch 32 of 1×8×8: conv 1→16, ReLU, conv 16→32,
+ReLU, max-pool 2, flatten, Linear 512→64, ReLU, Linear 64→10) and of the character
+transformer (64 names of context 12, vocabulary 27, width 64, 4 heads, 2 pre-LayerNorm
+blocks of causal self-attention and a GELU MLP, token and position embeddings, mean
+cross-entropy over every token). The NumPy contender is hand-written throughout
+(im2col/col2im convolution, attention and transformer backward by hand). The check
+column compares gradient samples, or the losses after 5 steps, with NumPy's. Memory:
+tracemalloc peak of one step of the medium MLP (tinygrad_sm and NumPy; PyTorch's
+allocator is invisible to tracemalloc), and tracemalloc/RSS over 10,000 tiny steps
+(flat or not).
 
 Not part of the test suite: timings are never asserted.
 """
@@ -56,6 +67,12 @@ FULL_WORKLOADS = [
     {"name": "chain", "kind": "chain", "ops": 1000, "shape": [4]},
     {"name": "softmax", "kind": "softmax", "shape": [1024, 1000]},
     {"name": "cross_entropy", "kind": "cross_entropy", "shape": [1024, 1000]},
+    {"name": "conv2d", "kind": "conv2d", "batch": 64, "channels": [16, 32], "size": 8, "kernel": 3, "padding": 1},
+    {"name": "max_pool2d", "kind": "max_pool2d", "shape": [64, 32, 8, 8], "kernel": 2},
+    {"name": "layer_norm", "kind": "layer_norm", "shape": [64 * 16, 64]},
+    {"name": "attention", "kind": "attention", "shape": [32, 4, 16, 16]},
+    {"name": "cnn", "kind": "cnn", "batch": 32},
+    {"name": "transformer", "kind": "transformer", "batch": 64, "context": 12, "vocab": 27, "width": 64, "heads": 4, "blocks": 2},
 ]
 SMOKE_WORKLOADS = [
     {"name": "mlp_tiny", "kind": "mlp", "sizes": [2, 16, 3], "batch": 32},
@@ -64,7 +81,14 @@ SMOKE_WORKLOADS = [
     {"name": "chain", "kind": "chain", "ops": 100, "shape": [4]},
     {"name": "softmax", "kind": "softmax", "shape": [64, 10]},
     {"name": "cross_entropy", "kind": "cross_entropy", "shape": [64, 10]},
+    {"name": "conv2d", "kind": "conv2d", "batch": 4, "channels": [2, 3], "size": 5, "kernel": 3, "padding": 1},
+    {"name": "max_pool2d", "kind": "max_pool2d", "shape": [2, 3, 4, 4], "kernel": 2},
+    {"name": "layer_norm", "kind": "layer_norm", "shape": [16, 8]},
+    {"name": "attention", "kind": "attention", "shape": [2, 2, 4, 4]},
+    {"name": "cnn", "kind": "cnn", "batch": 4},
+    {"name": "transformer", "kind": "transformer", "batch": 4, "context": 5, "vocab": 27, "width": 16, "heads": 2, "blocks": 1},
 ]
+STEP_KINDS = ("mlp", "cnn", "transformer")  # training steps: compared by their losses after a few steps
 MODES = {  # rounds, seconds per (benchmark, contender, round), minimum calls, steps of the flat-memory run, batches
     # many short rounds: this kind of shared machine switches between a fast and a ~1.8x slower state every
     # few seconds, and pairing contenders within short rounds keeps the ratios steady when it does
@@ -82,6 +106,17 @@ def label(spec: dict) -> str:
         return f"MLP {'-'.join(map(str, spec['sizes']))}, batch {spec['batch']} (step)"
     if kind == "chain":
         return f"elementwise op fwd+bwd (per op, chain of {spec['ops']})"
+    if kind == "conv2d":
+        (c_in, c_out), size, k = spec["channels"], spec["size"], spec["kernel"]
+        return f"conv2d fwd+bwd {spec['batch']}x{c_in}->{c_out}, {size}x{size}, {k}x{k}, pad {spec['padding']}"
+    if kind == "max_pool2d":
+        return f"max_pool2d({spec['kernel']}) fwd+bwd {tuple(spec['shape'])}"
+    if kind == "attention":
+        return f"causal attention fwd+bwd q,k,v {tuple(spec['shape'])}"
+    if kind == "cnn":
+        return f"digits CNN, batch {spec['batch']} (step)"
+    if kind == "transformer":
+        return f"char transformer {spec['blocks']}x{spec['width']}, batch {spec['batch']}x{spec['context']} (step)"
     return f"{kind} fwd+bwd {tuple(spec['shape'])}"
 
 
@@ -102,6 +137,19 @@ def make_data(workloads: list[dict], batches: int, seed: int = 0) -> dict[str, n
             arrays[f"{name}/y"] = rng.integers(0, sizes[-1], (batches, spec["batch"])).astype(np.int64)
         elif kind == "chain":
             arrays[f"{name}/x0"] = rng.standard_normal(spec["shape"]).astype(np.float32)
+        elif kind in ("conv2d", "max_pool2d", "layer_norm", "attention"):
+            arrays.update({f"{name}/{key}": value for key, value in _op_data(spec, rng).items()})
+        elif kind in ("cnn", "transformer"):
+            spec.update(lr=LR, momentum=MOMENTUM)
+            params = _cnn_parameters(rng) if kind == "cnn" else _transformer_parameters(spec, rng)
+            arrays.update({f"{name}/p/{key}": value for key, value in params.items()})
+            if kind == "cnn":
+                arrays[f"{name}/x"] = rng.standard_normal((batches, spec["batch"], 1, 8, 8)).astype(np.float32)
+                arrays[f"{name}/y"] = rng.integers(0, 10, (batches, spec["batch"])).astype(np.int64)
+            else:
+                shape = (batches, spec["batch"], spec["context"])
+                arrays[f"{name}/x"] = rng.integers(0, spec["vocab"], shape).astype(np.int64)
+                arrays[f"{name}/y"] = rng.integers(0, spec["vocab"], shape).astype(np.int64)
         else:
             shape = tuple(spec["shape"])
             arrays[f"{name}/z"] = rng.standard_normal(shape).astype(np.float32)
@@ -111,6 +159,80 @@ def make_data(workloads: list[dict], batches: int, seed: int = 0) -> dict[str, n
                 arrays[f"{name}/y"] = rng.integers(0, shape[1], shape[0]).astype(np.int64)
     arrays["__spec__"] = np.array(json.dumps(workloads))
     return arrays
+
+
+def _uniform(rng: np.random.Generator, fan_in: int, shape: tuple) -> np.ndarray:
+    bound = 1.0 / np.sqrt(fan_in)  # PyTorch's initialisation of Linear and Conv2d weights and biases
+    return rng.uniform(-bound, bound, shape).astype(np.float32)
+
+
+def _op_data(spec: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Inputs and a fixed random upstream gradient ``g`` of one op benchmark."""
+
+    def normal(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    kind = spec["kind"]
+    if kind == "conv2d":
+        (c_in, c_out), size, k, n = spec["channels"], spec["size"], spec["kernel"], spec["batch"]
+        out = size + 2 * spec["padding"] - k + 1
+        return {
+            "x": normal(n, c_in, size, size),
+            "weight": _uniform(rng, c_in * k * k, (c_out, c_in, k, k)),
+            "bias": _uniform(rng, c_in * k * k, (c_out,)),
+            "g": normal(n, c_out, out, out),
+        }
+    if kind == "max_pool2d":
+        (n, c, h, w), k = spec["shape"], spec["kernel"]
+        return {"x": normal(n, c, h, w), "g": normal(n, c, h // k, w // k)}
+    if kind == "layer_norm":
+        rows, width = spec["shape"]
+        return {
+            "x": normal(rows, width),
+            "weight": 1 + 0.1 * normal(width),
+            "bias": 0.1 * normal(width),
+            "g": normal(rows, width),
+        }
+    shape = spec["shape"]
+    return {"q": normal(*shape), "k": normal(*shape), "v": normal(*shape), "g": normal(*shape)}
+
+
+def _cnn_parameters(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The digits CNN's parameters under nn.Sequential's names (modules 0, 2: Conv2d; 6, 8: Linear)."""
+    params = {}
+    for index, shape in ((0, (16, 1, 3, 3)), (2, (32, 16, 3, 3)), (6, (64, 512)), (8, (10, 64))):
+        fan_in = int(np.prod(shape[1:]))
+        params[f"{index}.weight"] = _uniform(rng, fan_in, shape)
+        params[f"{index}.bias"] = _uniform(rng, fan_in, shape[:1])
+    return params
+
+
+def _transformer_parameters(spec: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The character transformer's parameters, named as its modules (PyTorch's initialisation)."""
+    width, vocab = spec["width"], spec["vocab"]
+    params = {
+        "token.weight": rng.standard_normal((vocab, width)).astype(np.float32),
+        "position.weight": rng.standard_normal((spec["context"], width)).astype(np.float32),
+    }
+
+    def linear(name: str, n_in: int, n_out: int) -> None:
+        params[f"{name}.weight"] = _uniform(rng, n_in, (n_out, n_in))
+        params[f"{name}.bias"] = _uniform(rng, n_in, (n_out,))
+
+    def norm(name: str) -> None:
+        params[f"{name}.weight"] = np.ones(width, dtype=np.float32)
+        params[f"{name}.bias"] = np.zeros(width, dtype=np.float32)
+
+    for i in range(spec["blocks"]):
+        norm(f"blocks.{i}.norm1")
+        linear(f"blocks.{i}.attention.qkv", width, 3 * width)
+        linear(f"blocks.{i}.attention.out", width, width)
+        norm(f"blocks.{i}.norm2")
+        linear(f"blocks.{i}.mlp.0", width, 4 * width)
+        linear(f"blocks.{i}.mlp.2", 4 * width, width)
+    norm("norm")
+    linear("head", width, vocab)
+    return params
 
 
 # ----- the contender processes --------------------------------------------------------------
@@ -124,7 +246,12 @@ class Contender:
         env = {**os.environ, **BLAS_ENV, "PYTHONHASHSEED": "0"}
         self.process = subprocess.Popen(
             [sys.executable, str(CHILD), name, data_path],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env, cwd=str(HERE.parent),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env=env,
+            cwd=str(HERE.parent),
         )
         self.info: dict = {}
 
@@ -133,8 +260,9 @@ class Contender:
         if not line:
             self.process.wait()
             self.log.flush()
-            raise RuntimeError(f"the {self.name} process died (exit code {self.process.returncode}):\n"
-                               f"{self.log_path.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"the {self.name} process died (exit code {self.process.returncode}):\n{self.log_path.read_text()[-3000:]}"
+            )
         reply = json.loads(line)
         if "error" in reply:
             raise RuntimeError(f"{self.name}: {reply['error']}")
@@ -165,8 +293,11 @@ def run_checks(contenders: list[Contender], workloads: list[dict]) -> dict:
         reference = values[REFERENCE]
         scale = max(1.0, float(np.max(np.abs(reference))))
         checks[spec["name"]] = {
-            name: {"values": v[:8].tolist(), "max_abs_diff": float(np.max(np.abs(v - reference))),
-                   "ok": bool(np.all(np.isfinite(v)) and np.max(np.abs(v - reference)) <= CHECK_TOLERANCE * scale)}
+            name: {
+                "values": v[:8].tolist(),
+                "max_abs_diff": float(np.max(np.abs(v - reference))),
+                "ok": bool(np.all(np.isfinite(v)) and np.max(np.abs(v - reference)) <= CHECK_TOLERANCE * scale),
+            }
             for name, v in values.items()
         }
     return checks
@@ -176,11 +307,12 @@ def run_rounds(contenders: list[Contender], workloads: list[dict], mode: dict, p
     times: dict[str, dict[str, list[float]]] = {spec["name"]: {c.name: [] for c in contenders} for spec in workloads}
     calls: dict[str, dict[str, list[int]]] = {spec["name"]: {c.name: [] for c in contenders} for spec in workloads}
     for r in range(mode["rounds"]):
-        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]  # rotate who goes first
+        order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]  # rotate who goes first
         for spec in workloads:
             for c in order:
-                reply = c.ask(op="time", bench=spec["name"], budget=mode["budget"], min_calls=mode["min_calls"],
-                              max_calls=MAX_CALLS)
+                reply = c.ask(
+                    op="time", bench=spec["name"], budget=mode["budget"], min_calls=mode["min_calls"], max_calls=MAX_CALLS
+                )
                 times[spec["name"]][c.name].append(reply["median"])
                 calls[spec["name"]][c.name].append(reply["calls"])
         progress(f"round {r + 1}/{mode['rounds']} done")
@@ -225,8 +357,13 @@ def measure_memory(contenders: list[Contender], mode: dict, progress) -> dict:
         flat = traced_growth < 64 * 1024 and (rss_growth is None or rss_growth < 2 * 1024 * 1024)
         if c.name == "torch":  # tracemalloc sees only Python objects there: judge by RSS alone
             flat = rss_growth is None or rss_growth < 2 * 1024 * 1024
-        memory["flat"][c.name] = {**reply, "traced_growth": traced_growth, "rss_growth": rss_growth,
-                                  "steps_between": steps, "flat": bool(flat)}
+        memory["flat"][c.name] = {
+            **reply,
+            "traced_growth": traced_growth,
+            "rss_growth": rss_growth,
+            "steps_between": steps,
+            "flat": bool(flat),
+        }
         progress(f"flat memory ({c.name}) done")
     return memory
 
@@ -251,12 +388,21 @@ def format_table(results: dict, checks: dict, memory: dict, names: list[str], he
             r = entry["contenders"][c]
             check = checks[name][c]
             note = "(reference)" if c == REFERENCE else f"{check['max_abs_diff']:.1e}" + ("" if check["ok"] else "  MISMATCH")
-            what = "losses after 5 steps" if entry["spec"]["kind"] == "mlp" else "gradient samples"
+            what = "losses after 5 steps" if entry["spec"]["kind"] in STEP_KINDS else "gradient samples"
             if i == 0:
                 note = f"{note} [{what}]"
             quartiles = "" if c == REFERENCE else "{:.2f}-{:.2f}".format(*r["ratio_vs_numpy_quartiles"])
-            lines.append(row.format(entry["label"] if i == 0 else "", c, f"{r['median_us']:,.2f}", _ratio(r["ratio_vs_numpy"]),
-                                    quartiles, _ratio(r["ratio_vs_torch"]), note))
+            lines.append(
+                row.format(
+                    entry["label"] if i == 0 else "",
+                    c,
+                    f"{r['median_us']:,.2f}",
+                    _ratio(r["ratio_vs_numpy"]),
+                    quartiles,
+                    _ratio(r["ratio_vs_torch"]),
+                    note,
+                )
+            )
         lines.append("")
 
     step = memory["step"]
@@ -265,13 +411,22 @@ def format_table(results: dict, checks: dict, memory: dict, names: list[str], he
     mrow = "  {:<12} {:>14} {:>16} {:>20} {:>9}"
     lines.append(mrow.format("contender", "total peak", "held at step start", "peak above held", "vs numpy"))
     for c, m in step.items():
-        lines.append(mrow.format(c, _mib(m["total_peak"]), _mib(m["held_between_steps"]), _mib(m["transient_peak"]),
-                                 _ratio(m["total_peak"] / step[REFERENCE]["total_peak"])))
+        lines.append(
+            mrow.format(
+                c,
+                _mib(m["total_peak"]),
+                _mib(m["held_between_steps"]),
+                _mib(m["transient_peak"]),
+                _ratio(m["total_peak"] / step[REFERENCE]["total_peak"]),
+            )
+        )
     lines.append("")
     flat = memory["flat"]
     first = next(iter(flat.values()))
-    lines.append(f"memory over {first['points'][-1]['step']:,} {results[FLAT_WORKLOAD]['label'].replace(' (step)', '')} steps "
-                 f"(growth from step {first['points'][0]['step']:,} to the end, after gc.collect())")
+    lines.append(
+        f"memory over {first['points'][-1]['step']:,} {results[FLAT_WORKLOAD]['label'].replace(' (step)', '')} steps "
+        f"(growth from step {first['points'][0]['step']:,} to the end, after gc.collect())"
+    )
     frow = "  {:<12} {:>18} {:>14} {:>10} {:>8}"
     lines.append(frow.format("contender", "tracemalloc growth", "RSS growth", "s in loop", "verdict"))
     for c, f in flat.items():
@@ -292,26 +447,58 @@ def evaluate_targets(results: dict, memory: dict, names: list[str]) -> list[dict
 
     def add(target: str, value: float | None, limit: float, fmt: str) -> None:
         met = None if value is None else bool(value <= limit)
-        targets.append({"target": target, "value": value, "limit": limit, "met": met,
-                        "measured": "torch not run" if value is None else fmt.format(value)})
+        targets.append(
+            {
+                "target": target,
+                "value": value,
+                "limit": limit,
+                "met": met,
+                "measured": "torch not run" if value is None else fmt.format(value),
+            }
+        )
 
     for name, limit in (("mlp_tiny", 1.5), ("mlp_small", 1.5), ("mlp_medium", 1.1)):
         entry = results[name]
-        add(f"{entry['label'].replace(' (step)', '')} step <= {limit}x NumPy", entry["contenders"][OURS]["ratio_vs_numpy"],
-            limit, "{:.2f}x")
+        add(
+            f"{entry['label'].replace(' (step)', '')} step <= {limit}x NumPy",
+            entry["contenders"][OURS]["ratio_vs_numpy"],
+            limit,
+            "{:.2f}x",
+        )
     chain = results["chain"]["contenders"][OURS]
     add("elementwise op fwd+bwd <= 5 µs per op", chain["median_us"], 5.0, "{:.2f} µs")
     for name in ("softmax", "cross_entropy"):
         entry = results[name]
         add(f"{entry['label']} <= PyTorch", entry["contenders"][OURS]["ratio_vs_torch"], 1.0, "{:.2f}x PyTorch's time")
+    for name in ("conv2d", "max_pool2d", "layer_norm", "attention"):
+        entry = results[name]
+        add(f"{entry['label']} <= 1.5x NumPy", entry["contenders"][OURS]["ratio_vs_numpy"], 1.5, "{:.2f}x")
+    for name in ("cnn", "transformer"):
+        entry = results[name]
+        add(
+            f"{entry['label'].replace(' (step)', '')} step <= PyTorch",
+            entry["contenders"][OURS]["ratio_vs_torch"],
+            1.0,
+            "{:.2f}x PyTorch's time",
+        )
     step = memory["step"]
-    add("peak memory of a medium step <= 1.3x NumPy (total peak)", step[OURS]["total_peak"] / step[REFERENCE]["total_peak"],
-        1.3, "{:.2f}x")
+    add(
+        "peak memory of a medium step <= 1.3x NumPy (total peak)",
+        step[OURS]["total_peak"] / step[REFERENCE]["total_peak"],
+        1.3,
+        "{:.2f}x",
+    )
     flat = memory["flat"][OURS]
     rss_growth = (flat["rss_growth"] or 0) / 1024
-    targets.append({"target": f"flat memory over {flat['points'][-1]['step']:,} steps", "value": flat["traced_growth"],
-                    "limit": 64 * 1024, "met": flat["flat"],
-                    "measured": f"tracemalloc {flat['traced_growth'] / 1024:+.1f} KiB, RSS {rss_growth:+.0f} KiB"})
+    targets.append(
+        {
+            "target": f"flat memory over {flat['points'][-1]['step']:,} steps",
+            "value": flat["traced_growth"],
+            "limit": 64 * 1024,
+            "met": flat["flat"],
+            "measured": f"tracemalloc {flat['traced_growth'] / 1024:+.1f} KiB, RSS {rss_growth:+.0f} KiB",
+        }
+    )
     return targets
 
 
@@ -362,17 +549,28 @@ def main(argv: list[str] | None = None) -> int:
     results = summarise(workloads, names, measured)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     versions = ", ".join(f"{k} {v}" for c in contenders for k, v in c.info.items() if k in ("numpy", "torch") and c.name == k)
-    header = (f"tinygrad_sm benchmarks ({mode_name}): {len(names)} contenders, {mode['rounds']} interleaved round(s), "
-              f"1 BLAS thread, float32; {versions}; Python {platform.python_version()}, {os.cpu_count()} CPUs"
-              + (f", load average {load[0]:.2f}" if load else ""))
+    header = (
+        f"tinygrad_sm benchmarks ({mode_name}): {len(names)} contenders, {mode['rounds']} interleaved round(s), "
+        f"1 BLAS thread, float32; {versions}; Python {platform.python_version()}, {os.cpu_count()} CPUs"
+        + (f", load average {load[0]:.2f}" if load else "")
+    )
     table, targets = format_table(results, checks, memory, names, header)
     print(table)
     if args.json:
         report = {
-            "mode": mode_name, "settings": mode, "contenders": {c.name: c.info for c in contenders},
-            "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                        "load_average_end": load},
-            "seconds": time.perf_counter() - started, "benchmarks": results, "checks": checks, "memory": memory,
+            "mode": mode_name,
+            "settings": mode,
+            "contenders": {c.name: c.info for c in contenders},
+            "machine": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+                "load_average_end": load,
+            },
+            "seconds": time.perf_counter() - started,
+            "benchmarks": results,
+            "checks": checks,
+            "memory": memory,
             "targets": targets,
         }
         Path(args.json).write_text(json.dumps(report, indent=2))
