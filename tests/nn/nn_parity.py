@@ -74,3 +74,51 @@ def assert_matches_torch(
     for a, b in zip(our_out, their_out, strict=True):
         if b is not None:
             np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=rtol, atol=atol)
+
+
+def assert_second_derivatives_match_torch(
+    make_ours: Callable[[], nn.Module],
+    theirs: Any,
+    inputs: Sequence[np.ndarray],
+    call: Callable[[Any, list], Any] = lambda module, xs: module(*xs),
+) -> None:
+    """Hessian-vector products of ⟨w, module(x)⟩ with respect to the first input, through
+    ``backward(create_graph=True)``, equal PyTorch's, in float64 (ours built with float64 as the
+    default dtype and PyTorch's state loaded; theirs converted with ``.double()``)."""
+    import torch
+
+    import tinygrad_sm
+
+    theirs = theirs.double()
+    previous = tinygrad_sm.get_default_dtype()
+    tinygrad_sm.set_default_dtype(np.float64)
+    try:
+        ours = make_ours()
+    finally:
+        tinygrad_sm.set_default_dtype(previous)
+    ours.load_state_dict(theirs.state_dict())
+    inputs = [np.asarray(x, np.float64) for x in inputs]
+    rng = np.random.default_rng(0)
+    our_inputs = [Tensor(x, requires_grad=True) for x in inputs]
+    their_inputs = [torch.tensor(x, requires_grad=True) for x in inputs]
+    our_out, their_out = _first(call(ours, our_inputs)), _first(call(theirs, their_inputs))
+    w, v = rng.standard_normal(our_out.shape), rng.standard_normal(inputs[0].shape)
+    (our_grad,) = tinygrad_sm.grad((our_out * Tensor(w)).sum(), [our_inputs[0]], create_graph=True)
+    (their_grad,) = torch.autograd.grad((their_out * torch.from_numpy(w)).sum(), [their_inputs[0]], create_graph=True)
+    np.testing.assert_allclose(our_grad.numpy(), their_grad.detach().numpy(), rtol=1e-9, atol=1e-10)
+    if not our_grad.requires_grad:  # the gradient does not depend on x or the parameters: zero HVPs
+        assert (
+            not their_grad.requires_grad
+            or not torch.autograd.grad(
+                (their_grad * torch.from_numpy(v)).sum(), [their_inputs[0]], allow_unused=True, materialize_grads=True
+            )[0].any()
+        )
+        return
+    ours_hv = tinygrad_sm.grad((our_grad * Tensor(v)).sum(), [our_inputs[0], *ours.parameters()], allow_unused=True)
+    their_parameters = [dict(theirs.named_parameters())[name] for name, _ in ours.named_parameters()]
+    theirs_hv = torch.autograd.grad(
+        (their_grad * torch.from_numpy(v)).sum(), [their_inputs[0], *their_parameters], allow_unused=True
+    )
+    for a, b in zip(ours_hv, theirs_hv, strict=True):
+        expected = 0.0 if b is None else b.numpy()
+        np.testing.assert_allclose(0.0 if a is None else a.numpy(), expected, rtol=1e-8, atol=1e-10)

@@ -100,3 +100,24 @@ def test_a_small_convnet_state_dict_moves_both_ways():
         torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(36, 5)
     )
     assert_matches_torch(ours, theirs, [random(3, 1, 6, 6)])
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shape"),
+    [
+        (
+            lambda: nn.Conv2d(4, 2, 3, stride=2, padding=1, groups=2, rng=0),
+            lambda: torch.nn.Conv2d(4, 2, 3, stride=2, padding=1, groups=2),
+            (2, 4, 5, 5),
+        ),
+        (lambda: nn.Conv1d(2, 3, 3, dilation=2, rng=0), lambda: torch.nn.Conv1d(2, 3, 3, dilation=2), (2, 2, 7)),
+        (lambda: nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2), (1, 2, 4, 4)),
+        (lambda: nn.AvgPool2d(3, stride=2, padding=1), lambda: torch.nn.AvgPool2d(3, stride=2, padding=1), (1, 2, 5, 5)),
+    ],
+    ids=["conv2d", "conv1d", "max_pool2d", "avg_pool2d"],
+)
+def test_second_derivatives_match_pytorch(ours, theirs, shape):
+    from nn_parity import assert_second_derivatives_match_torch
+
+    x = np.random.default_rng(0).permutation(math.prod(shape)).reshape(shape) / 10  # no ties for max_pool2d
+    assert_second_derivatives_match_torch(ours, theirs(), [x])

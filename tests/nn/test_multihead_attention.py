@@ -153,3 +153,22 @@ def test_errors_are_clear():
         ours(x, x, x, attn_mask=np.zeros((3, 3), np.int64))
     with pytest.raises(ValueError, match="query has batch size 2 but key and value 1"):
         ours(x, Tensor(random(S, 1, E)), Tensor(random(S, 1, E)))
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_second_derivatives_match_pytorch(need_weights):
+    from nn_parity import assert_second_derivatives_match_torch
+
+    padding = np.array([[False, False, True, False], [False, True, False, False]])
+
+    def call(module, xs):
+        if isinstance(module, torch.nn.Module):  # PyTorch's fused attention has no double backward: its weights path
+            return module(xs[0], xs[1], xs[1], key_padding_mask=torch.from_numpy(padding))
+        return module(xs[0], xs[1], xs[1], need_weights=need_weights, key_padding_mask=padding)
+
+    assert_second_derivatives_match_torch(
+        lambda: nn.MultiheadAttention(E, HEADS, rng=0),
+        torch.nn.MultiheadAttention(E, HEADS),
+        [random(L, N, E), random(S, N, E, seed=1)],
+        call=call,
+    )

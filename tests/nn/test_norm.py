@@ -132,3 +132,23 @@ def test_layer_norm_parameters_and_errors():
         nn.LayerNorm((3, 0))
     with pytest.raises(ValueError):  # the op names the shapes
         layer(Tensor(random(2, 5)))
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shape"),
+    [
+        (lambda: nn.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3), (4, 3, 2, 2)),
+        (lambda: nn.BatchNorm1d(3, affine=False), lambda: torch.nn.BatchNorm1d(3, affine=False), (5, 3)),
+        (lambda: nn.LayerNorm((2, 3)), lambda: torch.nn.LayerNorm((2, 3)), (4, 2, 3)),
+    ],
+    ids=["batch_norm2d", "batch_norm1d", "layer_norm"],
+)
+def test_second_derivatives_match_pytorch(ours, theirs, shape):
+    from nn_parity import assert_second_derivatives_match_torch
+
+    theirs = theirs()
+    for parameter in theirs.parameters():  # not the initial ones and zeros
+        parameter.data.uniform_(0.5, 1.5)
+    assert_second_derivatives_match_torch(ours, theirs, [random(*shape)])
+    theirs.eval()
+    assert_second_derivatives_match_torch(lambda: ours().eval(), theirs, [random(*shape)])
