@@ -7,7 +7,7 @@ Example::
     loss = nn.CrossEntropyLoss()(model(x), y)
 """
 
-from . import functional  # noqa: F401  (F: the functional forms)
+from . import functional, utils  # noqa: F401  (F: the functional forms; utils: gradient clipping)
 from .containers import ModuleDict, ModuleList
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (
