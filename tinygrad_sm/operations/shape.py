@@ -109,7 +109,7 @@ def expanded_shape(shape: tuple[int, ...], target: tuple, op: str, verb: str) ->
         )
     sizes = list(target)
     for i, size in enumerate(target):
-        if isinstance(size, bool) or not isinstance(size, int | np.integer):
+        if not _is_int(size):
             raise TypeError(f"{op}: each size must be an int, got {size!r} in {target}")
         if size == -1 and i >= new:
             sizes[i] = shape[i - new]
@@ -288,6 +288,9 @@ register_op("stack", Stack, method=stack, static=True)
 def _tensor_method(function: Any) -> Any:
     """Attach ``function`` as the Tensor method of the same name. It adds no op of its own (the
     graph shows the registered op it is built from); ``dim=`` is accepted for ``axis=``."""
+    existing = getattr(Tensor, function.__name__, None)
+    if existing is not None and getattr(existing, "__module__", None) != function.__module__:
+        raise ValueError(f"Tensor already has an attribute {function.__name__!r}")
     setattr(Tensor, function.__name__, accepts_pytorch_spellings(function))
     return function
 
