@@ -13,6 +13,7 @@ from .autograd import grad
 from .check import GradcheckError, gradcheck, hessian, jacobian
 from .function import Function, get_op, ops, register_op
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .interop import from_dlpack
 from .io import load, save  # noqa: F401  (public functions)
 from .operations.cross_entropy import SoftmaxTwiceWarning
 from .operations.elementwise import maximum, minimum
@@ -30,6 +31,7 @@ __all__ = [
     "SoftmaxTwiceWarning",
     "Tensor",
     "enable_grad",
+    "from_dlpack",
     "get_default_dtype",
     "get_op",
     "grad",
