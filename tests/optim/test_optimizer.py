@@ -199,6 +199,15 @@ def test_zero_grad_sets_grads_to_none():
     assert p.grad is None
 
 
+def test_zero_grad_with_set_to_none_false_zeroes_the_gradients_in_place():
+    p, unused = Tensor.ones(3, requires_grad=True), Tensor.ones(2, requires_grad=True)
+    optimizer = optim.SGD([p, unused], lr=0.1)
+    (p * 2).sum().backward()
+    grad = p.grad
+    optimizer.zero_grad(set_to_none=False)
+    assert p.grad is grad and (grad.numpy() == 0).all() and unused.grad is None
+
+
 def test_parameter_groups_and_changing_the_learning_rate_between_steps():
     a, b = scalar_parameter(), scalar_parameter()
     optimizer = optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)

@@ -91,11 +91,17 @@ class Optimizer:
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (``.grad = None``, PyTorch's default)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: ``.grad = None`` (PyTorch's default), or with
+        ``set_to_none=False`` fill the existing gradients with zeros, in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                elif p.grad.data.flags.writeable:
+                    p.grad.data[...] = 0
+                else:
+                    p.grad = Tensor(np.zeros_like(p.grad.data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes and
