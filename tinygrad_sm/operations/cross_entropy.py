@@ -16,7 +16,8 @@ p = softmax(z),
     ∂lossᵢ/∂zᵢ = pᵢ · Σ_c q_ic − qᵢ          (= p − onehot(y) in the plain case)
 
 for every kind of target; the reduction scales each row: "sum" by 1, "mean" by 1 / Σᵢ w[yᵢ]
-over the rows not ignored (1/N for probability targets), "none" by its own upstream gradient.
+over the rows not ignored (1 / the number of rows for probability targets), "none" by its own
+upstream gradient.
 
 Class targets never build the dense (N, C) q: ``ClassTargets`` keeps one number per row (the
 mass at the true class) plus the smoothing term, which saves an (N, C) array and passes over
@@ -24,7 +25,7 @@ it. ``tests/operations/test_cross_entropy.py`` has the textbook version the op i
 against (``reference_cross_entropy``).
 
 Logits whose every row is already a probability distribution (softmax applied twice: the loss is
-then nearly flat and training stalls) raise a ``SoftmaxTwiceWarning`` once per line of user code.
+then nearly flat and training stalls) give a ``SoftmaxTwiceWarning``, once per line of user code.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ class NLLLoss(Op):
         classes = x.shape[1] if x.ndim > 1 else x.shape[0]
         y = _class_indices(target, x.shape, ignore_index, classes)
         kept = y != ignore_index
-        safe = np.where(kept, y, 0)  # (an ignored position reads any valid class)
+        all_kept = bool(kept.all())
+        safe = y if all_kept else np.where(kept, y, 0)  # (an ignored position reads class 0)
         index = _target_entries(safe, x.ndim)
         if weight is None:
             target_weight = kept.astype(x.dtype)
@@ -55,8 +56,11 @@ class NLLLoss(Op):
                     f"got {weight.shape}"
                 )
             target_weight = np.where(kept, weight.astype(x.dtype)[safe], 0).astype(x.dtype)
-        losses = np.where(kept, -target_weight * x[index], 0).astype(x.dtype, copy=False)
-        ctx.index, ctx.kept, ctx.shape, ctx.reduction = index, kept, x.shape, reduction
+        losses = -target_weight * x[index]
+        if not all_kept:  # (selected: an ignored position's x may be infinite)
+            losses = np.where(kept, losses, 0).astype(x.dtype, copy=False)
+        ctx.index, ctx.shape, ctx.reduction = index, x.shape, reduction
+        ctx.kept = None if all_kept else kept
         ctx.target_weight, ctx.denominator = target_weight, target_weight.sum()
         return _reduce(losses, reduction, ctx.denominator)
 
@@ -65,8 +69,9 @@ class NLLLoss(Op):
         if not ctx.needs_input_grad[0]:
             return (None,)
         scale = _scale(grad, ctx.reduction, ctx.denominator)
-        # selected, so an ignored entry gets exactly 0 whatever arrives (an infinite g too)
-        values = where(ctx.kept, -ctx.target_weight * scale, 0)
+        values = -ctx.target_weight * scale
+        if ctx.kept is not None:  # selected: an ignored entry gets 0 whatever arrives (∞ too)
+            values = where(ctx.kept, values, 0)
         if isinstance(values, Tensor):
             return (scatter_add(values, ctx.index, ctx.shape),)
         grad_input = np.zeros(ctx.shape, values.dtype)
@@ -219,12 +224,13 @@ def _class_indices(target: Any, shape: tuple, ignore_index: int, classes: int) -
             f"nll_loss: target must have shape {expected} for input of shape {shape}, got {y.shape}"
         )
     y = y.astype(np.int64, copy=False)
-    bad = (y != ignore_index) & ((y < 0) | (y >= classes))
-    if bad.any():
-        raise IndexError(
-            f"nll_loss: target {int(y[bad][0])} is out of range for {classes} classes "
-            f"(expected 0..{classes - 1}, or ignore_index={ignore_index})"
-        )
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        bad = (y != ignore_index) & ((y < 0) | (y >= classes))
+        if bad.any():
+            raise IndexError(
+                f"nll_loss: target {int(y[bad][0])} is out of range for {classes} classes "
+                f"(expected 0..{classes - 1}, or ignore_index={ignore_index})"
+            )
     return y
 
 
@@ -233,7 +239,10 @@ def _target_entries(y: np.ndarray, ndim: int) -> tuple:
     …, dK) → (n, y, d1, …, dK) with open ranges that broadcast against y."""
     if ndim == 1:
         return (y,)
-    positions = np.ogrid[tuple(slice(side) for side in y.shape)]
+    positions = [
+        np.arange(side).reshape([side if axis == i else 1 for axis in range(y.ndim)])
+        for i, side in enumerate(y.shape)
+    ]
     return (positions[0], y, *positions[1:])
 
 
