@@ -249,6 +249,15 @@ def test_only_the_needed_gradients_are_computed():
     assert tx.grad is None and tw.grad.shape == w.shape
 
 
+def test_an_empty_batch_gives_an_empty_result():
+    x, w = Tensor(np.zeros((0, 3, 5, 5)), requires_grad=True), Tensor(np.ones((2, 3, 3, 3)), requires_grad=True)
+    out = F.conv2d(x, w, padding=1)
+    assert out.shape == (0, 2, 5, 5)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3, 5, 5)
+    np.testing.assert_array_equal(w.grad.data, np.zeros((2, 3, 3, 3)))
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_inf_and_nan_spread_as_in_torch():
     x = random_array(0, (1, 1, 4, 4))

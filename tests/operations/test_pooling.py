@@ -155,3 +155,12 @@ def test_bad_arguments_are_named(name, shape, kernel_size, kwargs, message):
 def test_integer_input_is_a_type_error(name):
     with pytest.raises(TypeError, match=f"{name}: expected a floating-point input, got dtype int64"):
         POOLS[name][0](Tensor(np.zeros((1, 1, 4, 4), np.int64)), 2)
+
+
+@pytest.mark.parametrize("name", POOLS)
+def test_an_empty_batch_gives_an_empty_result(name):
+    x = Tensor(np.zeros((0, 3, 4, 4)), requires_grad=True)
+    out = POOLS[name][0](x, 2)
+    assert out.shape == (0, 3, 2, 2)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3, 4, 4)

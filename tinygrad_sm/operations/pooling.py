@@ -71,7 +71,9 @@ class MaxPool2d(Op):
         x = input if input.ndim == 4 else input[None]
         n, channels, height, width = x.shape
         kh, kw = windows.kernel
-        cols = unfold_array(x, windows, fill=-np.inf).reshape(n, channels, kh * kw, -1)
+        out_size = windows.output_size(height, width)
+        windows_count = out_size[0] * out_size[1]
+        cols = unfold_array(x, windows, fill=-np.inf).reshape(n, channels, kh * kw, windows_count)
         first = cols.argmax(axis=2)[:, :, None]  # the first max of each window
         out = np.take_along_axis(cols, first, axis=2)
         if np.isnan(out).any():  # a nan is the max; PyTorch's scan keeps a window's last nan
@@ -83,7 +85,7 @@ class MaxPool2d(Op):
             inside = unfold_array(inside, windows, fill=False).reshape(kh * kw, -1)
             first = np.where(out == -np.inf, inside.argmax(axis=0), first)
         ctx.first = first
-        out = out.reshape((n, channels) + windows.output_size(height, width))
+        out = out.reshape((n, channels) + out_size)
         return out if input.ndim == 4 else out[0]
 
     @staticmethod
