@@ -299,6 +299,9 @@ def test_register_buffer_errors():
         model.register_buffer("grad_buffer", Tensor.ones(2, requires_grad=True))
     model.register_buffer("count", np.array(1))  # registering again replaces it, as PyTorch
     assert model.count.item() == 1
+    model.count = np.array(2)
+    with pytest.raises(TypeError, match="WithBuffers: buffer 'count' holds a ndarray; assign a Tensor"):
+        model.state_dict()
 
 
 def test_load_state_dict_reads_pytorch_tensors_that_require_grad():

@@ -13,7 +13,7 @@ from typing import Any
 from .._checks import positive_int
 from ..random import RngLike, as_generator
 from ..tensor import Tensor
-from . import functional as F  # noqa: N812  (PyTorch's name for it)
+from . import functional as F
 from .module import Module
 
 

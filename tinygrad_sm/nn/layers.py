@@ -16,7 +16,7 @@ from .._checks import number_in_range, positive_int
 from ..random import RngLike, as_generator
 from ..shapes import accepts_pytorch_spellings
 from ..tensor import Tensor
-from . import functional as F  # noqa: N812  (PyTorch's name for it)
+from . import functional as F
 from .module import Module
 
 

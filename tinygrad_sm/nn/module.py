@@ -126,11 +126,18 @@ class Module:
     def _own_buffers(self, persistent_only: bool) -> list[tuple[str, Tensor]]:
         """This module's buffers that are not None, in registration order."""
         registered: dict[str, bool] = vars(self).get("_buffer_names", {})
-        return [
-            (name, getattr(self, name))
-            for name, persistent in registered.items()
-            if getattr(self, name, None) is not None and (persistent or not persistent_only)
-        ]
+        buffers = []
+        for name, persistent in registered.items():
+            value = getattr(self, name, None)
+            if value is None or (persistent_only and not persistent):
+                continue
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}: buffer {name!r} holds a {type(value).__name__}; "
+                    "assign a Tensor (or None) to a buffer"
+                )
+            buffers.append((name, value))
+        return buffers
 
     def register_buffer(self, name: str, array: Any, persistent: bool = True) -> None:
         """Keep ``array`` as ``self.<name>``, a Tensor with ``requires_grad=False``, saved by

@@ -18,7 +18,7 @@ import numpy as np
 from .._checks import number_in_range, positive_int
 from ..random import RngLike, as_generator
 from ..tensor import Tensor
-from . import functional as F  # noqa: N812  (PyTorch's name for it)
+from . import functional as F
 from .layers import Linear
 from .module import Module
 

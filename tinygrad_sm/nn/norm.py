@@ -13,7 +13,7 @@ import numpy as np
 
 from .._checks import number_in_range, positive_int
 from ..tensor import Tensor, get_default_dtype
-from . import functional as F  # noqa: N812  (PyTorch's name for it)
+from . import functional as F
 from .module import Module
 
 
