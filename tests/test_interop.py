@@ -86,6 +86,14 @@ def test_numpy_from_dlpack_shares_the_tensors_memory():
     assert t.data[0] == 9.0
 
 
+def test_dlpack_copy_true_is_a_copy():
+    t = Tensor(np.arange(3.0))
+    copied = torch.from_dlpack(t, copy=True)
+    copied[0] = 5.0
+    assert t.data[0] == 0.0
+    assert not np.shares_memory(np.from_dlpack(t, copy=True), t.data)
+
+
 def test_dlpack_device_is_the_cpu():
     assert Tensor([1.0]).__dlpack_device__() == (1, 0)  # (kDLCPU, device 0)
 
