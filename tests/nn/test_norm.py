@@ -93,7 +93,13 @@ def test_batch_norm_errors_change_no_state():
         nn.BatchNorm1d(3)(Tensor(random(2, 3, 4, 4)))
     with pytest.raises(ValueError, match=r"input has 4 channels \(axis 1 of shape \(2, 4, 2, 2\)\) but num_features=3"):
         layer(Tensor(random(2, 4, 2, 2)))
-    assert layer.num_batches_tracked.item() == 0
+    with pytest.raises(
+        ValueError, match=r"BatchNorm2d: expected more than 1 value per channel when training, got input of shape \(1, 3, 1, 1\)"
+    ):
+        layer(Tensor(random(1, 3, 1, 1)))
+    assert layer.num_batches_tracked.item() == 0  # (PyTorch counts the failed batch; nothing changes here)
+    layer.eval()
+    assert layer(Tensor(random(1, 3, 1, 1))).shape == (1, 3, 1, 1)  # running statistics: one value is fine
     with pytest.raises(ValueError, match="BatchNorm1d: invalid momentum 2"):
         nn.BatchNorm1d(3, momentum=2)
     with pytest.raises(ValueError, match="num_features must be a positive integer"):
@@ -128,6 +134,8 @@ def test_layer_norm_parameters_and_errors():
         layer.normalized_shape == (4,) and layer.weight.numpy().tolist() == [1.0] * 4 and layer.bias.numpy().tolist() == [0.0] * 4
     )
     assert nn.LayerNorm(4, bias=False).bias is None and nn.LayerNorm(4, elementwise_affine=False).state_dict() == {}
+    for built in (nn.LayerNorm(4, rng=0), nn.BatchNorm1d(4, rng=np.random.default_rng(0))):  # rng= taken; nothing drawn
+        assert all(np.array_equal(v, type(built)(4).state_dict()[k]) for k, v in built.state_dict().items())
     with pytest.raises(ValueError, match="LayerNorm: every size of normalized_shape must be a positive integer"):
         nn.LayerNorm((3, 0))
     with pytest.raises(ValueError):  # the op names the shapes

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._checks import number_in_range, positive_int
+from ..random import RngLike, as_generator
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from .module import Module
@@ -27,6 +28,8 @@ class _BatchNorm(Module):
     m = ``momentum``, or m = 1 / num_batches_tracked (the cumulative average) when ``momentum``
     is None. Parameters ``weight`` γ (ones) and ``bias`` β (zeros) when ``affine``. Without
     ``track_running_stats`` there are no buffers and batch statistics are used in eval() too.
+    ``rng`` is taken like every layer that initialises parameters; these start as constants, so
+    nothing is drawn from it.
     """
 
     #: the input ranks this layer accepts (BatchNorm1d: (N, C) or (N, C, L); BatchNorm2d: 4-d)
@@ -39,8 +42,10 @@ class _BatchNorm(Module):
         momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
+        rng: RngLike = None,
     ):
         name = type(self).__name__
+        as_generator(rng)  # a bad rng= is refused as everywhere else
         self.num_features = positive_int(f"{name}: num_features", num_features)
         number_in_range(name, "eps", eps, 0.0)
         if momentum is not None:
@@ -75,6 +80,11 @@ class _BatchNorm(Module):
             raise ValueError(
                 f"{name}: input has {input.shape[1]} channels (axis 1 of shape {input.shape}) "
                 f"but num_features={self.num_features}"
+            )
+        if (self.training or not self.track_running_stats) and input.size == input.shape[1]:
+            raise ValueError(
+                f"{name}: expected more than 1 value per channel when training, got input of "
+                f"shape {input.shape}"
             )
 
     def forward(self, input: Tensor) -> Tensor:
@@ -121,7 +131,8 @@ class LayerNorm(Module):
     ``len(normalized_shape)`` axes, which must equal ``normalized_shape``.
 
     Parameters, as PyTorch: ``weight`` γ (ones) and ``bias`` β (zeros) of shape
-    ``normalized_shape`` when ``elementwise_affine`` (``bias=False``: no β).
+    ``normalized_shape`` when ``elementwise_affine`` (``bias=False``: no β). ``rng`` is taken like
+    every layer that initialises parameters; these start as constants, so nothing is drawn from it.
     """
 
     def __init__(
@@ -130,7 +141,9 @@ class LayerNorm(Module):
         eps: float = 1e-5,
         elementwise_affine: bool = True,
         bias: bool = True,
+        rng: RngLike = None,
     ):
+        as_generator(rng)  # a bad rng= is refused as everywhere else
         shape = (
             (normalized_shape,)
             if isinstance(normalized_shape, numbers.Integral)
