@@ -604,6 +604,13 @@ def test_repeat_second_derivatives(shape, repeats):
     check_second_derivatives(cube(lambda t: t.repeat(*repeats)), random_array(13, shape))
 
 
+@pytest.mark.parametrize("repeats", [(1, 1), (1, 1, 1), (2, 1)])
+def test_repeat_output_owns_writable_memory(repeats):
+    array = random_array(14, (2, 3))
+    out = Tensor.from_numpy(array).repeat(*repeats).data
+    assert out.flags.writeable and not np.shares_memory(out, array)  # as PyTorch: repeat always copies
+
+
 def test_repeat_errors():
     x = Tensor(X, requires_grad=True)
     with pytest.raises(

@@ -518,8 +518,11 @@ class Repeat(Op):
         ctx.input_shape = a.shape
         ctx.tiles = tuple(itertools.chain.from_iterable(zip(repeats, shape)))
         ctx.copy_axes = tuple(2 * i for i, r in enumerate(repeats) if r != 1)
+        out_shape = [r * n for r, n in zip(repeats, shape)]
+        if not ctx.copy_axes:  # (every count 1: a copy of its own, never a view, as PyTorch)
+            return a.reshape(out_shape).copy()
         single = a.reshape(tuple(itertools.chain.from_iterable((1, n) for n in shape)))
-        return np.broadcast_to(single, ctx.tiles).reshape([r * n for r, n in zip(repeats, shape)])
+        return np.broadcast_to(single, ctx.tiles).reshape(out_shape)  # (the one copy)
 
     @staticmethod
     def backward(ctx, grad):
