@@ -263,3 +263,27 @@ def test_losses_are_registered_ops_and_tensor_methods():
         assert name in tinygrad_sm.ops()
         assert getattr(F, name) is getattr(Tensor, name)
     assert type(Tensor(np.zeros(2), requires_grad=True).mse_loss(np.ones(2)).grad_fn).__name__ == "MSELoss"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("loss", ["bce", "bce-pos_weight", "nll", "mse"])
+def test_infinite_and_nan_input_give_torchs_values_and_gradients(loss):
+    if loss.startswith("bce"):
+        x = np.array([np.inf, -np.inf, np.nan, 1e38, -1e38, 0.0, np.inf, -np.inf])
+        t = np.array([0.0, 0.0, 0.5, 1.0, 0.0, 1.0, 1.0, 1.0])
+        options = {"pos_weight": np.full(8, 2.0)} if "pos_weight" in loss else {}
+        torch_options = {k: torch.tensor(v) for k, v in options.items()}
+        both = (True, True)
+        ours = ours_run(lambda a, b: a.binary_cross_entropy_with_logits(b, reduction="none", **options), x, t, requires_grad=both)
+        theirs = torch_run(
+            lambda a, b: TF.binary_cross_entropy_with_logits(a, b, reduction="none", **torch_options), x, t, requires_grad=both
+        )
+    else:
+        x = np.array([[np.inf, 0.0, -np.inf], [np.nan, 1.0, 2.0]])
+        if loss == "nll":
+            ours = ours_run(lambda a: a.nll_loss([0, 2], reduction="none"), x)
+            theirs = torch_run(lambda a: TF.nll_loss(a, torch.tensor([0, 2]), reduction="none"), x)
+        else:
+            ours = ours_run(lambda a: a.mse_loss(np.zeros((2, 3)), reduction="none"), x)
+            theirs = torch_run(lambda a: TF.mse_loss(a, torch.zeros(2, 3, dtype=torch.float64), reduction="none"), x)
+    assert_same(ours, theirs)
