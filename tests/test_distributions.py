@@ -150,6 +150,17 @@ def test_sampling_follows_rng_and_takes_an_int_shape():
     np.testing.assert_array_equal(first, d.sample((10,)).numpy())
 
 
+@pytest.mark.parametrize("by", ["probs", "logits"])
+def test_a_first_use_inside_no_grad_keeps_the_other_parameterisation_differentiable(by):
+    param = Tensor(positive_array(16, (2, 3)), requires_grad=True)
+    d = Categorical(**{by: param})
+    with tinygrad_sm.no_grad():
+        d.sample((4,), rng=0)
+        d.logits  # noqa: B018  (computed here first)
+    d.entropy().sum().backward()
+    assert param.grad is not None and np.abs(param.grad.numpy()).sum() > 0
+
+
 # ----- bad input -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("make", "error", "message"),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
+from .grad_mode import enable_grad
 from .random import RngLike, as_generator
 from .tensor import Tensor, get_default_dtype
 
@@ -85,17 +86,21 @@ class Categorical:
         self.event_shape: tuple[int, ...] = ()
         self.num_categories = shape[-1]
 
-    # the other parameterisation, computed when first asked for (an attribute from then on)
+    # the other parameterisation, computed when first asked for (an attribute from then on),
+    # always with its graph, as PyTorch's lazy_property: a first use inside no_grad() (sampling)
+    # must not leave a later log_prob or entropy without gradients
     @cached_property
     def probs(self) -> Tensor:
         """p = softmax(logits) along the last axis."""
-        return self.logits.softmax(axis=-1)
+        with enable_grad():
+            return self.logits.softmax(axis=-1)
 
     @cached_property
     def logits(self) -> Tensor:
         """log p, with p clipped to [ε, 1 − ε] (PyTorch's ``probs_to_logits``)."""
         eps = float(np.finfo(self.probs.dtype).eps)
-        return self.probs.clip(eps, 1 - eps).log()
+        with enable_grad():
+            return self.probs.clip(eps, 1 - eps).log()
 
     def sample(self, sample_shape: int | tuple[int, ...] = (), rng: RngLike = None) -> Tensor:
         """Draws of shape ``sample_shape + batch_shape`` (int64, no gradient), by inverting each
