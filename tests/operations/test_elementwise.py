@@ -444,6 +444,8 @@ def test_pow_gradients_at_zero_base_and_exponent_match_pytorch(base, exponent, u
 ACTIVATIONS = {
     "leaky_relu": (lambda x: x.leaky_relu(0.1), lambda torch, x: torch.nn.functional.leaky_relu(x, 0.1), [0.0]),
     "leaky_relu default": (lambda x: x.leaky_relu(), lambda torch, x: torch.nn.functional.leaky_relu(x), [0.0]),
+    "elu": (lambda x: x.elu(), lambda torch, x: torch.nn.functional.elu(x), [0.0]),
+    "elu alpha": (lambda x: x.elu(alpha=0.3), lambda torch, x: torch.nn.functional.elu(x, alpha=0.3), [0.0]),
     "gelu": (lambda x: x.gelu(), lambda torch, x: torch.nn.functional.gelu(x), "any"),
     "gelu tanh": (lambda x: x.gelu(approximate="tanh"), lambda torch, x: torch.nn.functional.gelu(x, approximate="tanh"), "any"),
     "erf": (lambda x: x.erf(), lambda torch, x: torch.erf(x), "any"),
@@ -518,9 +520,9 @@ def test_activation_keeps_float32(name):
 def test_activations_are_registered_with_functional_names():
     from tinygrad_sm.nn import functional as F
 
-    assert {"leaky_relu", "gelu", "erf", "silu", "softplus", "log1p", "maximum", "minimum"} <= set(tinygrad_sm.ops())
+    assert {"leaky_relu", "elu", "gelu", "erf", "silu", "softplus", "log1p", "maximum", "minimum"} <= set(tinygrad_sm.ops())
     assert F.leaky_relu is Tensor.leaky_relu and F.gelu is Tensor.gelu and F.silu is Tensor.silu
-    assert F.softplus is Tensor.softplus and F.log1p is Tensor.log1p
+    assert F.softplus is Tensor.softplus and F.log1p is Tensor.log1p and F.elu is Tensor.elu
     assert F.maximum is Tensor.maximum and F.minimum is Tensor.minimum
     x = Tensor([-1.0, 2.0])
     np.testing.assert_array_equal(F.leaky_relu(x, negative_slope=0.5).data, [-0.5, 2.0])
@@ -624,6 +626,7 @@ def test_leaky_relu_derivative_at_zero_and_nan_is_the_slope_as_pytorch():
         (lambda x: x.gelu(approximate=None), ValueError, "gelu: approximate must be 'none' or 'tanh', got None"),
         (lambda x: x.leaky_relu(negative_slope="0.1"), TypeError, "leaky_relu: negative_slope must be a number, got '0.1'"),
         (lambda x: x.softplus(beta=None), TypeError, "softplus: beta must be a number, got None"),
+        (lambda x: x.elu(alpha="1"), TypeError, "elu: alpha must be a number, got '1'"),
         (lambda x: x.softplus(threshold="20"), TypeError, "softplus: threshold must be a number, got '20'"),
         (lambda x: tinygrad_sm.maximum(x, "a"), TypeError, "maximum: unsupported operand of type str"),
         (lambda x: tinygrad_sm.minimum(None, x), TypeError, "minimum: unsupported operand of type NoneType"),

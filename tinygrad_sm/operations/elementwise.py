@@ -1,5 +1,5 @@
 """Elementwise ops: arithmetic with NumPy broadcasting, and the usual unary functions
-(activations included: relu, leaky_relu, gelu, silu, softplus; and erf, which gelu is made of).
+(activations included: relu, leaky_relu, elu, gelu, silu, softplus; and erf, which gelu is made of).
 
 Each backward returns the gradient for each input *before* broadcasting is
 undone: the engine sums it back to the input's shape (``shapes.unbroadcast``),
@@ -350,6 +350,33 @@ class LeakyReLU(Op):
         return where(ctx.positive, grad, grad * ctx.negative_slope), None
 
 
+@register_op("elu")
+class ELU(Op):
+    """z = a where a > 0, α(eᵃ − 1) elsewhere;  ∂z/∂a = 1 where a > 0, α·eᵃ elsewhere (α at a = 0).
+
+    At a = nan the gradient is nan, as PyTorch's vectorised kernel gives (its scalar loop, used for
+    the last few elements of a tensor, passes g there instead).
+    """
+
+    rule = "g where a > 0, g·α·eᵃ elsewhere"
+
+    @staticmethod
+    def forward(ctx, a, alpha=1.0):
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float):
+            raise TypeError(f"elu: alpha must be a number, got {alpha!r:.60}")
+        ctx.save_for_backward(a)
+        ctx.alpha = alpha
+        ctx.positive = a > 0
+        return np.where(ctx.positive, a, alpha * np.expm1(np.minimum(a, 0)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        # (eᵃ of the negative part only: e¹⁰⁰⁰ = inf would make the second derivative 0·inf)
+        negative_exp = exp(where(ctx.positive, 0, a))
+        return where(ctx.positive, grad, grad * (ctx.alpha * negative_exp)), None
+
+
 # ----- erf, and the activations made of smooth functions -------------------------------------
 # Under backward(create_graph=True) a value cached by forward (Φ, σ, tanh) would come back as a
 # constant, so those rules recompute it from their input on the graph; a plain backward reuses
@@ -535,11 +562,12 @@ class Softplus(Op):
                 raise TypeError(f"softplus: {name} must be a number, got {value!r:.60}")
         ctx.save_for_backward(a)
         ctx.beta = beta
-        scaled = a * beta
+        scaled = a * beta if beta != 1 else a
         ctx.linear = scaled > threshold
         e = np.exp(-np.abs(scaled))
         ctx.sigmoid = np.where(scaled >= 0, 1 / (1 + e), e / (1 + e))
-        return np.where(ctx.linear, a, (np.maximum(scaled, 0) + np.log1p(e)) / beta)
+        smooth = np.maximum(scaled, 0) + np.log1p(e)
+        return np.where(ctx.linear, a, smooth / beta if beta != 1 else smooth)
 
     @staticmethod
     def backward(ctx, grad):
@@ -592,8 +620,19 @@ class _Extremum(Op):
     a = b it is split evenly, and where either is nan (so is z) both get all of it, as PyTorch."""
 
     @staticmethod
+    def record(ctx, a, b, a_loses, b_loses) -> None:
+        """Keep where each operand gets the gradient (not where it loses: nan included) and the
+        ties, if there are any (a float input rarely has one, and g then needs no halving)."""
+        tie = np.equal(a, b)
+        ctx.tie = tie if tie.any() else None
+        if ctx.needs_input_grad[0]:
+            ctx.a_gets = ~a_loses
+        if ctx.needs_input_grad[1]:
+            ctx.b_gets = ~b_loses
+
+    @staticmethod
     def backward(ctx, grad):
-        share = where(ctx.tie, grad * 0.5, grad)
+        share = grad if ctx.tie is None else where(ctx.tie, grad * 0.5, grad)
         grad_a = where(ctx.a_gets, share, 0) if ctx.needs_input_grad[0] else None
         grad_b = where(ctx.b_gets, share, 0) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
@@ -609,7 +648,7 @@ class Maximum(_Extremum):
     @staticmethod
     def forward(ctx, a, b):
         a, b = as_operand(a, "maximum"), as_operand(b, "maximum")
-        ctx.tie, ctx.a_gets, ctx.b_gets = np.equal(a, b), ~np.less(a, b), ~np.greater(a, b)
+        Maximum.record(ctx, a, b, a_loses=np.less(a, b), b_loses=np.greater(a, b))
         return np.maximum(a, b)
 
 
@@ -623,7 +662,7 @@ class Minimum(_Extremum):
     @staticmethod
     def forward(ctx, a, b):
         a, b = as_operand(a, "minimum"), as_operand(b, "minimum")
-        ctx.tie, ctx.a_gets, ctx.b_gets = np.equal(a, b), ~np.greater(a, b), ~np.less(a, b)
+        Minimum.record(ctx, a, b, a_loses=np.greater(a, b), b_loses=np.less(a, b))
         return np.minimum(a, b)
 
 
