@@ -33,14 +33,6 @@ log1p = Tensor.log1p
 maximum = Tensor.maximum
 minimum = Tensor.minimum
 where = _selection.where
-leaky_relu = Tensor.leaky_relu
-gelu = Tensor.gelu
-silu = Tensor.silu
-softplus = Tensor.softplus
-log1p = Tensor.log1p
-maximum = Tensor.maximum
-minimum = Tensor.minimum
-where = _selection.where
 
 # ----- the softmax family and the losses ----------------------------------------------------
 softmax = Tensor.softmax
