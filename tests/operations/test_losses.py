@@ -136,6 +136,8 @@ def test_nll_loss_bad_input_errors():
         x.nll_loss(np.zeros((2, 4), np.int64), reduction="avg")
     with pytest.raises(ValueError, match="nll_loss: input must have shape"):
         Tensor(1.0).nll_loss(0)
+    with pytest.raises(TypeError, match="nll_loss: input must be floating point, got int64"):
+        Tensor([[1, 2]]).nll_loss([0])
     with pytest.raises(RuntimeError, match="nll_loss: weight requires grad"):
         Tensor(np.zeros((2, 3)), requires_grad=True).nll_loss([0, 1], weight=Tensor(np.ones(3), requires_grad=True))
 

@@ -40,6 +40,8 @@ class NLLLoss(Op):
             raise ValueError(
                 "nll_loss: input must have shape (N, C), (C,) or (N, C, d1, ..., dK), got ()"
             )
+        if x.dtype.kind != "f":
+            raise TypeError(f"nll_loss: input must be floating point, got {x.dtype}")
         classes = x.shape[1] if x.ndim > 1 else x.shape[0]
         y = _class_indices(target, x.shape, ignore_index, classes)
         kept = y != ignore_index
