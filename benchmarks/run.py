@@ -438,7 +438,7 @@ def format_table(results: dict, checks: dict, memory: dict, names: list[str], he
     lines += ["", "targets (tinygrad_sm)"]
     for t in targets:
         status = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
-        lines.append(f"  [{status}] {t['target']:<58} {t['measured']}")
+        lines.append(f"  [{status}] {t['target']:<62} {t['measured']}")
     return "\n".join(lines), targets
 
 
