@@ -1,4 +1,4 @@
-"""Selection (tinygrad_sm/operations/selection.py): where, whose gradient goes to the chosen side only."""
+"""Selection (tinygrad_sm/operations/selection.py): where and masked_fill, whose gradients go to the chosen side only."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def test_where_errors():
 
 
 # ----- masked_fill ----------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (∞·0 in the unselected branch)
 def test_masked_fill_values_and_gradient():
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     mask = np.array([True, False, True])

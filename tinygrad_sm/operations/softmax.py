@@ -66,10 +66,10 @@ def _check_mask(mask: Any, z: np.ndarray, op: str) -> np.ndarray:
 
 
 def _masked_shift(z: np.ndarray, mask: np.ndarray, axes: tuple[int, ...]):
-    """z minus the max of its kept entries, −inf where masked, and where rows keep nothing.
+    """(z − the max of the row's kept entries, with −inf where masked;  the rows that keep nothing).
 
-    A row that keeps nothing is shifted by 0 (it is all −inf); a row whose kept entries are all
-    −inf is nan, as PyTorch's masked_fill(−inf) then softmax would give.
+    A row that keeps nothing is shifted by 0 (it stays all −inf); a row whose kept entries are
+    all −inf becomes nan, as PyTorch's masked_fill(−inf) then softmax gives.
     """
     kept = np.where(mask, z, -np.inf)
     empty = ~mask.any(axis=axes, keepdims=True)
