@@ -283,20 +283,26 @@ def conv2d_backward(
     return grad_x, grad_weight, grad_bias
 
 
-def max_pool2d_forward(x: np.ndarray, k: int):
-    """Non-overlapping k×k windows (stride k) gathered on a last axis; the max and where its first occurrence is."""
-    n, c, h, w = x.shape
-    windows = x.reshape(n, c, h // k, k, w // k, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // k, w // k, k * k)
-    first = windows.argmax(axis=-1)[..., None]  # argmax returns the first max: PyTorch's tie rule
-    return np.take_along_axis(windows, first, axis=-1)[..., 0], first
+def max_pool2d_forward(x: np.ndarray, k: int) -> np.ndarray:
+    """The max of each k×k window (stride k; H and W multiples of k) over the k² strided views of x (no copies)."""
+    views = [x[:, :, i::k, j::k] for i in range(k) for j in range(k)]
+    out = np.maximum(views[0], views[1])
+    for view in views[2:]:
+        np.maximum(out, view, out=out)
+    return out
 
 
-def max_pool2d_backward(grad: np.ndarray, first: np.ndarray, x_shape: tuple, k: int) -> np.ndarray:
-    """Each window's gradient goes to its first max, the other entries get 0."""
-    n, c, h, w = x_shape
-    windows = np.zeros((n, c, h // k, w // k, k * k), dtype=grad.dtype)
-    np.put_along_axis(windows, first, grad[..., None], axis=-1)
-    return windows.reshape(n, c, h // k, w // k, k, k).transpose(0, 1, 2, 4, 3, 5).reshape(x_shape)
+def max_pool2d_backward(grad: np.ndarray, x: np.ndarray, out: np.ndarray, k: int) -> np.ndarray:
+    """Each window's gradient goes to its first max in row-major order (PyTorch's tie rule), 0 to the others."""
+    grad_x = np.empty_like(x)
+    free = np.ones(out.shape, dtype=bool)  # the windows whose first max is still to come
+    for i in range(k):
+        for j in range(k):
+            first = x[:, :, i::k, j::k] == out
+            first &= free
+            free ^= first
+            np.multiply(grad, first, out=grad_x[:, :, i::k, j::k])
+    return grad_x
 
 
 def layer_norm_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5):
@@ -400,7 +406,7 @@ class NumpyCNN:
         np.maximum(h1, 0, out=h1)
         h2, cols2 = conv2d_forward(h1, p["2.weight"], p["2.bias"], 1)
         np.maximum(h2, 0, out=h2)
-        pooled, first = max_pool2d_forward(h2, 2)
+        pooled = max_pool2d_forward(h2, 2)
         flat = pooled.reshape(len(x), -1)
         h3 = flat @ p["6.weight"].T
         h3 += p["6.bias"]
@@ -413,7 +419,7 @@ class NumpyCNN:
         grad = grad @ p["8.weight"]
         grad *= h3 > 0
         grads["6.weight"], grads["6.bias"] = grad.T @ flat, grad.sum(axis=0)
-        grad = max_pool2d_backward((grad @ p["6.weight"]).reshape(pooled.shape), first, h2.shape, 2)
+        grad = max_pool2d_backward((grad @ p["6.weight"]).reshape(pooled.shape), h2, pooled, 2)
         grad *= h2 > 0
         grad, grads["2.weight"], grads["2.bias"] = conv2d_backward(grad, cols2, p["2.weight"], h1.shape, 1)
         grad *= h1 > 0
@@ -533,8 +539,7 @@ def numpy_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
         x, g, k = a["x"], a["g"], spec["kernel"]
 
         def run():
-            _, first = max_pool2d_forward(x, k)
-            return (max_pool2d_backward(g, first, x.shape, k),)
+            return (max_pool2d_backward(g, x, max_pool2d_forward(x, k), k),)
 
     elif kind == "layer_norm":
         x, weight, bias, g = a["x"], a["weight"], a["bias"], a["g"]
