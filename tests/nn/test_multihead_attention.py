@@ -63,6 +63,11 @@ def test_self_attention_one_projection_and_unbatched_input():
     assert output.shape == (L, E) and weights.shape == (HEADS, L, S)
 
 
+def test_without_biases_matches_pytorch():
+    ours, theirs = pair(bias=False, batch_first=True)
+    assert_matches_torch(ours, theirs, [random(N, L, E), random(N, S, E, seed=1), random(N, S, E, seed=2)], outputs=both_outputs)
+
+
 def masks():
     rng = np.random.default_rng(3)
     padding = np.array([[False, False, True, False], [False, True, True, False]])  # True = ignore that key
