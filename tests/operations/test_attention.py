@@ -150,6 +150,25 @@ def test_a_query_with_nothing_to_attend_to_gives_zeros_and_zero_gradients_as_pyt
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("options", list(MASKS.values())[1:], ids=list(MASKS.keys())[1:])
+@pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_inputs_give_what_pytorch_gives(options, special):
+    # a masked place is biased by -inf, not overwritten (as PyTorch): a NaN or +inf score there makes
+    # the row NaN in both libraries
+    q, k, v = qkv(SHAPES[1], seed=75)
+    k[0, 3, 1], q[1, 2, 0], v[1, 4, 1] = special, special, special
+    ours = tensors(q, k, v)
+    out = sdpa(*ours, **options)
+    theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    expected = torch_sdpa(*theirs, **torch_options(options))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+    out.sum().backward()
+    expected.sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
 def test_float32_matches_pytorch_and_stays_float32():
     arrays = [a.astype(np.float32) for a in qkv(((4, 2, 16, 8), (4, 2, 16, 8), (4, 2, 16, 8)), seed=80)]
     ours = [Tensor(a, requires_grad=True) for a in arrays]

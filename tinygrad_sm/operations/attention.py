@@ -4,10 +4,11 @@ For queries Q (..., L, E), keys K (..., S, E) and values V (..., S, Ev):
 
     S = scale·Q Kᵀ + M,   P = softmax(S) along the keys,   O = P V          (scale = 1/√E)
 
-where M is the mask: a float mask is added; a bool mask (True = may attend) and ``is_causal``
-(query i sees keys j ≤ i) put −∞ where attending is not allowed. A query that may attend to
-nothing (every key masked) gets a row of zeros in P, so its output and its gradients are zeros,
-never NaN, as in PyTorch 2.13. With ``dropout_p`` = p > 0, O = (P ⊙ D/(1 − p)) V for a random
+where M is the mask: a float mask itself, or for a bool mask (True = may attend) and
+``is_causal`` (query i sees keys j ≤ i) 0 where attending is allowed and −∞ elsewhere (added, as
+PyTorch does, so a NaN or +∞ score in a masked place still makes its row NaN). A query that may
+attend to nothing (every key masked) gets a row of zeros in P, so its output and its gradients are
+zeros, never NaN, as in PyTorch 2.13. With ``dropout_p`` = p > 0, O = (P ⊙ D/(1 − p)) V for a random
 keep-mask D (each weight kept with probability 1 − p).
 
 The backward goes through the softmax by its own rule (never a Jacobian), with P̃ = P ⊙ D/(1 − p):
@@ -64,35 +65,40 @@ def _check_inputs(query: Any, key: Any, value: Any) -> tuple[int, ...]:
         ) from None
 
 
-def _mask_parts(
-    attn_mask: Any, is_causal: bool, scores_shape: tuple[int, ...]
-) -> tuple[np.ndarray | None, Any]:
-    """(allowed, added): a bool array of where attending is allowed (or None: everywhere) and a
-    float mask to add to the scores (or None)."""
+def _bool_bias(
+    attn_mask: Any, is_causal: bool, scores_shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray | None:
+    """The scores' bias for a bool mask or ``is_causal``: 0 where attending is allowed, −∞ elsewhere
+    (added, as PyTorch does, so a NaN or +∞ score stays NaN there too); None for a float mask or
+    none. Checks the mask first."""
     length, keys = scores_shape[-2:]
     if is_causal:
         if attn_mask is not None:
             raise ValueError(
                 f"{_OP}: give either attn_mask or is_causal=True, not both (as PyTorch)"
             )
-        return np.tri(length, keys, dtype=bool), None  # top-left aligned: key j ≤ query i
-    if attn_mask is None:
-        return None, None
-    mask_shape, dtype = np.shape(attn_mask), np.asarray(attn_mask).dtype
-    if dtype.kind not in "bf":
-        raise TypeError(
-            f"{_OP}: attn_mask must be bool (True = attend) or float, got dtype {dtype}"
-        )
-    try:
-        fits = np.broadcast_shapes(mask_shape, scores_shape) == scores_shape
-    except ValueError:
-        fits = False
-    if not fits:
-        raise ValueError(
-            f"{_OP}: attn_mask of shape {mask_shape} cannot be broadcast to the attention "
-            f"scores' shape {scores_shape} (..., L, S)"
-        )
-    return (np.asarray(attn_mask), None) if dtype.kind == "b" else (None, attn_mask)
+        allowed = np.tri(length, keys, dtype=bool)  # top-left aligned: key j ≤ query i
+    elif attn_mask is None:
+        return None
+    else:
+        mask_shape, mask_dtype = np.shape(attn_mask), np.asarray(attn_mask).dtype
+        if mask_dtype.kind not in "bf":
+            raise TypeError(
+                f"{_OP}: attn_mask must be bool (True = attend) or float, got dtype {mask_dtype}"
+            )
+        try:
+            fits = np.broadcast_shapes(mask_shape, scores_shape) == scores_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"{_OP}: attn_mask of shape {mask_shape} cannot be broadcast to the attention "
+                f"scores' shape {scores_shape} (..., L, S)"
+            )
+        if mask_dtype.kind == "f":
+            return None
+        allowed = np.asarray(attn_mask)
+    return np.where(allowed, dtype.type(0), dtype.type(-np.inf))
 
 
 def _keep_scale(dropout_p: Any) -> float:
@@ -103,12 +109,9 @@ def _keep_scale(dropout_p: Any) -> float:
     return 0.0 if dropout_p == 1.0 else 1.0 / (1.0 - dropout_p)
 
 
-def _masked_softmax(scores: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, Any]:
-    """(P, empty): softmax of the scores along the keys with disallowed entries −∞ (overwrites
-    ``scores``); ``empty`` marks the query rows with nothing to attend to (P = 0 there), or is
-    None."""
-    if allowed is not None:
-        np.copyto(scores, -np.inf, where=~allowed)
+def _masked_softmax(scores: np.ndarray) -> tuple[np.ndarray, Any]:
+    """(P, empty): softmax of the scores along the keys (overwrites ``scores``); ``empty`` marks
+    the query rows whose scores are all −∞, which get P = 0 (or is None when there are none)."""
     top = scores.max(axis=-1, keepdims=True)
     empty = top == -np.inf
     if not empty.any():
@@ -126,10 +129,9 @@ def _masked_softmax(scores: np.ndarray, allowed: np.ndarray | None) -> tuple[np.
 def _recorded_weights(ctx, query: Tensor, key: Tensor, attn_mask: Any) -> Tensor:
     """P again, as a recorded function of the query, key and mask Tensors (for ``create_graph``)."""
     scores = (query * ctx.scale) @ key.swapaxes(-1, -2)
-    if ctx.added:
-        scores = scores + attn_mask
-    if ctx.allowed is not None:
-        scores = where(ctx.allowed, scores, -np.inf)
+    bias = attn_mask if ctx.bool_bias is None else ctx.bool_bias
+    if bias is not None:
+        scores = scores + bias
     if ctx.empty is None:
         return scores.softmax(axis=-1)
     # an empty row's scores become zeros before the softmax (which would give 0/0) and its
@@ -162,15 +164,15 @@ class ScaledDotProductAttention(Op):
     ):
         batch = _check_inputs(query, key, value)
         scores_shape = (*batch, query.shape[-2], key.shape[-2])
-        allowed, added = _mask_parts(attn_mask, is_causal, scores_shape)
+        ctx.bool_bias = _bool_bias(attn_mask, is_causal, scores_shape, query.dtype)
         keep_scale = _keep_scale(dropout_p)
         ctx.scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
-        ctx.allowed, ctx.added = allowed, added is not None
 
         scores = (query * query.dtype.type(ctx.scale)) @ key.swapaxes(-1, -2)
-        if added is not None:
-            scores = scores + added  # (a float64 mask promotes float32 scores, as elsewhere)
-        weights, ctx.empty = _masked_softmax(scores, allowed)
+        bias = attn_mask if ctx.bool_bias is None else ctx.bool_bias  # (M: either kind, or None)
+        if bias is not None:
+            scores = scores + bias  # (a float64 mask promotes float32 scores, as elsewhere)
+        weights, ctx.empty = _masked_softmax(scores)
         ctx.keep = None
         dropped = weights
         if dropout_p > 0.0:
