@@ -8,6 +8,10 @@ import os
 import sys
 from pathlib import Path
 
+# The PyTorch oracle runs tiny ops: with its default thread pool on a shared 2-core machine a
+# (4, 3) batch norm took ~140 ms instead of ~0.1 ms. torch reads this when it is first imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
