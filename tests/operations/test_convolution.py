@@ -219,6 +219,12 @@ def test_fold_checks_the_number_of_windows():
         F.fold(Tensor(np.zeros((1, 6, 4))), (3, 3), 2)
     with pytest.raises(ValueError, match="unfold: expected a 3-D .* or 4-D .* got a 2-D input"):
         F.unfold(Tensor(np.zeros((3, 3))), 2)
+    with pytest.raises(ValueError, match=re.escape("unfold: every axis but the batch axis must be non-empty")):
+        F.unfold(Tensor(np.zeros((1, 0, 3, 3))), 2)
+    with pytest.raises(ValueError, match=re.escape("fold: every axis but the batch axis must be non-empty")):
+        F.fold(Tensor(np.zeros((1, 0, 4))), (3, 3), 2)
+    assert F.unfold(Tensor(np.zeros((0, 2, 3, 3))), 2).shape == (0, 8, 4)
+    assert F.fold(Tensor(np.zeros((0, 8, 4))), (3, 3), 2).shape == (0, 2, 3, 3)
 
 
 # ----- what the ops are ---------------------------------------------------------------------------
@@ -291,6 +297,7 @@ BAD = [
     ),
     ((1, 4, 5, 5), (6, 4, 3), {}, "conv2d: weight must be 4-D (out_channels, in_channels / groups, kH, kW), got shape (6, 4, 3)"),
     ((1, 4, 5, 5), (6, 4, 3, 3), {"bias": np.zeros(5)}, "conv2d: bias must have shape (6,), got (5,)"),
+    ((1, 4, 5, 5), (0, 4, 3, 3), {}, "conv2d: weight must have at least one output channel, got shape (0, 4, 3, 3)"),
 ]
 
 

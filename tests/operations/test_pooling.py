@@ -140,6 +140,8 @@ BAD = [
     ((1, 1, 4, 4), 2, {"padding": -1}, "padding must be non-negative, got -1"),
     ((1, 1, 2, 2), 3, {}, "the kernel 3 x 3 (dilated: 3 x 3) is larger than the padded input 2 x 2"),
     ((1, 1, 4, 4), 2.0, {}, "TypeError: kernel_size must be an int or a tuple of 2 ints, got 2.0"),
+    ((0, 2, 2), 1, {}, "every axis but the batch axis must be non-empty, got an input of shape (0, 2, 2)"),
+    ((2, 1, 0, 2), 1, {}, "every axis but the batch axis must be non-empty, got an input of shape (2, 1, 0, 2)"),
 ]
 
 

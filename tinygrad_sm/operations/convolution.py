@@ -81,6 +81,14 @@ def check_kernel_fits(op: str, kernel, dilation, padding, size) -> None:
         )
 
 
+def check_not_empty(op: str, shape: tuple[int, ...], batched: bool) -> None:
+    """A ValueError naming ``op`` if an axis other than the batch axis has size 0 (as PyTorch)."""
+    if 0 in shape[1 if batched else 0 :]:
+        raise ValueError(
+            f"{op}: every axis but the batch axis must be non-empty, got an input of shape {shape}"
+        )
+
+
 def padded_array(x: np.ndarray, windows: Windows, fill: float = 0.0) -> np.ndarray:
     """``x`` (..., H, W) with ``fill`` around it as ``windows.padding`` says (``x`` itself when
     there is no padding)."""
@@ -201,6 +209,7 @@ class Unfold(Op):
                 "unfold: expected a 3-D (unbatched) or 4-D (batched) input, "
                 f"got a {input.ndim}-D input of shape {input.shape}"
             )
+        check_not_empty("unfold", input.shape, input.ndim == 4)
         ctx.input_shape = input.shape
         windows.check_fits("unfold", *input.shape[-2:])
         batched = input if input.ndim == 4 else input[None]
@@ -234,6 +243,7 @@ class Fold(Op):
                 "fold: expected a 2-D (unbatched) or 3-D (batched) input, "
                 f"got a {input.ndim}-D input of shape {input.shape}"
             )
+        check_not_empty("fold", input.shape, input.ndim == 3)
         window = windows.kernel[0] * windows.kernel[1]
         if input.shape[-2] % window:
             raise ValueError(
@@ -286,6 +296,10 @@ def _conv_arguments(op, input, weight, bias, stride, padding, dilation, groups, 
     if not _is_int(groups) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
     out_channels, channels = weight.shape[0], input.shape[-axes - 1]
+    if out_channels == 0:
+        raise ValueError(
+            f"{op}: weight must have at least one output channel, got shape {weight.shape}"
+        )
     if out_channels % groups:
         raise ValueError(
             f"{op}: out_channels (weight.shape[0] = {out_channels}) must be divisible by "

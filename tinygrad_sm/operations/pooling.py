@@ -15,7 +15,14 @@ import numpy as np
 from ..function import Op, register_op
 from ..tensor import Tensor
 from . import rule_helpers
-from .convolution import Windows, fold_windows, int_tuple, padded_array, unfold_array
+from .convolution import (
+    Windows,
+    check_not_empty,
+    fold_windows,
+    int_tuple,
+    padded_array,
+    unfold_array,
+)
 
 
 def _pool_arguments(op: str, input: np.ndarray, kernel_size, stride, padding) -> Windows:
@@ -30,6 +37,7 @@ def _pool_arguments(op: str, input: np.ndarray, kernel_size, stride, padding) ->
             f"{op}: expected a floating-point input, got dtype {input.dtype} "
             "(convert it with .astype(np.float32))"
         )
+    check_not_empty(op, input.shape, input.ndim == 4)
     kernel = int_tuple(kernel_size, 2, "kernel_size", op, 1)
     stride = kernel if stride is None else int_tuple(stride, 2, "stride", op, 1)
     pads = int_tuple(padding, 2, "padding", op, 0)
