@@ -28,14 +28,19 @@ from ..function import Op, register_op
 from ..tensor import Tensor
 
 
-def _normalize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any, Any]:
-    """(x̂, 1/σ, μ, σ²) over ``axes``, on an ndarray or a Tensor (then every step is recorded, which
-    is how a ``create_graph`` backward makes x̂ and 1/σ functions of x)."""
+def _statistics(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any]:
+    """(μ, σ², 1/√(σ² + ε)) over ``axes``, on an ndarray or a Tensor (then every step is recorded,
+    which is how a ``create_graph`` backward makes them functions of x)."""
     mean = x.mean(axis=axes, keepdims=True)
     centered = x - mean
     variance = (centered * centered).mean(axis=axes, keepdims=True)
-    inv_std = (variance + eps) ** -0.5
-    return centered * inv_std, inv_std, mean, variance
+    return mean, variance, (variance + eps) ** -0.5
+
+
+def _normalize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any]:
+    """(x̂, 1/σ) over ``axes``, on an ndarray or a Tensor."""
+    mean, _, inv_std = _statistics(x, axes, eps)
+    return (x - mean) * inv_std, inv_std
 
 
 def _normalization_grad(grad_xhat: Any, xhat: Any, inv_std: Any, axes: tuple[int, ...]) -> Any:
@@ -99,7 +104,7 @@ class LayerNorm(Op):
         ctx.axes = tuple(range(x.ndim - len(shape), x.ndim))  # the normalised axes
         ctx.leading_axes = tuple(range(x.ndim - len(shape)))  # the axes γ and β are broadcast along
         ctx.eps = eps
-        xhat, inv_std, _, _ = _normalize(x, ctx.axes, eps)
+        xhat, inv_std = _normalize(x, ctx.axes, eps)
         ctx.save_for_backward(x, weight, xhat, inv_std)
         out = xhat if weight is None else xhat * weight
         return out if bias is None else out + bias
@@ -108,7 +113,7 @@ class LayerNorm(Op):
     def backward(ctx, grad):
         x, weight, xhat, inv_std = ctx.saved_tensors
         if ctx.create_graph:  # x̂ and 1/σ must be recorded functions of x
-            xhat, inv_std, _, _ = _normalize(x, ctx.axes, ctx.eps)
+            xhat, inv_std = _normalize(x, ctx.axes, ctx.eps)
         needs = ctx.needs_input_grad
         grad_x = grad_weight = grad_bias = None
         if needs[0]:
@@ -189,11 +194,14 @@ class BatchNorm(Op):
     Training: x̂ = (x − μ)/√(σ² + ε) with the batch's mean and biased variance over every axis but
     the channels; the running buffers are updated in place, r ← (1 − m)·r + m·s, with the unbiased
     variance σ²·n/(n − 1) for running_var. Evaluation: x̂ = (x − running_mean)/√(running_var + ε).
+
+    As in PyTorch, y is computed as x·α + (β − μ·α) with α = γ/σ per channel, and γ, constant over
+    the normalised axes, comes out of the three-term rule: ∂x = (γ/σ)·(g − mean g − x̂·mean(g·x̂)).
+    (The same numbers; in this order even infinite weights give what PyTorch gives.)
     """
 
     rule = (
-        "training: ∂x = (1/σ)(ĝ − mean ĝ − x̂·mean(ĝ·x̂)), ĝ = g·γ;  eval: ∂x = g·γ/σ;  "
-        "∂γ = Σ g·x̂,  ∂β = Σ g"
+        "training: ∂x = (γ/σ)(g − mean g − x̂·mean(g·x̂));  eval: ∂x = g·γ/σ;  ∂γ = Σ g·x̂,  ∂β = Σ g"
     )
 
     @staticmethod
@@ -226,7 +234,7 @@ class BatchNorm(Op):
         ctx.channel_shape = (1, channels) + (1,) * (x.ndim - 2)  # γ, β and the statistics
         ctx.training, ctx.eps = bool(training), eps
         if training:
-            xhat, inv_std, mean, variance = _normalize(x, ctx.axes, eps)
+            mean, variance, inv_std = _statistics(x, ctx.axes, eps)
             if running_mean is not None:
                 n = x.size // channels
                 running_mean *= 1 - momentum
@@ -238,29 +246,29 @@ class BatchNorm(Op):
             mean = np.array(running_mean, dtype=x.dtype).reshape(ctx.channel_shape)
             variance = np.array(running_var, dtype=x.dtype).reshape(ctx.channel_shape)
             inv_std = (variance + eps) ** -0.5
-            xhat = (x - mean) * inv_std
-        gamma = None if weight is None else weight.reshape(ctx.channel_shape)
-        ctx.save_for_backward(x, weight, xhat, inv_std, mean)
-        out = xhat if gamma is None else xhat * gamma
-        return out if bias is None else out + bias.reshape(ctx.channel_shape)
+        ctx.save_for_backward(x, weight, mean, inv_std)
+        scale = inv_std if weight is None else weight.reshape(ctx.channel_shape) * inv_std  # α
+        shift = -mean * scale if bias is None else bias.reshape(ctx.channel_shape) - mean * scale
+        return x * scale + shift
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight, xhat, inv_std, mean = ctx.saved_tensors
-        if ctx.create_graph:  # x̂ (and in training 1/σ) must be recorded functions of x
-            if ctx.training:
-                xhat, inv_std, _, _ = _normalize(x, ctx.axes, ctx.eps)
-            else:
-                xhat = (x - mean) * inv_std
+        x, weight, mean, inv_std = ctx.saved_tensors
+        if ctx.create_graph and ctx.training:  # μ and 1/σ must be recorded functions of x
+            mean, _, inv_std = _statistics(x, ctx.axes, ctx.eps)
         needs = ctx.needs_input_grad
+        needs_weight = len(needs) > 3 and needs[3]
+        xhat = (x - mean) * inv_std if (needs[0] and ctx.training) or needs_weight else None
+        gamma = None if weight is None else weight.reshape(ctx.channel_shape)
         grad_x = grad_weight = grad_bias = None
         if needs[0]:
-            grad_xhat = grad if weight is None else grad * weight.reshape(ctx.channel_shape)
             if ctx.training:
-                grad_x = _normalization_grad(grad_xhat, xhat, inv_std, ctx.axes)
+                grad_x = _normalization_grad(grad, xhat, inv_std, ctx.axes)
             else:
-                grad_x = grad_xhat * inv_std
-        if len(needs) > 3 and needs[3]:
+                grad_x = grad * inv_std
+            if gamma is not None:
+                grad_x = grad_x * gamma
+        if needs_weight:
             grad_weight = (grad * xhat).sum(axis=ctx.axes)
         if len(needs) > 4 and needs[4]:
             grad_bias = grad.sum(axis=ctx.axes)
