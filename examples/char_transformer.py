@@ -22,10 +22,10 @@ Trained with AdamW, a cosine learning-rate schedule and gradient-norm clipping. 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 # Small matrices: one BLAS thread is faster than several (see train_classifier.py).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -38,6 +38,9 @@ from tinygrad_sm import Tensor, nn, optim
 from tinygrad_sm.data import names
 from tinygrad_sm.nn import functional as F
 from tinygrad_sm.optim.lr_scheduler import CosineAnnealingLR
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # (the one-line error parser of the MLP example)
+from train_classifier import OneLineErrorParser  # noqa: E402
 
 END = "."  # the start and end marker
 ALPHABET = END + "abcdefghijklmnopqrstuvwxyz"
@@ -131,7 +134,7 @@ def sample(model: CharTransformer, context: int, temperature: float, rng: np.ran
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train a character-level transformer on first names.")
+    parser = OneLineErrorParser(description="Train a character-level transformer on first names.")
     parser.add_argument("--steps", type=int, default=1000, help="optimisation steps (default: 1000)")
     parser.add_argument("--batch-size", type=int, default=64, help="names per step (default: 64)")
     parser.add_argument("--width", type=int, default=64, help="embedding width (default: 64)")

@@ -1,6 +1,6 @@
 """Teach a softmax policy to balance a pole: REINFORCE on CartPole, written in NumPy here.
 
-    python examples/reinforce.py                  # about a minute; ends "mean return over the last 100 episodes: ..."
+    python examples/reinforce.py                  # a few seconds; ends "mean return over the last 100 episodes: ..."
     python examples/reinforce.py --episodes 400 --seed 3
 
 The policy is a small MLP whose two outputs are the scores of "push left" and "push right";
@@ -26,20 +26,23 @@ return over 100 consecutive episodes reaches 195.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 # Tiny matrices: one BLAS thread is faster than several (see train_classifier.py).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
-from tinygrad_sm.distributions import Categorical
 
 import tinygrad_sm
 from tinygrad_sm import Tensor, nn, optim
+from tinygrad_sm.distributions import Categorical
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # (the one-line error parser of the MLP example)
+from train_classifier import OneLineErrorParser  # noqa: E402
 
 SOLVED = 195.0  # CartPole-v0's threshold: mean return over 100 consecutive episodes
 
@@ -120,7 +123,7 @@ def reinforce_loss(log_probs: list[Tensor], rewards: np.ndarray, gamma: float) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="REINFORCE with a softmax policy on CartPole.")
+    parser = OneLineErrorParser(description="REINFORCE with a softmax policy on CartPole.")
     parser.add_argument("--episodes", type=int, default=3000, help="at most this many training episodes (default: 3000)")
     parser.add_argument("--batch", type=int, default=20, help="episodes per policy update (default: 20)")
     parser.add_argument("--hidden", type=int, default=32, help="hidden units of the policy (default: 32)")

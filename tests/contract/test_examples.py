@@ -152,3 +152,59 @@ def test_softmax_regression_shows_agreement_and_overflow(tmp_path):
     accuracies = re.findall(r"test accuracy +(\d+\.\d\d)%", result.stdout)
     assert len(accuracies) == 2 and accuracies[0] == accuracies[1] and float(accuracies[0]) > 90
     assert "Warning" not in result.stderr
+
+
+# ----- the networks softmax lives in: a CNN, a character transformer, a softmax policy ---------
+def test_cnn_few_epochs_prints_epochs_and_final_accuracy(tmp_path):
+    result = run(ROOT / "examples" / "train_cnn.py", "--epochs", "2", "--channels", "8", "16", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    epoch_lines = [line for line in result.stdout.splitlines()
+                   if re.fullmatch(r"\s+\d+\s+\d+\.\d{4}\s+\d+\.\d\d%\s+\d+\.\d\d%\s+\d+\.\d", line)]
+    assert len(epoch_lines) == 2
+    assert final_accuracy(result.stdout) >= 85.0  # two epochs already give about 95%
+
+
+def test_cnn_bad_input_is_one_line(tmp_path):
+    result = run(ROOT / "examples" / "train_cnn.py", "--dataset", "mnist", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("train_cnn.py: error: --dataset mnist needs --data-dir")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_cnn_on_mnist_idx_files(tmp_path):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 64), ("t10k", 32)):
+        labels = rng.integers(0, 10, size=n)
+        images = rng.integers(0, 50, size=(n, 28, 28))
+        images[np.arange(n), 2 * labels, :] = 255
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    result = run(ROOT / "examples" / "train_cnn.py", "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1",
+                 "--channels", "4", "4", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("mnist: 64 training / 32 test images of 28x28 pixels, 10 classes")
+    final_accuracy(result.stdout)
+
+
+def test_char_transformer_beats_uniform_and_prints_samples_and_the_summary_line(tmp_path):
+    result = run(ROOT / "examples" / "char_transformer.py", "--steps", "40", "--blocks", "1", "--width", "32", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    match = re.fullmatch(r"validation loss: (\d+\.\d\d) nats/char \(bigram baseline: (\d+\.\d\d)\)", lines[-1])
+    assert match, lines[-1]
+    assert float(match.group(1)) < np.log(27)  # better than guessing uniformly among 27 characters
+    assert 2.2 < float(match.group(2)) < 2.5  # the count-based bigram model on this split
+    for temperature, line in zip(("0.5", "1.0"), lines[-3:-1]):
+        assert line.startswith(f"samples at temperature {temperature}: ")
+        samples = line.split(": ", 1)[1].split(", ")
+        assert len(samples) == 10 and all(re.fullmatch(r"[a-z]*", s) for s in samples)
+
+
+def test_reinforce_solves_cartpole_and_prints_the_random_baseline(tmp_path):
+    result = run(ROOT / "examples" / "reinforce.py", cwd=tmp_path)  # measured: solved after about 600 episodes, 1-2 s
+    assert result.returncode == 0, result.stderr
+    match = re.fullmatch(r"mean return over the last 100 episodes: (\d+\.\d) \(random policy: (\d+\.\d)\)",
+                         result.stdout.strip().splitlines()[-1])
+    assert match, result.stdout
+    assert float(match.group(1)) >= 195.0
+    assert 15.0 < float(match.group(2)) < 30.0
