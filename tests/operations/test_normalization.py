@@ -331,3 +331,53 @@ def test_batch_norm_errors_come_before_any_buffer_changes(shape, buffers, kwargs
 def test_batch_norm_buffers_that_require_grad_are_an_error():
     with pytest.raises(TypeError, match="batch_norm: running_mean and running_var are buffers"):
         F.batch_norm(Tensor(np.ones((2, 3))), Tensor(np.zeros(3), requires_grad=True), Tensor(np.ones(3)))
+
+
+# ----- numerically hostile input: PyTorch's values ---------------------------------------------------
+def with_specials(seed, shape):
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-2, 2, shape)
+    specials = rng.choice([np.inf, -np.inf, np.nan, 1e-30, 100.0, 0.0], shape)
+    return np.where(rng.random(shape) < 0.3, specials, values)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("hostile", ["input", "weight", "bias"])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_hostile_values_match_pytorch(training, hostile, seed):
+    arrays = {
+        "input": random_array(seed, (3, 2, 2)),
+        "weight": random_array(seed + 1, (2,)),
+        "bias": random_array(seed + 2, (2,)),
+    }
+    arrays[hostile] = with_specials(seed, arrays[hostile].shape)
+    mean, var = random_array(seed + 3, (2,)), random_array(seed + 4, (2,), 0.5, 2.0)
+    ours, theirs = our_tensors(*arrays.values()), torch_tensors(*arrays.values())
+    out = F.batch_norm(ours[0], mean.copy(), var.copy(), ours[1], ours[2], training=training)
+    expected = TF.batch_norm(theirs[0], torch.tensor(mean), torch.tensor(var), theirs[1], theirs[2], training=training)
+    upstream = random_array(seed, out.shape)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10)
+    out.backward(upstream)
+    expected.backward(torch.tensor(upstream))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("hostile", ["input", "bias"])
+def test_layer_norm_hostile_values_match_pytorch(hostile, seed):
+    # (an infinite *weight* is the one deviation: ∂x then mixes inf and nan where PyTorch's kernel,
+    # which sums ĝ·x and μ·Σĝ apart, gives nan; both are meaningless)
+    arrays = {"input": random_array(seed, (3, 4)), "weight": random_array(seed + 1, (4,)), "bias": random_array(seed + 2, (4,))}
+    arrays[hostile] = with_specials(seed, arrays[hostile].shape)
+    ours, theirs = our_tensors(*arrays.values()), torch_tensors(*arrays.values())
+    out = F.layer_norm(ours[0], 4, ours[1], ours[2])
+    expected = TF.layer_norm(theirs[0], (4,), theirs[1], theirs[2])
+    upstream = random_array(seed, out.shape)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10)
+    out.backward(upstream)
+    expected.backward(torch.tensor(upstream))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10)
