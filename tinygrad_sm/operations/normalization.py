@@ -28,19 +28,19 @@ from ..function import Op, register_op
 from ..tensor import Tensor
 
 
-def _statistics(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any]:
-    """(μ, σ², 1/√(σ² + ε)) over ``axes``, on an ndarray or a Tensor (then every step is recorded,
-    which is how a ``create_graph`` backward makes them functions of x)."""
+def _moments(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
+    """(μ, x − μ, σ²) over ``axes``, on an ndarray or a Tensor (then every step is recorded, which
+    is how a ``create_graph`` backward makes them functions of x)."""
     mean = x.mean(axis=axes, keepdims=True)
     centered = x - mean
-    variance = (centered * centered).mean(axis=axes, keepdims=True)
-    return mean, variance, (variance + eps) ** -0.5
+    return mean, centered, (centered * centered).mean(axis=axes, keepdims=True)
 
 
 def _normalize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any]:
-    """(x̂, 1/σ) over ``axes``, on an ndarray or a Tensor."""
-    mean, _, inv_std = _statistics(x, axes, eps)
-    return (x - mean) * inv_std, inv_std
+    """(x̂, 1/σ) over ``axes``, on an ndarray or a Tensor: x̂ = (x − μ)/σ, σ = √(σ² + ε)."""
+    _, centered, variance = _moments(x, axes)
+    inv_std = (variance + eps) ** -0.5
+    return centered * inv_std, inv_std
 
 
 def _normalization_grad(grad_xhat: Any, xhat: Any, inv_std: Any, axes: tuple[int, ...]) -> Any:
@@ -234,7 +234,8 @@ class BatchNorm(Op):
         ctx.channel_shape = (1, channels) + (1,) * (x.ndim - 2)  # γ, β and the statistics
         ctx.training, ctx.eps = bool(training), eps
         if training:
-            mean, variance, inv_std = _statistics(x, ctx.axes, eps)
+            mean, _, variance = _moments(x, ctx.axes)
+            inv_std = (variance + eps) ** -0.5
             if running_mean is not None:
                 n = x.size // channels
                 running_mean *= 1 - momentum
@@ -255,7 +256,8 @@ class BatchNorm(Op):
     def backward(ctx, grad):
         x, weight, mean, inv_std = ctx.saved_tensors
         if ctx.create_graph and ctx.training:  # μ and 1/σ must be recorded functions of x
-            mean, _, inv_std = _statistics(x, ctx.axes, ctx.eps)
+            mean, _, variance = _moments(x, ctx.axes)
+            inv_std = (variance + ctx.eps) ** -0.5
         needs = ctx.needs_input_grad
         needs_weight = len(needs) > 3 and needs[3]
         xhat = (x - mean) * inv_std if (needs[0] and ctx.training) or needs_weight else None
