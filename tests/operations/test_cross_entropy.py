@@ -520,3 +520,19 @@ def test_k_dim_probabilities_along_the_class_axis_warn_too():
     z = Tensor(random_array(16, (2, C, 5)))
     with pytest.warns(tinygrad_sm.SoftmaxTwiceWarning):
         z.softmax(axis=1).cross_entropy(np.zeros((2, 5), np.int64))
+
+
+def test_k_dim_hessian_vector_product_matches_torch():
+    torch = pytest.importorskip("torch")
+    z, t = k_dim_case("index", shape=(2, C, 3))
+    v = random_array(17, z.shape)
+    logits = Tensor(z, requires_grad=True)
+    (gradient,) = tinygrad_sm.grad(logits.cross_entropy(t, weight=WEIGHT, label_smoothing=0.2), logits, create_graph=True)
+    (hvp,) = tinygrad_sm.grad((gradient * v).sum(), logits)
+    torch_logits = torch.tensor(z, requires_grad=True)
+    torch_loss = torch.nn.functional.cross_entropy(
+        torch_logits, torch.tensor(t), weight=torch.tensor(WEIGHT), label_smoothing=0.2
+    )
+    (torch_gradient,) = torch.autograd.grad(torch_loss, torch_logits, create_graph=True)
+    (torch_hvp,) = torch.autograd.grad((torch_gradient * torch.tensor(v)).sum(), torch_logits)
+    np.testing.assert_allclose(hvp.data, torch_hvp.numpy(), rtol=1e-10, atol=1e-15)

@@ -289,3 +289,28 @@ def test_infinite_and_nan_input_give_torchs_values_and_gradients(loss):
             ours = ours_run(lambda a: a.mse_loss(np.zeros((2, 3)), reduction="none"), x)
             theirs = torch_run(lambda a: TF.mse_loss(a, torch.zeros(2, 3, dtype=torch.float64), reduction="none"), x)
     assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("loss", ["bce", "mse", "nll"])
+def test_hessian_vector_products_match_torch(loss):
+    x, t, v = random_array(20, (3, 4)), random_array(21, (3, 4), 0, 1), random_array(22, (3, 4))
+    pos_weight = np.array([0.5, 1.0, 2.0, 3.0])
+    y = np.array([0, 3, -100])
+    ours_fn = {
+        "bce": lambda a, b: a.binary_cross_entropy_with_logits(b, pos_weight=pos_weight),
+        "mse": lambda a, b: a.mse_loss(b, reduction="sum"),
+        "nll": lambda a, b: (a * b).nll_loss(y),
+    }[loss]
+    torch_fn = {
+        "bce": lambda a, b: TF.binary_cross_entropy_with_logits(a, b, pos_weight=torch.tensor(pos_weight)),
+        "mse": lambda a, b: TF.mse_loss(a, b, reduction="sum"),
+        "nll": lambda a, b: TF.nll_loss(a * b, torch.tensor(y)),
+    }[loss]
+    a, b = Tensor(x, requires_grad=True), Tensor(t, requires_grad=True)
+    grads = tinygrad_sm.grad(ours_fn(a, b), [a, b], create_graph=True)
+    hvp = tinygrad_sm.grad(sum((g * v).sum() for g in grads), [a, b])
+    ta, tb = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    torch_grads = torch.autograd.grad(torch_fn(ta, tb), [ta, tb], create_graph=True)
+    torch_hvp = torch.autograd.grad(sum((g * torch.tensor(v)).sum() for g in torch_grads), [ta, tb])
+    for ours, theirs in zip(hvp, torch_hvp):
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-14)
