@@ -104,6 +104,18 @@ def test_max_pool_nan_and_inf_as_torch():
     compare_with_torch("avg_pool2d", np.array([[[[1.0, inf], [-inf, nan]]]]), 2, 1, 1)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", POOLS)
+def test_an_infinite_upstream_gradient_reaches_only_its_window(name):
+    # max_pool2d selects (never multiplies by a 0/1 mask): the other pixels get 0, not inf·0 = nan
+    x = random_array(3, (1, 1, 4, 4))
+    t, p = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    g = np.array([[[[np.inf, 1.0], [-2.0, 0.5]]]])
+    POOLS[name][0](t, 2).backward(g)
+    POOLS[name][1](p, 2).backward(torch.tensor(g))
+    np.testing.assert_array_equal(t.grad.data, p.grad.numpy())
+
+
 def test_max_pool_padding_never_wins():
     x = Tensor(-np.ones((1, 1, 2, 2)), requires_grad=True)
     out = F.max_pool2d(x, 2, 1, 1)
