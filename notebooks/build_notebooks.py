@@ -1,6 +1,6 @@
 """Build the teaching notebooks from their sources in ``src/``, run them, and save them with their outputs.
 
-    python notebooks/build_notebooks.py                 # all four, then the student version of 04
+    python notebooks/build_notebooks.py                 # all of them, then the student version of 04
     python notebooks/build_notebooks.py 02 04           # only the notebooks whose names start so
 
 The source of ``notebooks/NAME.ipynb`` is ``notebooks/src/NAME.py``, a jupytext "percent" script:

@@ -79,7 +79,7 @@ def run(path: Path):
     return notebook
 
 
-def test_the_four_notebooks_are_there():
+def test_the_six_notebooks_are_there():
     assert [p.name for p in COMMITTED] == list(builder.NOTEBOOKS), "notebooks/*.ipynb and notebooks/src/*.py disagree"
     assert STUDENT.exists()
 
@@ -129,6 +129,8 @@ def test_committed_notebooks_carry_their_outputs():
     assert "image/png" in mime_types(read(NOTEBOOKS / "01_softmax_and_its_gradient.ipynb"))
     assert "image/svg+xml" in mime_types(read(NOTEBOOKS / "02_autograd_from_the_inside.ipynb"))
     assert {"image/png", "image/svg+xml"} <= mime_types(read(NOTEBOOKS / "03_train_a_classifier.ipynb"))
+    assert {"image/png", "image/svg+xml"} <= mime_types(read(NOTEBOOKS / "05_convolution.ipynb"))
+    assert "image/png" in mime_types(read(NOTEBOOKS / "06_attention_and_next_character.ipynb"))
     total = sum(path.stat().st_size for path in [*COMMITTED, STUDENT])
     assert total < MAX_TOTAL_BYTES, f"the notebooks take {total:,} bytes; keep them under {MAX_TOTAL_BYTES:,}"
 

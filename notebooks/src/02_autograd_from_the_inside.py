@@ -198,14 +198,16 @@ draw_graph(total, names={"u": u, "softplus(u)": out, "total": total})
 # `gradcheck` compares the backward rule with central differences
 # $\big(f(x + \varepsilon) - f(x - \varepsilon)\big)/2\varepsilon$, for every input element and every
 # output element, in float64. Use random inputs, not round numbers: many wrong rules happen to be right
-# at 0. `register_op` then makes the op a `Tensor` method, like the built-in ones.
+# at 0. `register_op` then makes the op a `Tensor` method, like the built-in ones. (The library has a
+# built-in `softplus` of its own, so ours is registered under another name, and the two agree.)
 
 # %%
 rng = np.random.default_rng(0)
 print("gradcheck:", tg.gradcheck(Softplus.apply, [Tensor(rng.normal(size=(4, 3)), requires_grad=True)]))
 
-tg.register_op("softplus", Softplus)
-print("as a method:", Tensor([-2.0, 0.0, 3.0]).softplus())
+tg.register_op("my_softplus", Softplus)
+print("as a method:", Tensor([-2.0, 0.0, 3.0]).my_softplus())
+print("built-in:   ", Tensor([-2.0, 0.0, 3.0]).softplus())
 
 
 # %% [markdown]
