@@ -90,7 +90,7 @@ CASES = {
     "ce smoothing string": (lambda: LOGITS.cross_entropy([0, 1, 2], label_smoothing="0.1"), ValueError,
                             "label_smoothing must be a number in [0, 1], got '0.1'"),
     "ce logits 3-d": (lambda: Tensor(np.zeros((2, 3, 4))).cross_entropy([0, 1]), ValueError,
-                      "cross_entropy: logits must have shape (N, C) or (C,), got (2, 3, 4)"),
+                      "cross_entropy: class-index target must have shape (2, 4) for logits of shape (2, 3, 4), got (2,)"),
     "ce integer logits": (lambda: Tensor([[1, 2]]).cross_entropy([0]), TypeError,
                           "cross_entropy: logits must be floating point, got int64"),
     "ce weight shape": (lambda: LOGITS.cross_entropy([0, 1, 2], weight=[1.0, 2.0]), ValueError,
