@@ -42,7 +42,8 @@ def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
     return normalize_axis(axis, z.ndim, op, z.shape)
 
 
-def _check_temperature(temperature: Any, op: str) -> None:
+def _check_temperature(temperature: Any, op: str) -> float:
+    """``temperature`` if it is a finite number > 0, else a ValueError naming ``op``."""
     if (
         isinstance(temperature, bool)
         or not isinstance(temperature, int | float)
@@ -50,6 +51,7 @@ def _check_temperature(temperature: Any, op: str) -> None:
         or temperature <= 0
     ):
         raise ValueError(f"{op}: temperature must be a finite number > 0, got {temperature!r:.60}")
+    return temperature
 
 
 def _check_mask(mask: Any, z: np.ndarray, op: str) -> np.ndarray:
@@ -87,29 +89,24 @@ class Softmax(Op):
     masked entry is dropped (it is a constant), so such a row's gradient is 0 too.
     """
 
-    rule = "p ⊙ (g − Σ g·p) / T"
+    rule = "p ⊙ (g − Σ g·p)"  # (divided by T when a temperature is given)
     mask = None  # (forward sets these on ctx only when they are given)
     temperature = 1.0
 
     @staticmethod
     def forward(ctx, z, axis=-1, *, mask=None, temperature=1.0):
         ctx.axes = _float_axes(z, axis, "softmax")
-        if mask is None and temperature == 1.0:  # the hot path
+        if temperature != 1.0:
+            ctx.temperature = _check_temperature(temperature, "softmax")
+            z = z / temperature
+        if mask is None:  # subtract the row max, exponentiate, normalise
             e = np.exp(shift_by_max(z, ctx.axes))
             p = e / e.sum(axis=ctx.axes, keepdims=True)
         else:
-            _check_temperature(temperature, "softmax")
-            if temperature != 1.0:
-                ctx.temperature = temperature
-                z = z / temperature
-            if mask is None:
-                e = np.exp(shift_by_max(z, ctx.axes))
-                p = e / e.sum(axis=ctx.axes, keepdims=True)
-            else:
-                ctx.mask = _check_mask(mask, z, "softmax")
-                shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)
-                e = np.exp(shifted)
-                p = e / np.where(empty, 1, e.sum(axis=ctx.axes, keepdims=True))
+            ctx.mask = _check_mask(mask, z, "softmax")
+            shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)
+            e = np.exp(shifted)  # (0 where masked)
+            p = e / np.where(empty, 1, e.sum(axis=ctx.axes, keepdims=True))  # (a row of 0s stays 0)
         ctx.save_for_backward(p)
         return p
 
@@ -132,29 +129,24 @@ class LogSoftmax(Op):
     entry is dropped, and the gradient there is 0.
     """
 
-    rule = "(g − softmax(z/T)·Σ g) / T"
+    rule = "g − softmax(z)·Σ g"  # (softmax(z/T), all divided by T, with a temperature)
     mask = None  # (forward sets these on ctx only when they are given)
     temperature = 1.0
 
     @staticmethod
     def forward(ctx, z, axis=-1, *, mask=None, temperature=1.0):
         ctx.axes = _float_axes(z, axis, "log_softmax")
-        if mask is None and temperature == 1.0:  # the hot path
+        if temperature != 1.0:
+            ctx.temperature = _check_temperature(temperature, "log_softmax")
+            z = z / temperature
+        if mask is None:  # z − max − log Σ e^{z − max}
             shifted = shift_by_max(z, ctx.axes)
             out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
         else:
-            _check_temperature(temperature, "log_softmax")
-            if temperature != 1.0:
-                ctx.temperature = temperature
-                z = z / temperature
-            if mask is None:
-                shifted = shift_by_max(z, ctx.axes)
-                out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
-            else:
-                ctx.mask = _check_mask(mask, z, "log_softmax")
-                shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)
-                total = np.where(empty, 1, np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
-                out = shifted - np.log(total)
+            ctx.mask = _check_mask(mask, z, "log_softmax")
+            shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)  # (−inf where masked)
+            total = np.where(empty, 1, np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
+            out = shifted - np.log(total)
         ctx.save_for_backward(out)
         return out
 

@@ -311,7 +311,7 @@ def draw_graph(
     In Jupyter the result displays as SVG; ``.render("graph", format="png")`` writes a file.
 
     >>> x = Tensor([2.0, 1.0, 0.1], requires_grad=True, name="logits")
-    >>> picture = draw_graph(x.softmax().log()[0])
+    >>> picture = draw_graph(x.log_softmax()[0])
     """
     return _draw(
         tensor,
