@@ -150,6 +150,22 @@ def test_a_query_with_nothing_to_attend_to_gives_zeros_and_zero_gradients_as_pyt
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
+def test_no_keys_at_all_gives_zeros_as_pytorch():
+    # S = 0: every query has nothing to attend to (softmax over an empty axis), not a crash
+    q, k, v = qkv(((2, 3, 4), (2, 0, 4), (2, 0, 5)), seed=72)
+    ours = tensors(q, k, v)
+    out = sdpa(*ours)
+    theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    expected = torch_sdpa(*theirs)
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    assert out.shape == (2, 3, 5)
+    out.sum().backward()
+    expected.sum().backward()
+    for a, b in zip(ours, theirs):
+        assert a.grad.shape == a.shape
+        np.testing.assert_array_equal(a.grad.data, b.grad.numpy())
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("options", list(MASKS.values())[1:], ids=list(MASKS.keys())[1:])
 @pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])

@@ -111,8 +111,9 @@ def _keep_scale(dropout_p: Any) -> float:
 
 def _masked_softmax(scores: np.ndarray) -> tuple[np.ndarray, Any]:
     """(P, empty): softmax of the scores along the keys (overwrites ``scores``); ``empty`` marks
-    the query rows whose scores are all −∞, which get P = 0 (or is None when there are none)."""
-    top = scores.max(axis=-1, keepdims=True)
+    the query rows whose scores are all −∞ (or that have no keys at all), which get P = 0 (or is
+    None when there are none)."""
+    top = scores.max(axis=-1, keepdims=True, initial=-np.inf)
     empty = top == -np.inf
     if not empty.any():
         empty = None
