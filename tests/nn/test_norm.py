@@ -22,7 +22,8 @@ BATCH_NORMS = [
     (nn.BatchNorm1d, torch.nn.BatchNorm1d, (4, 3, 5)),
     (nn.BatchNorm2d, torch.nn.BatchNorm2d, (4, 3, 5, 2)),
 ]
-OPTIONS = [dict(), dict(momentum=None), dict(momentum=0.3, eps=1e-3), dict(affine=False), dict(track_running_stats=False)]
+OPTIONS = [dict(), dict(momentum=None), dict(momentum=0.3, eps=1e-3), dict(affine=False), dict(track_running_stats=False),
+           dict(bias=False)]  # (PyTorch's keyword-only bias=False: γ alone)
 
 
 def test_batch_norm_parameters_and_buffers_are_pytorchs():
@@ -38,6 +39,18 @@ def test_batch_norm_parameters_and_buffers_are_pytorchs():
         torch.nn.BatchNorm1d(3, affine=False, track_running_stats=False),
     )
     assert nn.BatchNorm1d(3, affine=False).state_dict().keys() == {"running_mean", "running_var", "num_batches_tracked"}
+    same_layout(nn.BatchNorm2d(3, bias=False), torch.nn.BatchNorm2d(3, bias=False))
+    assert nn.BatchNorm2d(3, bias=False).bias is None
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "arguments"),
+    [(nn.BatchNorm1d, torch.nn.BatchNorm1d, kw) for kw in (dict(), dict(bias=False), dict(affine=False, momentum=None))]
+    + [(nn.LayerNorm, torch.nn.LayerNorm, kw) for kw in (dict(), dict(bias=False), dict(elementwise_affine=False))],
+    ids=str,
+)
+def test_reprs_are_pytorchs(ours, theirs, arguments):
+    assert repr(ours(3, **arguments)) == repr(theirs(3, **arguments))
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=str)
@@ -47,7 +60,8 @@ def test_batch_norm_trains_and_evaluates_as_pytorch(ours, theirs, shape, options
     if ours.affine:  # not the initial ones and zeros, so the affine part is tested
         with torch.no_grad():
             theirs.weight.uniform_(0.5, 1.5)
-            theirs.bias.uniform_(-1, 1)
+            if theirs.bias is not None:
+                theirs.bias.uniform_(-1, 1)
     ours.load_state_dict(theirs.state_dict())
     for step in range(3):  # the running statistics follow PyTorch's step by step
         x = random(*shape, seed=step)

@@ -26,7 +26,8 @@ class _BatchNorm(Module):
     ``num_batches_tracked`` (a 0-d int64), updated by each training step as
     r ← (1 − m)·r + m·batch statistic (the unbiased variance for ``running_var``), with
     m = ``momentum``, or m = 1 / num_batches_tracked (the cumulative average) when ``momentum``
-    is None. Parameters ``weight`` γ (ones) and ``bias`` β (zeros) when ``affine``. Without
+    is None. Parameters ``weight`` γ (ones) and ``bias`` β (zeros) when ``affine`` (PyTorch's
+    keyword-only ``bias=False``: γ alone). Without
     ``track_running_stats`` there are no buffers and batch statistics are used in eval() too.
     ``rng`` is taken like every layer that initialises parameters; these start as constants, so
     nothing is drawn from it.
@@ -43,6 +44,8 @@ class _BatchNorm(Module):
         affine: bool = True,
         track_running_stats: bool = True,
         rng: RngLike = None,
+        *,
+        bias: bool = True,
     ):
         name = type(self).__name__
         as_generator(rng)  # a bad rng= is refused as everywhere else
@@ -56,7 +59,11 @@ class _BatchNorm(Module):
         self.track_running_stats = bool(track_running_stats)
         dtype = get_default_dtype()
         self.weight = Tensor.ones(num_features, dtype=dtype, requires_grad=True) if affine else None
-        self.bias = Tensor.zeros(num_features, dtype=dtype, requires_grad=True) if affine else None
+        self.bias = (
+            Tensor.zeros(num_features, dtype=dtype, requires_grad=True)
+            if affine and bias
+            else None
+        )
         tracking = self.track_running_stats
         self.register_buffer("running_mean", np.zeros(num_features, dtype) if tracking else None)
         self.register_buffer("running_var", np.ones(num_features, dtype) if tracking else None)
@@ -110,7 +117,8 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -172,5 +180,6 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
