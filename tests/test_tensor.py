@@ -169,6 +169,18 @@ def test_argmax_argmin():
     assert x.argmax().item() == 3
 
 
+def test_argmax_argmin_take_dim_keepdim_and_name_themselves_in_errors():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.argmax(dim=-1, keepdim=True).shape == (2, 3, 1) and x.argmin(dim=0).shape == (3, 4)
+    assert Tensor(3.0).argmax(dim=0).item() == 0  # (a 0-d tensor's axis 0 or -1, as PyTorch)
+    with pytest.raises(np.exceptions.AxisError, match=r"argmax: axis 5 is out of range .* shape \(2, 3, 4\)"):
+        x.argmax(dim=5)
+    with pytest.raises(TypeError, match=r"argmin: axis must be an int or None, got \(0, 1\)"):
+        x.argmin(axis=(0, 1))
+    with pytest.raises(TypeError, match="argmax: got both axis= and dim="):
+        x.argmax(axis=0, dim=0)
+
+
 def test_integer_tensor_with_python_float_gives_default_float():
     out = Tensor([1, 2]) * 0.5
     assert out.dtype == np.float32  # as torch: an int tensor times a Python float is the default float dtype

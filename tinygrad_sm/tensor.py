@@ -415,12 +415,14 @@ class Tensor:
 
     @accepts_pytorch_spellings
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        """Indices of the maxima (not differentiable)."""
+        """Indices of the maxima (not differentiable); ``axis`` one int or None (the flat index)."""
+        axis = _one_axis(axis, self._data, "argmax")
         return Tensor._make(np.argmax(self._data, axis=axis, keepdims=keepdims))
 
     @accepts_pytorch_spellings
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        """Indices of the minima (not differentiable)."""
+        """Indices of the minima (not differentiable); ``axis`` one int or None (the flat index)."""
+        axis = _one_axis(axis, self._data, "argmin")
         return Tensor._make(np.argmin(self._data, axis=axis, keepdims=keepdims))
 
     # ----- constructors -----------------------------------------------------------------
@@ -515,6 +517,17 @@ class Tensor:
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "Tensor(" + ", ".join([body, *extras]) + ")"
+
+
+def _one_axis(axis: Any, data: np.ndarray, op: str) -> int | None:
+    """``axis`` (None, or one int in range; a 0-d tensor's is 0 or -1) as NumPy takes it, or a clear
+    error naming ``op``."""
+    if axis is None:
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"{op}: axis must be an int or None, got {axis!r}")
+    axes = normalize_axis(axis, data.ndim, op, data.shape)
+    return axes[0] if axes else None  # (a 0-d tensor's axis 0 is the whole tensor)
 
 
 def _data(value: Any) -> Any:

@@ -28,3 +28,20 @@ def test_dropout_keeps_the_expectation_and_is_the_identity_when_not_training():
     assert abs(y.mean() - 1.0) < 0.05
     with pytest.raises(ValueError, match="dropout: p must be a probability"):
         F.dropout(x, 1.5)
+
+
+def test_every_new_op_of_api_md_is_an_f_function_the_same_op_as_the_tensor_method():
+    for name in ("erf", "masked_fill", "repeat", "pad", "leaky_relu", "gelu", "silu", "softplus", "log1p", "elu"):
+        assert hasattr(F, name), name
+    x = Tensor(np.array([[0.5, -1.0, 2.0], [0.0, 3.0, -0.5]]))
+    np.testing.assert_array_equal(F.erf(x).data, x.erf().data)
+    np.testing.assert_array_equal(F.repeat(x, 2, 1).data, x.repeat(2, 1).data)
+    np.testing.assert_array_equal(F.masked_fill(x, x.data > 0, 9.0).data, x.masked_fill(x.data > 0, 9.0).data)
+    assert F.masked_fill is Tensor.masked_fill and F.repeat is Tensor.repeat and F.erf is Tensor.erf
+
+
+def test_gumbel_softmax_takes_pytorchs_dim():
+    x = Tensor(np.array([[0.5, -1.0, 2.0], [0.0, 3.0, -0.5]]))
+    np.testing.assert_array_equal(F.gumbel_softmax(x, dim=0, rng=3).data, F.gumbel_softmax(x, axis=0, rng=3).data)
+    with pytest.raises(TypeError, match="gumbel_softmax: got both axis= and dim="):
+        F.gumbel_softmax(x, axis=0, dim=0)

@@ -517,6 +517,21 @@ def test_activation_keeps_float32(name):
     assert x.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_elu_second_derivative_at_zero_is_zero_as_pytorch(alpha):
+    # the slope α·eᵃ of the negative piece is the constant α at a = 0 itself (elu(relu(x)) lands there)
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, -0.0, 0.0, 1.0])
+    t = Tensor(x, requires_grad=True)
+    (grad,) = tinygrad_sm.grad(t.elu(alpha=alpha).sum(), [t], create_graph=True)
+    (second,) = tinygrad_sm.grad(grad.sum(), [t])
+    tx = torch.tensor(x, requires_grad=True)
+    (expected_grad,) = torch.autograd.grad(torch.nn.functional.elu(tx, alpha=alpha).sum(), [tx], create_graph=True)
+    (expected_second,) = torch.autograd.grad(expected_grad.sum(), [tx])
+    np.testing.assert_array_equal(grad.data, expected_grad.detach().numpy())
+    np.testing.assert_allclose(second.data, expected_second.numpy(), rtol=1e-15, atol=0)
+
+
 def test_activations_are_registered_with_functional_names():
     from tinygrad_sm.nn import functional as F
 

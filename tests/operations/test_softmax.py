@@ -331,6 +331,16 @@ def test_temperature_and_mask_together_keep_float32():
 
 
 @pytest.mark.parametrize("name", MASKED)
+@pytest.mark.parametrize("temperature", [np.float32(0.5), np.int64(2), np.array(0.5), Tensor(0.5)], ids=repr)
+def test_temperature_may_be_a_numpy_number_or_0d_tensor(name, temperature):
+    x = Tensor(np.array([[1.0, 2.0, 3.0]], np.float32), requires_grad=True)
+    out = MASKED[name][0](x, temperature=temperature)
+    expected = MASKED[name][0](Tensor(x.data), temperature=float(np.asarray(temperature)))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, expected.data)
+
+
+@pytest.mark.parametrize("name", MASKED)
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [

@@ -18,6 +18,7 @@ from ..operations import pooling as _pooling
 from ..operations import selection as _selection
 from ..operations import shape as _shape
 from ..random import RngLike, as_generator
+from ..shapes import accepts_pytorch_spellings
 from ..tensor import Tensor
 
 # ----- activations and elementwise functions (also Tensor methods) --------------------------
@@ -30,9 +31,11 @@ gelu = Tensor.gelu
 silu = Tensor.silu
 softplus = Tensor.softplus
 log1p = Tensor.log1p
+erf = Tensor.erf
 maximum = Tensor.maximum
 minimum = Tensor.minimum
 where = _selection.where
+masked_fill = Tensor.masked_fill
 
 # ----- the softmax family and the losses ----------------------------------------------------
 softmax = Tensor.softmax
@@ -64,9 +67,10 @@ scaled_dot_product_attention = _attention.scaled_dot_product_attention
 
 # ----- shape (pad is also a Tensor method, without mode) ------------------------------------
 pad = _shape.pad
+repeat = Tensor.repeat
 
 # ----- sampling -----------------------------------------------------------------------------
-gumbel_softmax = _distributions.gumbel_softmax
+gumbel_softmax = accepts_pytorch_spellings(_distributions.gumbel_softmax)  # (dim= for axis=)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, rng: RngLike = None) -> Tensor:

@@ -355,7 +355,8 @@ class ELU(Op):
     """z = a where a > 0, α(eᵃ − 1) elsewhere;  ∂z/∂a = 1 where a > 0, α·eᵃ elsewhere (α at a = 0).
 
     At a = nan the gradient is nan, as PyTorch's vectorised kernel gives (its scalar loop, used for
-    the last few elements of a tensor, passes g there instead).
+    the last few elements of a tensor, passes g there instead). The slope α·eᵃ is read as the
+    constant α at a = 0 itself, so the second derivative there is 0, as PyTorch's.
     """
 
     rule = "g where a > 0, g·α·eᵃ elsewhere"
@@ -367,13 +368,14 @@ class ELU(Op):
         ctx.save_for_backward(a)
         ctx.alpha = alpha
         ctx.positive = a > 0
+        ctx.flat = a >= 0  # (where eᵃ is read as the constant e⁰ = 1)
         return np.where(ctx.positive, a, alpha * np.expm1(np.minimum(a, 0)))
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         # (eᵃ of the negative part only: e¹⁰⁰⁰ = inf would make the second derivative 0·inf)
-        negative_exp = exp(where(ctx.positive, 0, a))
+        negative_exp = exp(where(ctx.flat, 0, a))
         return where(ctx.positive, grad, grad * (ctx.alpha * negative_exp)), None
 
 

@@ -16,6 +16,7 @@ softmax and log_softmax also take ``mask=`` (True = keep; a masked entry is a co
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -43,15 +44,17 @@ def _float_axes(z: np.ndarray, axis, op: str) -> tuple[int, ...]:
 
 
 def _check_temperature(temperature: Any, op: str) -> float:
-    """``temperature`` if it is a finite number > 0, else a ValueError naming ``op``."""
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, int | float)
-        or not math.isfinite(temperature)
-        or temperature <= 0
-    ):
+    """``temperature`` (a Python or NumPy number, or a 0-d array or Tensor) as a float if it is
+    finite and > 0, else a ValueError naming ``op``."""
+    number = (
+        isinstance(temperature, numbers.Real | np.ndarray)
+        and not isinstance(temperature, bool | np.bool_)
+        and np.ndim(temperature) == 0
+        and np.asarray(temperature).dtype.kind in "iuf"
+    )
+    if not (number and math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"{op}: temperature must be a finite number > 0, got {temperature!r:.60}")
-    return temperature
+    return float(temperature)
 
 
 def _check_mask(mask: Any, z: np.ndarray, op: str) -> np.ndarray:
@@ -98,7 +101,7 @@ class Softmax(Op):
         ctx.axes = _float_axes(z, axis, "softmax")
         if temperature != 1.0:
             ctx.temperature = _check_temperature(temperature, "softmax")
-            z = z / temperature
+            z = z / ctx.temperature
         if mask is None:  # subtract the row max, exponentiate, normalise
             e = np.exp(shift_by_max(z, ctx.axes))
             p = e / e.sum(axis=ctx.axes, keepdims=True)
@@ -138,7 +141,7 @@ class LogSoftmax(Op):
         ctx.axes = _float_axes(z, axis, "log_softmax")
         if temperature != 1.0:
             ctx.temperature = _check_temperature(temperature, "log_softmax")
-            z = z / temperature
+            z = z / ctx.temperature
         if mask is None:  # z − max − log Σ e^{z − max}
             shifted = shift_by_max(z, ctx.axes)
             out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
