@@ -259,6 +259,22 @@ def test_embedding_matches_pytorch_and_the_padding_row_stays_zero():
     assert not table.weight.grad.numpy()[0].any() and table.weight.grad.numpy()[2].tolist() == [2.0] * 3
 
 
+def test_embedding_from_pretrained_as_pytorch():
+    torch = pytest.importorskip("torch")
+    table = np.arange(12.0).reshape(4, 3)
+    frozen, theirs = nn.Embedding.from_pretrained(table), torch.nn.Embedding.from_pretrained(torch.tensor(table))
+    np.testing.assert_array_equal(frozen(np.array([[1, 3]])).numpy(), theirs(torch.tensor([[1, 3]])).numpy())
+    assert list(frozen.state_dict()) == list(theirs.state_dict()) == ["weight"]
+    assert list(frozen.parameters()) == [] and not frozen.weight.requires_grad  # nothing to train
+    trained = nn.Embedding.from_pretrained(Tensor(table), freeze=False, padding_idx=1)
+    assert trained.weight.numpy()[1].tolist() == [3.0, 4.0, 5.0]  # the padding row kept as given
+    trained(np.array([1, 1, 2])).sum().backward()
+    assert trained.weight.grad.numpy().tolist() == [[0.0] * 3, [0.0] * 3, [1.0] * 3, [0.0] * 3]
+    assert repr(trained) == "Embedding(4, 3, padding_idx=1)"
+    with pytest.raises(ValueError, match="Embedding.from_pretrained: embeddings must be 2-D"):
+        nn.Embedding.from_pretrained(table[0])
+
+
 def test_embedding_errors_name_the_index_and_the_table_size():
     table = nn.Embedding(5, 3, rng=0)
     with pytest.raises(IndexError, match="index 7 is out of range for a table of 5 rows"):
