@@ -217,6 +217,15 @@ def test_the_noise_depends_only_on_rng_and_shape(tau, shape, axis):
     np.testing.assert_array_equal(hard.numpy(), other.numpy())
 
 
+
+def test_gumbel_softmax_takes_pytorchs_dim_for_axis():
+    logits = random_array(16, (3, 4))
+    by_axis = F.gumbel_softmax(Tensor(logits), tau=0.5, hard=True, axis=0, rng=7)
+    by_dim = F.gumbel_softmax(Tensor(logits), tau=0.5, hard=True, dim=0, rng=7)
+    np.testing.assert_array_equal(by_dim.numpy(), by_axis.numpy())
+    with pytest.raises(TypeError, match="both axis= and dim="):
+        F.gumbel_softmax(Tensor(logits), axis=0, dim=0)
+
 def test_hard_samples_are_exactly_one_hot_with_the_soft_samples_gradient_as_torch_computes_it():
     torch = pytest.importorskip("torch")
     logits = random_array(14, (6, 5)).astype(np.float32)

@@ -18,6 +18,7 @@ import numpy as np
 from . import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
 from .grad_mode import enable_grad
 from .random import RngLike, as_generator
+from .shapes import accepts_pytorch_spellings
 from .tensor import Tensor, get_default_dtype
 
 
@@ -157,6 +158,7 @@ class Categorical:
         return f"Categorical({given}: shape {self.param_shape})"
 
 
+@accepts_pytorch_spellings
 def gumbel_softmax(
     logits: Tensor,
     tau: float = 1.0,

@@ -164,3 +164,12 @@ def test_nn_utils_is_reachable_as_torch_users_expect():
     import tinygrad_sm
 
     assert tinygrad_sm.nn.utils.clip_grad_norm_ is clip_grad_norm_ and nn.utils.clip_grad_value_ is clip_grad_value_
+
+
+def test_pytorchs_foreach_keyword_is_accepted_and_changes_nothing():
+    p = Tensor(np.zeros(2), requires_grad=True)
+    p.grad = Tensor(np.array([3.0, 4.0]))
+    norm = clip_grad_norm_(parameters=[p], max_norm=1.0, norm_type=2.0, error_if_nonfinite=False, foreach=None)
+    assert norm.item() == 5.0
+    clip_grad_value_([p], clip_value=0.7, foreach=False)
+    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.7], rtol=1e-6)

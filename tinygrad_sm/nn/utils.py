@@ -52,6 +52,7 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> Tensor:
     """Scale the gradients together so that their total norm is at most ``max_norm``:
 
@@ -61,6 +62,7 @@ def clip_grad_norm_(
     and return N as a 0-d Tensor (of the gradients' dtype; 0.0 when no parameter has a gradient).
     ``norm_type`` may be ``math.inf`` (the largest |gradient|). A nan or inf N scales every gradient
     to nan, as in PyTorch, unless ``error_if_nonfinite=True``, which raises a RuntimeError first.
+    ``foreach`` is PyTorch's choice of kernel; it is accepted and changes nothing here.
 
     >>> p = Tensor([3.0, 4.0], requires_grad=True)
     >>> p.grad = Tensor([3.0, 4.0])
@@ -90,8 +92,11 @@ def clip_grad_norm_(
     return Tensor(total)
 
 
-def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
-    """Clip every gradient element to [−clip_value, clip_value], in place (nan stays nan)."""
+def clip_grad_value_(
+    parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None
+) -> None:
+    """Clip every gradient element to [−clip_value, clip_value], in place (nan stays nan).
+    ``foreach`` (PyTorch's choice of kernel) is accepted and changes nothing here."""
     grads = _gradients(parameters, "clip_grad_value_")
     number_in_range("clip_grad_value_", "clip_value", clip_value, 0.0)
     for g in grads:
