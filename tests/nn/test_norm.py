@@ -111,7 +111,10 @@ def test_batch_norm_errors_change_no_state():
         ValueError, match=r"BatchNorm2d: expected more than 1 value per channel when training, got input of shape \(1, 3, 1, 1\)"
     ):
         layer(Tensor(random(1, 3, 1, 1)))
+    with pytest.raises(TypeError, match="batch_norm: expected a floating-point input, got dtype int64"):
+        layer(Tensor(np.ones((2, 3, 2, 2), dtype=np.int64)))  # refused by F.batch_norm itself
     assert layer.num_batches_tracked.item() == 0  # (PyTorch counts the failed batch; nothing changes here)
+    assert layer.running_mean.numpy().tolist() == [0.0] * 3 and layer.running_var.numpy().tolist() == [1.0] * 3
     layer.eval()
     assert layer(Tensor(random(1, 3, 1, 1))).shape == (1, 3, 1, 1)  # running statistics: one value is fine
     with pytest.raises(ValueError, match="BatchNorm1d: invalid momentum 2"):

@@ -96,14 +96,13 @@ class _BatchNorm(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)  # before any buffer changes
+        counting = self.training and self.track_running_stats
         momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
-            if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked.data)
+        if counting and self.momentum is None:  # this batch's weight in the cumulative average
+            momentum = 1.0 / (int(self.num_batches_tracked.data) + 1)
         # eval() without running statistics normalises with the batch's own, as PyTorch
         use_batch_statistics = self.training or not self.track_running_stats
-        return F.batch_norm(
+        output = F.batch_norm(
             input,
             self.running_mean,
             self.running_var,
@@ -113,6 +112,9 @@ class _BatchNorm(Module):
             momentum=momentum,
             eps=self.eps,
         )
+        if counting:  # counted once F.batch_norm accepted the input (a refused one changes nothing)
+            self.num_batches_tracked.data[...] += 1
+        return output
 
     def extra_repr(self) -> str:
         return (
