@@ -118,6 +118,19 @@ def loss_of(model: CharTransformer, inputs: np.ndarray, targets: np.ndarray) -> 
     return F.cross_entropy(scores.reshape(-1, len(ALPHABET)), targets.reshape(-1), ignore_index=IGNORE)
 
 
+def train_step(model: CharTransformer, optimizer: optim.Optimizer, schedule, inputs: np.ndarray, targets: np.ndarray) -> float:
+    """One step: the loss of a batch, its gradients, the norm of all of them clipped to 1, an AdamW
+    step and a learning-rate step; returns the batch's loss."""
+    model.train()
+    loss = loss_of(model, inputs, targets)
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    schedule.step()
+    return loss.item()
+
+
 @tinygrad_sm.no_grad()
 def sample(model: CharTransformer, context: int, temperature: float, rng: np.random.Generator) -> str:
     """One name, a character at a time from softmax(scores / temperature)."""
@@ -173,15 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     report_every = max(1, args.steps // 10)
     recent: list[float] = []
     for step in range(1, args.steps + 1):
-        model.train()
         rows = batch_rng.integers(0, len(train[0]), size=args.batch_size)
-        loss = loss_of(model, train[0][rows], train[1][rows])
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        recent.append(loss.item())
+        recent.append(train_step(model, optimizer, schedule, train[0][rows], train[1][rows]))
         if step % report_every == 0 or step == args.steps:
             with tinygrad_sm.no_grad():
                 model.eval()

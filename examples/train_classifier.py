@@ -159,6 +159,28 @@ def format_confusion(counts: np.ndarray) -> str:
     return "\n".join(lines)
 
 
+def train_epoch(model: nn.Module, loss_fn: nn.Module, optimizer: optim.Optimizer, epoch_batches, steps: int, desc: str,
+                schedule=None) -> float:
+    """One pass over ``epoch_batches`` (zero-grad, forward, loss, backward, step, and the learning-rate
+    ``schedule``'s step if given) behind a progress bar; returns the mean training loss per sample."""
+    model.train()
+    total_loss, seen = 0.0, 0
+    progress = tqdm(epoch_batches, total=steps, desc=desc, unit="batch", leave=False, disable=None)
+    for x, y in progress:
+        loss = loss_fn(model(Tensor(x)), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        total_loss += loss.item() * len(x)
+        seen += len(x)
+        if not progress.disable:
+            progress.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    progress.close()
+    return total_loss / max(seen, 1)
+
+
 def draw_step_graph(args: argparse.Namespace, parser: OneLineErrorParser, model: nn.Module, loss_fn: nn.Module,
                     X_train: np.ndarray, y_train: np.ndarray) -> None:
     """Draw the graph of one training step's loss (gradients included) to ``args.graph``."""
@@ -259,20 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'epoch':>7} {'loss':>9} {'train acc':>10} {'test acc':>9}")
     steps_per_epoch = math.ceil(len(X_train) / args.batch_size)
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        total_loss = 0.0
-        progress = tqdm(batches(X_train, y_train, args.batch_size, rng=shuffle_rng), total=steps_per_epoch,
-                        desc=f"epoch {epoch}/{args.epochs}", unit="batch", leave=False, disable=None)
-        for x, y in progress:
-            loss = loss_fn(model(Tensor(x)), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(x)
-            if not progress.disable:
-                progress.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-        progress.close()
-        history["loss"].append(total_loss / len(X_train))
+        epoch_batches = batches(X_train, y_train, args.batch_size, rng=shuffle_rng)
+        history["loss"].append(train_epoch(model, loss_fn, optimizer, epoch_batches, steps_per_epoch,
+                                           f"epoch {epoch}/{args.epochs}"))
         history["train_acc"].append(float(np.mean(predict(model, X_train) == y_train)))
         history["test_acc"].append(float(np.mean(predict(model, X_test) == y_test)))
         if epoch % args.print_every == 0 or epoch in (1, args.epochs):

@@ -208,15 +208,8 @@ batch_rng = np.random.default_rng(1)
 curve = []
 start = time.perf_counter()
 for _ in range(steps):
-    model.train()
     rows = batch_rng.integers(0, len(train[0]), size=64)
-    loss = ct.loss_of(model, train[0][rows], train[1][rows])
-    optimizer.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    schedule.step()
-    curve.append(loss.item())
+    curve.append(ct.train_step(model, optimizer, schedule, train[0][rows], train[1][rows]))  # clips the gradient norm at 1
 with tg.no_grad():
     model.eval()
     transformer_loss = ct.loss_of(model, *valid).item()
