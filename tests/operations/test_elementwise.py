@@ -653,6 +653,23 @@ def test_activation_bad_arguments_are_clear_errors(call, error, message):
         call(Tensor([1.0, 2.0], requires_grad=True))
 
 
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda x: x.leaky_relu(negative_slope=np.float32(0.5)), lambda x: x.leaky_relu(negative_slope=0.5)),
+        (lambda x: x.elu(alpha=np.float64(0.5)), lambda x: x.elu(alpha=0.5)),
+        (lambda x: x.softplus(beta=np.float32(2.0), threshold=np.int64(1)), lambda x: x.softplus(beta=2.0, threshold=1)),
+    ],
+)
+def test_activation_settings_may_be_numpy_numbers_and_keep_float32(call, expected):
+    x = Tensor(np.array([-1.0, 0.25, 2.0], np.float32), requires_grad=True)
+    out = call(x)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, expected(Tensor(x.data)).data)
+    out.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
 # ----- maximum, minimum ---------------------------------------------------------------------
 EXTREMA = {"maximum": (tinygrad_sm.maximum, np.maximum), "minimum": (tinygrad_sm.minimum, np.minimum)}
 

@@ -9,6 +9,7 @@ so no rule here has to think about broadcasting.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Any
 
@@ -325,6 +326,14 @@ class Sigmoid(Op):
         return grad * out * (1 - out)
 
 
+def _number(value: Any, op: str, name: str) -> float:
+    """A number setting of an activation (a slope, α, β, a threshold) as a Python float, so that a
+    NumPy scalar never changes the result's dtype; a clear TypeError for anything else."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r:.60}")
+    return float(value)
+
+
 @register_op("leaky_relu")
 class LeakyReLU(Op):
     """z = a where a > 0, s·a elsewhere (s: ``negative_slope``);  the gradient is selected.
@@ -337,10 +346,7 @@ class LeakyReLU(Op):
 
     @staticmethod
     def forward(ctx, a, negative_slope=0.01):
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, int | float):
-            raise TypeError(
-                f"leaky_relu: negative_slope must be a number, got {negative_slope!r:.60}"
-            )
+        negative_slope = _number(negative_slope, "leaky_relu", "negative_slope")
         ctx.positive = a > 0
         ctx.negative_slope = negative_slope
         return np.where(ctx.positive, a, a * negative_slope)
@@ -363,8 +369,7 @@ class ELU(Op):
 
     @staticmethod
     def forward(ctx, a, alpha=1.0):
-        if isinstance(alpha, bool) or not isinstance(alpha, int | float):
-            raise TypeError(f"elu: alpha must be a number, got {alpha!r:.60}")
+        alpha = _number(alpha, "elu", "alpha")
         ctx.save_for_backward(a)
         ctx.alpha = alpha
         ctx.positive = a > 0
@@ -559,9 +564,8 @@ class Softplus(Op):
 
     @staticmethod
     def forward(ctx, a, beta=1.0, threshold=20.0):
-        for name, value in (("beta", beta), ("threshold", threshold)):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"softplus: {name} must be a number, got {value!r:.60}")
+        beta = _number(beta, "softplus", "beta")
+        threshold = _number(threshold, "softplus", "threshold")
         ctx.save_for_backward(a)
         ctx.beta = beta
         scaled = a * beta if beta != 1 else a
