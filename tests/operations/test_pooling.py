@@ -178,3 +178,89 @@ def test_an_empty_batch_gives_an_empty_result(name):
     assert out.shape == (0, 3, 2, 2)
     out.sum().backward()
     assert x.grad.shape == (0, 3, 4, 4)
+
+
+# ----- PyTorch's other pooling arguments: dilation, ceil_mode, count_include_pad, divisor_override,
+# return_indices; 1-tuples and stride=() -----------------------------------------------------------
+def assert_pool_matches_torch(ours, theirs, x):
+    t, p = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = ours(t), theirs(p)
+    assert out.shape == tuple(expected.shape) and out.dtype == x.dtype
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+    g = np.random.default_rng(3).standard_normal(out.shape)
+    out.backward(g)
+    expected.backward(torch.tensor(g))
+    np.testing.assert_allclose(t.grad.data, p.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+MAX_CASES = [  # (input shape, kernel_size, stride, padding, dilation, ceil_mode)
+    ((2, 3, 7, 6), 2, None, 0, 1, True),
+    ((1, 2, 7, 6), (3, 2), 2, 1, (2, 1), True),
+    ((2, 2, 8, 9), 3, (2, 3), (1, 0), (1, 3), False),
+    ((1, 1, 4, 7), 3, 2, 0, 2, True),  # ceil_mode: one window although the dilated kernel overhangs
+    ((3, 5, 5), (2, 3), 3, 1, 1, True),  # unbatched
+]
+
+
+@pytest.mark.parametrize("shape, kernel_size, stride, padding, dilation, ceil_mode", MAX_CASES)
+def test_max_pool2d_dilation_and_ceil_mode_match_torch(shape, kernel_size, stride, padding, dilation, ceil_mode):
+    arguments = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    x = random_array(0, shape)
+    assert_pool_matches_torch(
+        lambda t: F.max_pool2d(t, kernel_size, **arguments), lambda p: TF.max_pool2d(p, kernel_size, **arguments), x
+    )
+    out, indices = F.max_pool2d(Tensor(x), kernel_size, return_indices=True, **arguments)
+    expected, expected_indices = TF.max_pool2d(torch.tensor(x), kernel_size, return_indices=True, **arguments)
+    assert indices.dtype == np.int64 and not indices.requires_grad
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+    check_gradients(lambda t: F.max_pool2d(t, kernel_size, **arguments), distinct_array(1, shape))
+
+
+def test_max_pool2d_indices_follow_the_tie_rule():
+    x = np.round(random_array(4, (2, 2, 6, 7)))  # many ties
+    _, indices = F.max_pool2d(Tensor(x), 3, 2, 1, 2, True, True)
+    _, expected = TF.max_pool2d(torch.tensor(x), 3, 2, 1, 2, True, True)
+    np.testing.assert_array_equal(indices.data, expected.numpy())
+
+
+AVG_CASES = [  # (input shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    ((2, 3, 7, 6), 2, None, 0, True, True, None),
+    ((1, 2, 7, 6), 3, 2, 1, False, False, None),
+    ((1, 2, 7, 6), (3, 2), 2, 1, True, False, None),
+    ((1, 2, 7, 6), (3, 2), 2, 1, True, True, None),  # the ceil_mode overhang never counts
+    ((3, 5, 5), 3, 2, 1, True, True, 5),  # unbatched
+    ((1, 1, 5, 5), 2, 1, 1, False, False, -2),
+]
+
+
+@pytest.mark.parametrize("shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override", AVG_CASES)
+def test_avg_pool2d_ceil_mode_and_divisors_match_torch(
+    shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    arguments = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    x = random_array(0, shape)
+    assert_pool_matches_torch(lambda t: F.avg_pool2d(t, *arguments), lambda p: TF.avg_pool2d(p, *arguments), x)
+    check_gradients(lambda t: F.avg_pool2d(t, *arguments), random_array(1, shape))
+    check_second_derivatives(lambda t: F.avg_pool2d(t, *arguments).tanh(), random_array(2, shape))
+
+
+def test_pool_second_derivatives_with_dilation_and_ceil_mode():
+    check_second_derivatives(lambda t: F.max_pool2d(t, (3, 2), 2, 1, (2, 1), True).tanh(), distinct_array(2, (1, 2, 7, 6)))
+
+
+@pytest.mark.parametrize("name", POOLS)
+def test_one_tuples_and_an_empty_stride_as_torch(name):
+    ours, theirs = POOLS[name]
+    x = random_array(5, (1, 2, 7, 6))
+    assert_pool_matches_torch(lambda t: ours(t, (3,), (2,), (1,)), lambda p: theirs(p, (3,), (2,), (1,)), x)
+    assert_pool_matches_torch(lambda t: ours(t, 2, ()), lambda p: theirs(p, 2, ()), x)
+
+
+def test_pool_extra_arguments_are_checked():
+    x = Tensor(random_array(0, (1, 1, 4, 4)))
+    with pytest.raises(ValueError, match="max_pool2d: dilation must be positive"):
+        F.max_pool2d(x, 2, dilation=0)
+    with pytest.raises(ValueError, match="avg_pool2d: divisor_override must be a non-zero int, got 0"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(ValueError, match="max_pool2d: the kernel 3 x 3 \\(dilated: 7 x 7\\) is larger"):
+        F.max_pool2d(x, 3, dilation=3, ceil_mode=True)

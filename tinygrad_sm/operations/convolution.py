@@ -135,7 +135,10 @@ def _is_int(value: Any) -> bool:
 
 
 def int_tuple(value: Any, count: int, name: str, op: str, low: int) -> tuple[int, ...]:
-    """An int or a tuple of ``count`` ints, each >= ``low``, as a tuple of ``count`` ints."""
+    """An int or a tuple of ``count`` ints, each >= ``low``, as a tuple of ``count`` ints (a
+    1-tuple, like an int, stands for every axis, as in PyTorch's convolutions and pools)."""
+    if isinstance(value, tuple | list) and len(value) == 1:
+        value = value[0]
     values = (value,) * count if _is_int(value) else value
     if not (isinstance(values, tuple | list) and all(_is_int(v) for v in values)):
         raise TypeError(f"{op}: {name} must be an int or a tuple of {count} ints, got {value!r}")
