@@ -156,3 +156,15 @@ def test_bad_arguments_raise_clear_errors(make, error, message):
     ours, _ = optimizers()
     with pytest.raises(error, match=message):
         make(ours)
+
+
+def test_a_scheduler_subclassed_from_pytorchs_old_base_name_works():
+    class Halving(optim.lr_scheduler._LRScheduler):
+        def get_lr(self):
+            return [base * 0.5**self.last_epoch for base in self.base_lrs]
+
+    optimizer = optim.SGD([Tensor(np.zeros(2), requires_grad=True)], lr=0.4)
+    scheduler = Halving(optimizer)
+    scheduler.step()
+    scheduler.step()
+    assert scheduler.get_last_lr() == [pytest.approx(0.1)] and scheduler.last_epoch == 2

@@ -542,3 +542,34 @@ def test_adamw_refuses_a_state_dict_of_adams_l2_weight_decay():
     saved = torch.optim.Adam([q]).state_dict()
     with pytest.raises(ValueError, match="decoupled_weight_decay=False, which AdamW does not implement"):
         optim.AdamW([Tensor(np.ones(2), requires_grad=True)]).load_state_dict(saved)
+
+
+def test_an_optimiser_subclassed_as_in_pytorch_steps_saves_and_loads():
+    # PyTorch's recipe: defaults to the base class, its own step(), self.state[p] starts as {}
+    class MomentumOnly(optim.Optimizer):
+        def __init__(self, params, lr=0.1, momentum=0.9):
+            super().__init__(params, dict(lr=lr, momentum=momentum))
+
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state[p]
+                    if len(state) == 0:
+                        state["velocity"] = np.zeros_like(p.data)
+                    state["velocity"] = group["momentum"] * state["velocity"] + p.grad.data
+                    p.data -= group["lr"] * state["velocity"]
+
+    p = Tensor(np.ones(3), requires_grad=True)
+    optimizer = MomentumOnly([p], lr=0.1)
+    p.grad = Tensor(np.full(3, 2.0))
+    optimizer.step()
+    optimizer.step()
+    np.testing.assert_allclose(p.numpy(), 1 - 0.1 * 2 - 0.1 * (0.9 * 2 + 2))
+    other = MomentumOnly([Tensor(np.ones(3), requires_grad=True)], lr=0.1)
+    other.load_state_dict(optimizer.state_dict())
+    np.testing.assert_allclose(list(other.state.values())[0]["velocity"], np.full(3, 3.8))
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)

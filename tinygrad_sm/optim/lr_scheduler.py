@@ -107,6 +107,10 @@ class LRScheduler:
                 setattr(self, key, list(value) if isinstance(value, list) else value)
 
 
+#: PyTorch's older name for the base class (still what much code subclasses)
+_LRScheduler = LRScheduler
+
+
 def _number(scheduler: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{scheduler}: {name} must be a finite number, got {value!r}")

@@ -17,6 +17,7 @@ As in PyTorch, ``params`` is an iterable of Tensors or of *parameter groups*
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,8 +40,9 @@ class Optimizer:
             )
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
-        #: per-parameter state (momentum buffers, moment estimates, ...), keyed by the parameter
-        self.state: dict[Tensor, dict[str, Any]] = {}
+        #: per-parameter state (momentum buffers, moment estimates, ...), keyed by the parameter;
+        #: ``self.state[p]`` is ``{}`` until ``p`` has state (a defaultdict, as PyTorch's)
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         #: per-parameter work arrays reused from step to step (never part of a state dict)
         self._work: dict[Tensor, dict[str, np.ndarray]] = {}
         groups = list(params)
@@ -89,7 +91,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Raise a clear error for a bad hyper-parameter of ``group``; each optimiser here checks
+        its own (an optimiser subclassed as in PyTorch, with its own ``step()``, need not)."""
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient: ``.grad = None`` (PyTorch's default), or with
@@ -290,7 +293,7 @@ class Optimizer:
             )
         for group, new in zip(self.param_groups, new_groups):
             group.update(new)  # (the same dicts: a scheduler holding the optimiser sees them)
-        self.state = new_state
+        self.state = defaultdict(dict, new_state)
         self._work = {p: {} for p in new_state}
 
     def _saved_settings(self, owner: str, i: int, saved: dict[str, Any]) -> dict[str, Any]:
@@ -321,7 +324,7 @@ class Optimizer:
         shape and dtype (copies), ``step`` an int; PyTorch's ``None`` buffers are left out."""
         state: dict[str, Any] = {}
         for key, value in entries.items():
-            if key not in self._state_keys:
+            if self._state_keys and key not in self._state_keys:  # (empty: a user's optimiser)
                 raise ValueError(
                     f"{owner}: parameter {index} has an unknown state entry {key!r}; "
                     f"{type(self).__name__} keeps {sorted(self._state_keys)}"
