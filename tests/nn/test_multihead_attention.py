@@ -115,12 +115,21 @@ def test_is_causal_is_pytorchs_hint_about_the_mask():
         ours(*[Tensor(x)] * 3, is_causal=True)
 
 
-def test_a_query_with_no_key_left_gives_zeros_not_nan():
+@pytest.mark.parametrize(
+    "masks",
+    [
+        dict(key_padding_mask=np.array([[True] * L, [False] * L])),
+        dict(key_padding_mask=np.array([[-np.inf] * L, [0.0] * L], dtype=np.float32)),  # float: -inf = ignore
+        dict(key_padding_mask=np.array([[True] * L, [False] * L]), attn_mask=np.zeros((L, L), np.float32)),
+    ],
+    ids=["bool", "float", "bool-padding-float-attn"],
+)
+def test_a_query_with_no_key_left_gives_zeros_not_nan(masks):
+    # (PyTorch gives NaN with need_weights=True and zeros without; ours is zeros either way)
     ours = nn.MultiheadAttention(E, HEADS, rng=0)
     x = Tensor(random(L, N, E), requires_grad=True)
-    padding = np.array([[True] * L, [False] * L])  # batch 0 may attend to nothing
-    for need_weights in (True, False):
-        output, weights = ours(x, x, x, key_padding_mask=padding, need_weights=need_weights)
+    for need_weights in (True, False):  # batch 0 may attend to nothing
+        output, weights = ours(x, x, x, need_weights=need_weights, **masks)
         assert np.isfinite(output.numpy()).all() and not output.numpy()[:, 0].any()  # out_proj.bias is 0
         if need_weights:
             assert not weights.numpy()[0].any() and np.allclose(weights.numpy()[1].sum(axis=-1), 1.0)

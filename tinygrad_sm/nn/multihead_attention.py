@@ -191,11 +191,14 @@ class MultiheadAttention(Module):
         dropout = self.dropout if self.training else 0.0
         if need_weights:
             scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.swapaxes(-1, -2)
-            keep = None
+            keep = None  # the keys each query may attend to, for softmax's mask=
             if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:
                 keep = mask
             elif mask is not None:
                 scores = scores + mask
+                # a −∞ in a float mask rules that key out as False does, so a query with no key
+                # left gets zero weights here too, as from SDPA (need_weights=False), not NaN
+                keep = (mask.data if isinstance(mask, Tensor) else mask) != -np.inf
             weights = scores.softmax(axis=-1, mask=keep)
             if dropout > 0.0:
                 weights = F.dropout(weights, dropout, rng=self.generator)
