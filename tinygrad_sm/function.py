@@ -449,26 +449,24 @@ def register_op(
 
 def _make_method(cls: type[Function]):
     apply = cls.apply
-    spellings = pytorch_spellings(inspect.signature(cls.forward).parameters)
+    parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
+    # (x.sum(dim=1, keepdim=True) is x.sum(axis=1, keepdims=True))
+    spellings = pytorch_spellings(parameter.name for parameter in parameters)
+    first = parameters[0] if parameters else None
+    if first is not None and first.kind is first.POSITIONAL_OR_KEYWORD and first.name != "input":
+        # (F.softmax(input=x, dim=1): ``input`` is PyTorch's name for the tensor an op acts on)
+        spellings.setdefault("input", first.name)
     name = cls.name
 
-    if spellings:  # (x.sum(dim=1, keepdim=True) is x.sum(axis=1, keepdims=True))
-
-        def method(*args, **kwargs):
-            if kwargs:
-                kwargs = respell(kwargs, spellings, name)
-            return apply(*args, **kwargs)
-
-    else:
-
-        def method(*args, **kwargs):
-            return apply(*args, **kwargs)
+    def method(*args, **kwargs):
+        if kwargs:
+            kwargs = respell(kwargs, spellings, name)
+        return apply(*args, **kwargs)
 
     method.__name__ = cls.name
     method.__qualname__ = f"Tensor.{cls.name}"
     method.__doc__ = method_docstring(cls)
     try:
-        parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
         method.__signature__ = inspect.Signature(
             [parameters[0].replace(name="self"), *parameters[1:]] if parameters else []
         )

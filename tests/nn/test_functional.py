@@ -45,3 +45,15 @@ def test_gumbel_softmax_takes_pytorchs_dim():
     np.testing.assert_array_equal(F.gumbel_softmax(x, dim=0, rng=3).data, F.gumbel_softmax(x, axis=0, rng=3).data)
     with pytest.raises(TypeError, match="gumbel_softmax: got both axis= and dim="):
         F.gumbel_softmax(x, axis=0, dim=0)
+
+
+def test_functional_forms_take_pytorchs_input_keyword():
+    x = Tensor(np.array([[0.5, -1.0, 2.0], [0.0, 3.0, -0.5]]), requires_grad=True)
+    np.testing.assert_array_equal(F.softmax(input=x, dim=1).data, x.softmax(axis=1).data)
+    np.testing.assert_array_equal(F.gelu(input=x, approximate="tanh").data, x.gelu(approximate="tanh").data)
+    out = F.relu(input=x)
+    assert out.grad_fn is not None  # (the tensor given as input= is the op's input, not a setting)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, x.data > 0)
+    with pytest.raises(TypeError, match="softmax: got multiple values"):
+        x.softmax(input=x)

@@ -18,7 +18,6 @@ from ..operations import pooling as _pooling
 from ..operations import selection as _selection
 from ..operations import shape as _shape
 from ..random import RngLike, as_generator
-from ..shapes import accepts_pytorch_spellings
 from ..tensor import Tensor
 
 # ----- activations and elementwise functions (also Tensor methods) --------------------------
@@ -70,7 +69,7 @@ pad = _shape.pad
 repeat = Tensor.repeat
 
 # ----- sampling -----------------------------------------------------------------------------
-gumbel_softmax = accepts_pytorch_spellings(_distributions.gumbel_softmax)  # (dim= for axis=)
+gumbel_softmax = _distributions.gumbel_softmax
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, rng: RngLike = None) -> Tensor:
