@@ -276,3 +276,10 @@ def test_hard_samples_are_drawn_with_the_softmax_probabilities():
 def test_gumbel_softmax_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=f"gumbel_softmax: {message}"):
         gumbel_softmax(Tensor(np.zeros(3)), **kwargs)
+
+
+def test_pytorchs_validate_args_keyword_is_accepted():
+    d = Categorical(logits=Tensor(np.zeros(4)), validate_args=False)
+    assert d.log_prob(1).item() == pytest.approx(-np.log(4))
+    with pytest.raises(ValueError, match="Categorical.log_prob: value must be in"):
+        d.log_prob(4)

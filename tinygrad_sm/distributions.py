@@ -46,7 +46,8 @@ class Categorical:
     ``probs`` are normalised to sum to 1 (p / Σp); ``logits`` to log-probabilities
     (z − logsumexp z), as in PyTorch; either one gives the other: probs = softmax(logits), and
     from probs, logits = log(clip(p, ε, 1 − ε)) with ε the dtype's machine epsilon (PyTorch's
-    clamp, so that a zero probability has a finite logit).
+    clamp, so that a zero probability has a finite logit). ``validate_args`` is PyTorch's
+    switch for checking the arguments; it is accepted, and they are always checked.
 
     >>> d = Categorical(probs=[0.2, 0.3, 0.5])
     >>> d.sample((4,), rng=0).shape
@@ -55,7 +56,7 @@ class Categorical:
     -0.6931
     """
 
-    def __init__(self, probs: Any = None, logits: Any = None):
+    def __init__(self, probs: Any = None, logits: Any = None, validate_args: bool | None = None):
         if (probs is None) == (logits is None):
             given = "neither" if probs is None else "both"
             raise ValueError(f"Categorical: give exactly one of probs and logits, got {given}")
