@@ -60,8 +60,8 @@ def test_conv_argument_errors():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match=r"Conv2d: out_channels \(3\) must be divisible by groups \(2\)"):
         nn.Conv2d(4, 3, 3, groups=2)
-    with pytest.raises(ValueError, match="only padding_mode='zeros'"):
-        nn.Conv2d(1, 1, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got 'mirror'"):
+        nn.Conv2d(1, 1, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
         nn.Conv1d(1, 1, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match=r"Conv2d: kernel_size must be an int >= 1 or 2 of them, got \(3, 3, 3\)"):
@@ -86,7 +86,7 @@ def test_pooling_matches_pytorch(kind, arguments):
 
 def test_pooling_has_no_parameters_and_checks_padding():
     pool = nn.MaxPool2d(3)
-    assert pool.stride == (3, 3) and list(pool.parameters()) == [] and pool.state_dict() == {}
+    assert pool.stride == 3 and list(pool.parameters()) == [] and pool.state_dict() == {}  # as given, as PyTorch
     same_layout(pool, torch.nn.MaxPool2d(3))
     with pytest.raises(ValueError, match="AvgPool2d: padding .* must be at most half the kernel size"):
         nn.AvgPool2d(2, padding=2)
@@ -121,3 +121,78 @@ def test_second_derivatives_match_pytorch(ours, theirs, shape):
 
     x = np.random.default_rng(0).permutation(math.prod(shape)).reshape(shape) / 10  # no ties for max_pool2d
     assert_second_derivatives_match_torch(ours, theirs(), [x])
+
+
+# ----- padding modes, reprs and the pools' other arguments, as PyTorch --------------------------
+PADDED = [
+    ("Conv2d", dict(kernel_size=3, padding=1), (2, 4, 6, 5)),
+    ("Conv2d", dict(kernel_size=(2, 3), padding="same", dilation=2), (2, 4, 6, 5)),
+    ("Conv2d", dict(kernel_size=3, padding=(2, 1), stride=2, groups=2), (4, 6, 5)),  # unbatched
+    ("Conv1d", dict(kernel_size=4, padding="same"), (2, 4, 7)),
+    ("Conv1d", dict(kernel_size=3, padding=2, dilation=2), (2, 4, 7)),
+]
+
+
+@pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize(("kind", "arguments", "shape"), PADDED)
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_padding_modes_match_pytorch(padding_mode, kind, arguments, shape):
+    from nn_parity import assert_second_derivatives_match_torch
+
+    ours = getattr(nn, kind)(4, 6, padding_mode=padding_mode, **arguments, rng=0)
+    theirs = getattr(torch.nn, kind)(4, 6, padding_mode=padding_mode, **arguments)
+    assert repr(ours) == repr(theirs)
+    assert_matches_torch(ours, theirs, [random(*shape)])
+    make_ours = lambda: getattr(nn, kind)(4, 6, padding_mode=padding_mode, **arguments, rng=0)  # noqa: E731
+    assert_second_derivatives_match_torch(make_ours, theirs, [random(*shape, seed=1)])
+
+
+def test_padding_modes_check_the_padding_as_pytorch():
+    with pytest.raises(ValueError, match="Conv1d: padding_mode='reflect' needs a padding of at most 2 on an axis of size 3"):
+        nn.Conv1d(1, 1, 3, padding=3, padding_mode="reflect", rng=0)(Tensor(random(1, 1, 3)))
+    with pytest.raises(ValueError, match="Conv2d: padding_mode='circular' needs a padding of at most 3 on an axis of size 3"):
+        nn.Conv2d(1, 1, 3, padding=(0, 4), padding_mode="circular", rng=0)(Tensor(random(1, 1, 5, 3)))
+    nn.Conv1d(1, 1, 3, padding=3, padding_mode="circular", rng=0)(Tensor(random(1, 1, 3)))  # at most once around
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda nn: nn.Conv2d(4, 8, 3, padding="same", dilation=2, groups=2),
+        lambda nn: nn.Conv1d(3, 6, 3, padding="valid", bias=False),
+        lambda nn: nn.Conv2d(3, 6, 3, padding=1, padding_mode="circular"),
+        lambda nn: nn.MaxPool2d(2),
+        lambda nn: nn.MaxPool2d((3, 2), stride=[2, 1], padding=1, dilation=2, ceil_mode=True),
+        lambda nn: nn.AvgPool2d(3, 2, 1, True, False, 4),
+        lambda nn: nn.AvgPool2d((3,), (2,), (1,)),
+    ],
+)
+def test_reprs_and_attributes_are_pytorch_s(make):
+    ours, theirs = make(nn), make(torch.nn)
+    assert repr(ours) == repr(theirs)
+    for name in ("kernel_size", "stride", "padding", "dilation", "groups", "padding_mode", "ceil_mode", "return_indices",
+                 "count_include_pad", "divisor_override"):  # fmt: skip
+        if hasattr(theirs, name):
+            assert getattr(ours, name) == getattr(theirs, name), name
+
+
+@pytest.mark.parametrize(
+    ("kind", "arguments"),
+    [
+        ("MaxPool2d", (3, 2, 1, 2, False, True)),  # dilation, ceil_mode
+        ("MaxPool2d", ((3,), (2,), (1,))),
+        ("AvgPool2d", (3, 2, 1, True, False)),  # ceil_mode, count_include_pad=False
+        ("AvgPool2d", (3, None, 1, False, True, 4)),  # divisor_override
+    ],
+)
+def test_pools_take_pytorch_s_other_arguments(kind, arguments):
+    x = np.random.default_rng(0).permutation(2 * 3 * 9 * 8).reshape(2, 3, 9, 8).astype(np.float32) / 10  # no ties
+    assert_matches_torch(getattr(nn, kind)(*arguments), getattr(torch.nn, kind)(*arguments), [x])
+
+
+def test_max_pool2d_module_returns_indices():
+    x = random(2, 3, 7, 6)
+    out, indices = nn.MaxPool2d(3, 2, 1, return_indices=True)(Tensor(x))
+    expected, expected_indices = torch.nn.MaxPool2d(3, 2, 1, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())

@@ -10,11 +10,16 @@ import math
 import numbers
 from typing import Any
 
+import numpy as np
+
 from .._checks import positive_int
 from ..random import RngLike, as_generator
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
+
+#: PyTorch's padding modes other than 'zeros', as np.pad's modes
+_PADDING_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 def _tuple(what: str, value: Any, n: int, low: int) -> tuple[int, ...]:
@@ -61,9 +66,10 @@ class _ConvNd(Module):
                 raise ValueError(
                     f"{name}: {what} ({channels}) must be divisible by groups ({groups})"
                 )
-        if padding_mode != "zeros":
+        if padding_mode not in ("zeros", *_PADDING_MODES):
             raise ValueError(
-                f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}"
+                f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                f"got {padding_mode!r}"
             )
         self.kernel_size = _tuple(f"{name}: kernel_size", kernel_size, n, 1)
         self.stride = _tuple(f"{name}: stride", stride, n, 1)
@@ -95,19 +101,45 @@ class _ConvNd(Module):
             else None
         )
 
+    def _padded(self, input: Tensor) -> tuple[Tensor, tuple[int, ...] | str | int]:
+        """(input, padding) for the op: with padding_mode 'zeros' the op pads; otherwise the input
+        is padded here, each spatial axis by reading its positions reflected, replicated or
+        wrapped around (as ``F.pad`` in PyTorch's layers), and the op pads nothing."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        name, n = type(self).__name__, self.spatial_axes
+        if self.padding == "same":  # d·(k − 1) in all, the odd one after, as the op does
+            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+            pairs = [(t // 2, t - t // 2) for t in totals]
+        else:
+            pairs = [(p, p) for p in (self.padding if self.padding != "valid" else (0,) * n)]
+        for axis, (before, after) in zip(range(input.ndim - n, input.ndim), pairs):
+            size = input.shape[axis]
+            limit = size - 1 if self.padding_mode == "reflect" else size
+            if self.padding_mode != "replicate" and max(before, after) > limit:
+                raise ValueError(
+                    f"{name}: padding_mode={self.padding_mode!r} needs a padding of at most "
+                    f"{limit} on an axis of size {size}, got {max(before, after)}"
+                )
+            positions = np.pad(np.arange(size), (before, after), _PADDING_MODES[self.padding_mode])
+            input = input[(slice(None),) * axis + (positions,)]
+        return input, 0
+
     def extra_repr(self) -> str:
         text = (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}"
         )
         if self.padding != (0,) * self.spatial_axes:
-            text += f", padding={self.padding!r}"
+            text += f", padding={self.padding}"  # PyTorch's: padding=same, unquoted
         if self.dilation != (1,) * self.spatial_axes:
             text += f", dilation={self.dilation}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 
@@ -118,8 +150,9 @@ class Conv1d(_ConvNd):
     spatial_axes = 1
 
     def forward(self, input: Tensor) -> Tensor:
+        input, padding = self._padded(input)
         return F.conv1d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
@@ -130,49 +163,102 @@ class Conv2d(_ConvNd):
     spatial_axes = 2
 
     def forward(self, input: Tensor) -> Tensor:
+        input, padding = self._padded(input)
         return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
 
 class _Pool2d(Module):
     """A 2-d pooling window: ``kernel_size``, ``stride`` (default: the kernel size), ``padding``
-    (ints or pairs, as PyTorch)."""
+    (ints or pairs, kept as given, as PyTorch), checked here so a bad one fails at construction."""
+
+    def __init__(self, kernel_size, stride, padding, ceil_mode: bool):
+        name = type(self).__name__
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None or stride == () else stride
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        kernel = _tuple(f"{name}: kernel_size", _one(kernel_size), 2, 1)
+        _tuple(f"{name}: stride", _one(self.stride), 2, 1)
+        pads = _tuple(f"{name}: padding", _one(padding), 2, 0)
+        for k, p in zip(kernel, pads):
+            if p > k // 2:
+                raise ValueError(
+                    f"{name}: padding {padding} must be at most half the kernel size "
+                    f"{kernel_size}"
+                )
+
+
+def _one(value: Any) -> Any:
+    """A 1-tuple's element (it stands for both axes, as in PyTorch's pools)."""
+    return value[0] if isinstance(value, tuple | list) and len(value) == 1 else value
+
+
+class MaxPool2d(_Pool2d):
+    """y = the maximum of each ``kernel_size`` window (padding counts as −∞); the gradient goes
+    to the first maximum of each window, as PyTorch. ``return_indices``: forward returns
+    (y, indices), as ``F.max_pool2d``."""
 
     def __init__(
         self,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] | None = None,
         padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
     ):
-        name = type(self).__name__
-        self.kernel_size = _tuple(f"{name}: kernel_size", kernel_size, 2, 1)
-        self.stride = (
-            self.kernel_size if stride is None else _tuple(f"{name}: stride", stride, 2, 1)
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        _tuple(f"{type(self).__name__}: dilation", _one(dilation), 2, 1)
+        self.dilation = dilation
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return F.max_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
         )
-        self.padding = _tuple(f"{name}: padding", padding, 2, 0)
-        for k, p in zip(self.kernel_size, self.padding):
-            if p > k // 2:
-                raise ValueError(
-                    f"{name}: padding {self.padding} must be at most half the kernel size "
-                    f"{self.kernel_size}"
-                )
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-class MaxPool2d(_Pool2d):
-    """y = the maximum of each ``kernel_size`` window (padding counts as −∞); the gradient goes
-    to the first maximum of each window, as PyTorch."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding)
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
 
 class AvgPool2d(_Pool2d):
-    """y = the mean of each ``kernel_size`` window, zero padding included in the count (PyTorch's
-    ``count_include_pad=True``)."""
+    """y = the mean of each ``kernel_size`` window, zero padding included in the count by default
+    (PyTorch's ``count_include_pad=True``); ``divisor_override`` replaces the count."""
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
