@@ -150,20 +150,26 @@ def test_a_query_with_nothing_to_attend_to_gives_zeros_and_zero_gradients_as_pyt
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
-def test_no_keys_at_all_gives_zeros_as_pytorch():
-    # S = 0: every query has nothing to attend to (softmax over an empty axis), not a crash
-    q, k, v = qkv(((2, 3, 4), (2, 0, 4), (2, 0, 5)), seed=72)
+@pytest.mark.parametrize(
+    "shapes",
+    [((2, 3, 4), (2, 0, 4), (2, 0, 5)), ((2, 3, 0), (2, 4, 0), (2, 4, 5))],
+    ids=["no-keys", "no-features"],
+)
+def test_size_zero_key_or_feature_axes_match_pytorch(shapes):
+    # S = 0: every query has nothing to attend to (softmax over an empty axis): zeros, not a crash;
+    # E = 0: every score is an empty sum, 0, so each query averages the values (no 1/√0 error)
+    q, k, v = qkv(shapes, seed=72)
     ours = tensors(q, k, v)
     out = sdpa(*ours)
     theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
     expected = torch_sdpa(*theirs)
-    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-15)
     assert out.shape == (2, 3, 5)
     out.sum().backward()
     expected.sum().backward()
     for a, b in zip(ours, theirs):
         assert a.grad.shape == a.shape
-        np.testing.assert_array_equal(a.grad.data, b.grad.numpy())
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

@@ -167,7 +167,9 @@ class ScaledDotProductAttention(Op):
         scores_shape = (*batch, query.shape[-2], key.shape[-2])
         ctx.bool_bias = _bool_bias(attn_mask, is_causal, scores_shape, query.dtype)
         keep_scale = _keep_scale(dropout_p)
-        ctx.scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+        if scale is None:  # 1/√E (with no features, E = 0, every score is an empty sum: 0)
+            scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else math.inf
+        ctx.scale = float(scale)
 
         scores = (query * query.dtype.type(ctx.scale)) @ key.swapaxes(-1, -2)
         bias = attn_mask if ctx.bool_bias is None else ctx.bool_bias  # (M: either kind, or None)
