@@ -624,3 +624,25 @@ def test_repeat_errors():
     with pytest.raises(TypeError, match="repeat: missing the repeats"):
         x.repeat()
     assert x.grad is None
+
+
+# ----- permute (PyTorch's name for a full permutation) ----------------------------------------
+def test_permute_is_transpose_by_pytorchs_name():
+    torch = pytest.importorskip("torch")
+    x = random_array(21, (2, 3, 4))
+    for axes in [(2, 0, 1), ((1, 0, 2),), (-1, 0, 1)]:
+        out = Tensor(x).permute(*axes)
+        np.testing.assert_array_equal(out.data, torch.tensor(x).permute(*axes).numpy())
+    assert Tensor(1.0).permute(()).shape == ()
+    check_gradients(lambda t: t.permute(2, 0, 1), x)
+    check_second_derivatives(lambda t: t.permute(1, 2, 0) * t.permute(1, 2, 0), x)
+
+
+def test_permute_and_transpose_errors_say_what_pytorch_users_meant():
+    x = Tensor(np.zeros((2, 3, 4)))
+    with pytest.raises(TypeError, match=r"permute: missing the order of the axes"):
+        x.permute()
+    with pytest.raises(ValueError, match=r"permute: 2 axes \(0, 1\) for a tensor of 3 dimension"):
+        x.permute(0, 1)
+    with pytest.raises(ValueError, match=r"as torch.transpose does, use swapaxes\(1, 2\)"):
+        x.transpose(1, 2)

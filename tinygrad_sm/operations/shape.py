@@ -66,9 +66,14 @@ class Transpose(Op):
             sorted(normalize_axis(axes, a.ndim, "transpose", a.shape)) != list(range(a.ndim))
             or len(axes) != a.ndim
         ):
+            hint = (
+                f" (to exchange two axes, as torch.transpose does, use swapaxes{axes})"
+                if len(axes) == 2
+                else ""
+            )
             raise ValueError(
                 f"transpose: axes {axes} are not a permutation of the {a.ndim} axes "
-                f"of shape {a.shape}"
+                f"of shape {a.shape}{hint}"
             )
         axes = tuple(int(x) % a.ndim for x in axes)
         ctx.inverse = tuple(np.argsort(axes))
@@ -361,6 +366,21 @@ def squeeze(self: Tensor, axis: int | tuple[int, ...] | None = None) -> Tensor:
     axis whose size is not 1 stays, as in ``torch.squeeze``. Built from reshape."""
     axes = normalize_axis(axis, self.ndim, "squeeze", self.shape)
     return self.reshape(tuple(n for i, n in enumerate(self.shape) if n != 1 or i not in axes))
+
+
+@_tensor_method
+def permute(self: Tensor, *axes: int) -> Tensor:
+    """``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``: the axes in a new order, as
+    ``torch.permute``. Built from transpose (which, as NumPy's, takes the same permutation)."""
+    if not axes:
+        raise TypeError("permute: missing the order of the axes (e.g. x.permute(2, 0, 1))")
+    axes = shape_argument(axes)
+    if len(axes) != self.ndim:
+        raise ValueError(
+            f"permute: {len(axes)} axes {axes} for a tensor of {self.ndim} dimension(s) with "
+            f"shape {self.shape} (give each axis once)"
+        )
+    return self.transpose(*axes)
 
 
 @_tensor_method
