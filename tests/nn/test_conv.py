@@ -66,6 +66,8 @@ def test_conv_argument_errors():
         nn.Conv1d(1, 1, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match=r"Conv2d: kernel_size must be an int >= 1 or 2 of them, got \(3, 3, 3\)"):
         nn.Conv2d(1, 1, (3, 3, 3))
+    with pytest.raises(ValueError, match=r"Conv2d: kernel_size must be an int >= 1 or 2 of them, got 3.0"):
+        nn.Conv2d(1, 1, 3.0)
     with pytest.raises(ValueError, match="padding must be 'same', 'valid'"):
         nn.Conv2d(1, 1, 3, padding="full")
     with pytest.raises(ValueError, match="out_channels must be a positive integer"):

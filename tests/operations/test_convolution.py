@@ -55,6 +55,7 @@ CONFIGS = {
     "valid": ((1, 2, 5, 4), (2, 2, 3, 3), True, {"padding": "valid"}),
     "unbatched": ((2, 5, 4), (3, 2, 3, 3), True, {"padding": 1}),
     "1x1 kernel": ((2, 3, 3, 3), (2, 3, 1, 1), True, {}),
+    "stride > kernel, dilated": ((1, 2, 9, 8), (2, 2, 2, 3), True, {"stride": (3, 4), "padding": (2, 1), "dilation": (3, 1)}),
     "1-tuples stand for both axes": ((1, 2, 7, 6), (2, 2, 3, 2), True, {"stride": (2,), "padding": (1,), "dilation": (2,)}),
 }
 CONFIGS_1D = {

@@ -25,8 +25,8 @@ _PADDING_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 def _tuple(what: str, value: Any, n: int, low: int) -> tuple[int, ...]:
     """An int or a sequence of ``n`` ints, each >= ``low``, as an ``n``-tuple (PyTorch's
     ``_pair``), or a ValueError naming ``what``."""
-    values = (value,) * n if isinstance(value, numbers.Integral) else tuple(value)
-    if len(values) != n or any(
+    values = (value,) * n if isinstance(value, numbers.Integral) else value
+    if not isinstance(values, tuple | list) or len(values) != n or any(
         isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low for v in values
     ):
         raise ValueError(f"{what} must be an int >= {low} or {n} of them, got {value!r}")
