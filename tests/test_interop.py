@@ -78,6 +78,16 @@ def test_dlpack_keeps_strides_zero_d_and_read_only_views():
     assert torch.from_dlpack(expanded).stride() == (0, 1)
 
 
+def test_a_view_with_a_negative_stride_is_exported_as_a_copy():
+    # (PyTorch's from_dlpack aborts the whole process on a negative stride; its from_numpy refuses)
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    flipped = x[:, ::-1]
+    np.testing.assert_array_equal(torch.from_dlpack(flipped).numpy(), flipped.data)
+    np.testing.assert_array_equal(np.from_dlpack(flipped), flipped.data)
+    with pytest.raises(BufferError, match="negative stride cannot be shared without a copy"):
+        flipped.__dlpack__(copy=False)
+
+
 def test_numpy_from_dlpack_shares_the_tensors_memory():
     t = Tensor(np.arange(4.0))
     array = np.from_dlpack(t)

@@ -285,8 +285,21 @@ class Tensor:
         copy: Any = None,
     ) -> Any:
         """The DLPack capsule of the data, shared, not copied (the ndarray's own ``__dlpack__``):
-        ``torch.from_dlpack(t)`` and ``np.from_dlpack(t)`` see this tensor's memory."""
-        return self._data.__dlpack__(
+        ``torch.from_dlpack(t)`` and ``np.from_dlpack(t)`` see this tensor's memory.
+
+        A view with a negative stride (``x[::-1]``) is exported as a contiguous copy, as the
+        protocol allows unless ``copy=False`` (then a BufferError): PyTorch cannot import negative
+        strides (its ``from_numpy`` refuses them; its ``from_dlpack`` aborts the process).
+        """
+        data = self._data
+        if any(stride < 0 for stride in data.strides):
+            if copy is False:
+                raise BufferError(
+                    "__dlpack__: a view with a negative stride cannot be shared without a copy "
+                    "(copy=False); use .clone() first"
+                )
+            data = np.ascontiguousarray(data)
+        return data.__dlpack__(
             stream=stream, max_version=max_version, dl_device=dl_device, copy=copy
         )
 
