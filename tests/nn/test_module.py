@@ -310,3 +310,57 @@ def test_load_state_dict_reads_pytorch_tensors_that_require_grad():
     theirs = torch.nn.Linear(2, 3)
     layer.load_state_dict(dict(theirs.named_parameters()))  # Parameters require grad: detached first
     np.testing.assert_array_equal(layer.weight.numpy(), theirs.weight.detach().numpy())
+
+
+# ----- PyTorch habits: freezing, recurse=/prefix=, apply, zero_grad(set_to_none) -------------
+class _Frozen(nn.Module):
+    def __init__(self):
+        self.scale = Tensor(np.ones(2), requires_grad=True)
+        self.extra = [Tensor(np.zeros(2), requires_grad=True)]
+        self.constant = Tensor(np.ones(2))  # (never a parameter: it did not require grad)
+        self.body = nn.Linear(2, 2, rng=0)
+
+
+def test_a_frozen_parameter_stays_a_parameter_in_state_dict_and_parameters_as_torch():
+    model = _Frozen()
+    names = ["scale", "extra.0", "body.weight", "body.bias"]
+    model.body.requires_grad_(False)
+    model.extra[0].requires_grad = False
+    assert list(model.state_dict()) == names and [n for n, _ in model.named_parameters()] == names
+    assert [p.requires_grad for p in model.parameters()] == [True, False, False, False]
+    model.requires_grad_(True)
+    assert all(p.requires_grad for p in model.parameters())
+    # a torch model frozen for fine-tuning saves every parameter; it loads
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    theirs[0].requires_grad_(False)
+    ours = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    ours[0].requires_grad_(False)
+    assert ours.load_state_dict(theirs.state_dict()) == ([], [])
+    np.testing.assert_array_equal(ours[0].weight.numpy(), theirs[0].weight.detach().numpy())
+
+
+def test_recurse_and_prefix_as_torch():
+    model = _Frozen()
+    assert [n for n, _ in model.named_parameters(recurse=False)] == ["scale", "extra.0"]
+    assert len(list(model.parameters(recurse=False))) == 2
+    assert [n for n, _ in model.named_parameters(prefix="m")][-1] == "m.body.bias"
+    torch = pytest.importorskip("torch")
+    bn, theirs = nn.BatchNorm1d(2), torch.nn.Sequential(torch.nn.BatchNorm1d(2))
+    ours = nn.Sequential(bn)
+    bn.register_buffer("own", np.zeros(1))
+    theirs[0].register_buffer("own", torch.zeros(1))
+    assert [n for n, _ in ours.named_buffers(prefix="x")] == [n for n, _ in theirs.named_buffers(prefix="x")]
+    assert list(ours.buffers(recurse=False)) == [] and len(list(bn.buffers(recurse=False))) == 4
+
+
+def test_apply_visits_children_first_and_zero_grad_can_keep_zeros():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU()))
+    seen = []
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    assert seen == ["Linear", "ReLU", "Sequential", "Sequential"]  # (torch's order)
+    model(Tensor(np.ones((1, 2), np.float32))).sum().backward()
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.numpy().any() for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())

@@ -48,26 +48,33 @@ def _as_array(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def _is_parameter(tensor: Tensor) -> bool:
-    """A leaf that requires grad; a computed tensor kept on the module (e.g. a cached activation)
-    is not one."""
-    return tensor.requires_grad and tensor.is_leaf
+def _is_parameter(tensor: Tensor, was_parameter: bool = False) -> bool:
+    """A leaf that requires grad, or that did when it was assigned (``was_parameter``: frozen
+    since, with ``requires_grad = False``, it stays a parameter, as in PyTorch); a computed
+    tensor kept on the module (e.g. a cached activation) is not one."""
+    return tensor.is_leaf and (tensor.requires_grad or was_parameter)
 
 
-def _walk_container(name: str, value: Any) -> list[tuple[str, Module | Tensor]]:
+def _walk_container(
+    name: str, value: Any, parameter_names: Any = frozenset()
+) -> list[tuple[str, Module | Tensor]]:
     """The modules and parameters inside ``value`` (a Module, or lists, tuples and dicts of them),
-    with dotted names."""
+    with dotted names (``parameter_names``: those that held a parameter when assigned)."""
     if isinstance(value, Module):
         return [(name, value)]
     if isinstance(value, Tensor):
-        return [(name, value)] if _is_parameter(value) else []
+        return [(name, value)] if _is_parameter(value, name in parameter_names) else []
     if isinstance(value, list | tuple):
         items = [(f"{name}.{i}", item) for i, item in enumerate(value)]
     elif isinstance(value, dict):
         items = [(f"{name}.{key}", item) for key, item in value.items() if isinstance(key, str)]
     else:
         return []
-    return [entry for item_name, item in items for entry in _walk_container(item_name, item)]
+    return [
+        entry
+        for item_name, item in items
+        for entry in _walk_container(item_name, item, parameter_names)
+    ]
 
 
 class Module:
@@ -99,6 +106,16 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # remember the names that hold parameters when assigned, so that a parameter frozen
+        # later (requires_grad = False) is still one: in parameters() and state_dict()
+        if isinstance(value, Tensor | list | tuple | dict):
+            entries = _walk_container(name, value)
+            held = [entry for entry, item in entries if isinstance(item, Tensor)]
+            if held:
+                self.__dict__.setdefault("_parameter_names", set()).update(held)
+        object.__setattr__(self, name, value)
+
     # ----- discovery ----------------------------------------------------------------
     def _members(self) -> Iterator[tuple[str, Any]]:
         """The (name, value) pairs to search for parameters and children:
@@ -115,12 +132,13 @@ class Module:
         """
         own: list[tuple[str, Tensor]] = []
         nested: list[tuple[str, Module | Tensor]] = []
+        parameter_names = vars(self).get("_parameter_names", frozenset())
         for name, value in self._members():
             if isinstance(value, Tensor):
-                if _is_parameter(value):
+                if _is_parameter(value, name in parameter_names):
                     own.append((name, value))
             else:
-                nested.extend(_walk_container(name, value))
+                nested.extend(_walk_container(name, value, parameter_names))
         return own, nested
 
     def _own_buffers(self, persistent_only: bool) -> list[tuple[str, Tensor]]:
@@ -169,14 +187,17 @@ class Module:
         registered[name] = bool(persistent)
         setattr(self, name, tensor)
 
-    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
         """``(dotted_name, tensor)`` for every buffer (persistent or not), each tensor once,
-        module by module as ``named_modules()`` (PyTorch's order)."""
-        return self._named_tensors(parameters=False, buffers=True, remove_duplicate=True)
+        module by module as ``named_modules()`` (PyTorch's order); names start with ``prefix``,
+        and ``recurse=False`` keeps this module's own buffers only."""
+        return self._named_tensors(
+            parameters=False, buffers=True, remove_duplicate=True, prefix=prefix, recurse=recurse
+        )
 
-    def buffers(self) -> Iterator[Tensor]:
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every buffer once, in ``named_buffers()`` order."""
-        for _, buffer in self.named_buffers():
+        for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -219,16 +240,19 @@ class Module:
         buffers: bool,
         remove_duplicate: bool,
         persistent_only: bool = False,
+        prefix: str = "",
+        recurse: bool = True,
     ) -> Iterator[tuple[str, Tensor]]:
         """Each module's own parameters, then its own buffers, then the nested ones in definition
-        order (PyTorch's order), keeping the kinds asked for.
+        order (PyTorch's order), keeping the kinds asked for; names start with ``prefix``, and
+        ``recurse=False`` enters no sub-module.
 
         With ``remove_duplicate`` a tensor or module met twice is skipped the
         second time (``named_parameters``); without it, a shared one appears
         under every name (``state_dict``). A module is never entered inside itself.
         """
         seen: set[int] = set()
-        stack: list[tuple[str, Module | Tensor, frozenset[int]]] = [("", self, frozenset())]
+        stack: list[tuple[str, Module | Tensor, frozenset[int]]] = [(prefix, self, frozenset())]
         while stack:
             name, value, ancestors = stack.pop()
             if remove_duplicate:
@@ -245,21 +269,31 @@ class Module:
             entries = [
                 *(own if parameters else []),
                 *(value._own_buffers(persistent_only) if buffers else []),
-                *(entry for entry in nested if parameters or isinstance(entry[1], Module)),
+                *(
+                    entry
+                    for entry in nested
+                    if (parameters or isinstance(entry[1], Module))
+                    and (recurse or not isinstance(entry[1], Module))
+                ),
             ]
-            prefix = f"{name}." if name else ""
+            dotted = f"{name}." if name else ""
             stack.extend(
-                (prefix + child_name, child, inside) for child_name, child in reversed(entries)
+                (dotted + child_name, child, inside) for child_name, child in reversed(entries)
             )
 
-    def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         """``(dotted_name, tensor)`` for every parameter, each tensor once (a shared one under its
-        first name)."""
-        return self._named_tensors(parameters=True, buffers=False, remove_duplicate=True)
+        first name); names start with ``prefix``, and ``recurse=False`` keeps this module's own
+        parameters (and those in its lists and dicts) only, as PyTorch."""
+        return self._named_tensors(
+            parameters=True, buffers=False, remove_duplicate=True, prefix=prefix, recurse=recurse
+        )
 
-    def parameters(self) -> Iterator[Tensor]:
+    def parameters(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every parameter once, in ``named_parameters()`` order (what an optimiser takes)."""
-        for _, parameter in self.named_parameters():
+        for _, parameter in self.named_parameters(recurse=recurse):
             yield parameter
 
     # ----- modes and gradients ------------------------------------------------------
@@ -276,10 +310,30 @@ class Module:
         """Evaluation mode (``train(False)``): e.g. ``Dropout`` becomes the identity."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (``.grad = None``, as PyTorch's default)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: ``.grad = None`` (PyTorch's default), or with
+        ``set_to_none=False`` fill the existing gradients with zeros, in place."""
         for parameter in self.parameters():
-            parameter.grad = None
+            if set_to_none or parameter.grad is None:
+                parameter.grad = None
+            elif parameter.grad.data.flags.writeable:
+                parameter.grad.data[...] = 0
+            else:
+                parameter.grad = Tensor(np.zeros_like(parameter.grad.data))
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Switch gradients on or off for every parameter (freezing a module), as PyTorch."""
+        for parameter in self.parameters():
+            parameter.requires_grad = requires_grad
+        return self
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every sub-module, then on this one (PyTorch's order: children
+        first; e.g. a custom initialisation)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     # ----- state dict ---------------------------------------------------------------
     def _state_tensors(self) -> dict[str, Tensor]:
