@@ -247,6 +247,32 @@ def test_dropout_of_every_weight_gives_zeros():
         np.testing.assert_array_equal(tensor.grad.data, 0.0)
 
 
+@pytest.mark.parametrize(
+    "shapes",
+    [((2, 4, 3, 5), (2, 2, 6, 5), (2, 2, 6, 7)), ((2, 4, 3, 5), (2, 1, 6, 5), (2, 2, 6, 7)), ((4, 3, 5), (2, 6, 5), (2, 6, 7))],
+    ids=["4-over-2", "key-1-value-2", "3-d"],
+)
+def test_grouped_query_attention_matches_pytorch(shapes):
+    # enable_gqa=True (keyword-only, after rng): each key/value head serves a group of query heads
+    q, k, v = qkv(shapes, seed=90)
+    ours = tensors(q, k, v)
+    out = sdpa(*ours, is_causal=True, enable_gqa=True)
+    theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    expected = torch_sdpa(*theirs, is_causal=True, enable_gqa=True)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+    upstream = random_array(91, out.shape)
+    out.backward(Tensor(upstream))
+    expected.backward(torch.tensor(upstream))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_grouped_query_attention_needs_a_divisor_of_the_query_heads():
+    q, k, v = qkv(((2, 4, 3, 5), (2, 3, 6, 5), (2, 3, 6, 7)))
+    with pytest.raises(ValueError, match=r"enable_gqa=True needs the heads \(axis -3\) of key to divide the query's 4"):
+        sdpa(*tensors(q, k, v), enable_gqa=True)
+
+
 def test_sdpa_is_a_registered_op():
     assert "scaled_dot_product_attention" in tinygrad_sm.ops()
 

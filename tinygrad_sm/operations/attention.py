@@ -209,6 +209,24 @@ class ScaledDotProductAttention(Op):
         return grad_query, grad_key, grad_value, grad_mask
 
 
+def _repeat_heads(x: Any, heads: int, name: str) -> Any:
+    """x (..., H, S, F) with each of its H heads repeated heads/H times in place (PyTorch's
+    ``repeat_interleave`` on axis −3, for grouped-query attention); built from the registered
+    ops reshape and broadcast_to (whose gradient sums over the copies)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.ndim < 3 or heads % x.shape[-3]:
+        raise ValueError(
+            f"{_OP}: enable_gqa=True needs the heads (axis -3) of {name} to divide the query's "
+            f"{heads}, got {name} of shape {x.shape}"
+        )
+    group = heads // x.shape[-3]
+    if group == 1:
+        return x
+    *lead, length, features = x.shape
+    grouped = x.unsqueeze(-3).expand(*lead, group, length, features)
+    return grouped.reshape(*lead[:-1], heads, length, features)
+
+
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -218,12 +236,18 @@ def scaled_dot_product_attention(
     is_causal: bool = False,
     scale: float | None = None,
     rng: RngLike = None,
+    *,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """softmax(scale·Q Kᵀ + mask) V (``torch.nn.functional.scaled_dot_product_attention``): query
     (..., L, E), key (..., S, E), value (..., S, Ev), batch axes broadcast. ``attn_mask``: bool
     (True = attend) or float (added to the scores); ``dropout_p > 0`` drops attention weights with
     ``rng`` (default: the library's generator) whenever given, since a function has no training
-    flag."""
+    flag. ``enable_gqa=True`` (grouped-query attention, as PyTorch): key and value may have fewer
+    heads (axis −3) than the query, a divisor of its count; each is repeated for its group."""
+    if enable_gqa and np.ndim(query) >= 3:
+        heads = np.shape(query)[-3]
+        key, value = _repeat_heads(key, heads, "key"), _repeat_heads(value, heads, "value")
     return ScaledDotProductAttention.apply(
         query, key, value, attn_mask, dropout_p, is_causal, scale, rng
     )
