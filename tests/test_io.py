@@ -323,3 +323,12 @@ def test_valid_awkward_arrays_load_as_numpy_loads_them(tmp_path):
                 np.testing.assert_array_equal(value, expected[key])
                 assert value.flags.writeable
     assert tinygrad_sm.load(path)["fortran"][1, 2] == 5.0
+
+
+def test_a_state_dict_of_pytorch_tensors_saves_even_those_that_require_grad(tmp_path):
+    torch = pytest.importorskip("torch")
+    weight = torch.ones(2, 3, requires_grad=True)
+    tinygrad_sm.save({"weight": weight, "count": torch.tensor(4)}, tmp_path / "torch.npz")
+    loaded = tinygrad_sm.load(tmp_path / "torch.npz")
+    np.testing.assert_array_equal(loaded["weight"], np.ones((2, 3), np.float32))
+    assert loaded["weight"].dtype == np.float32 and loaded["count"].dtype == np.int64

@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .nn.module import Module
-from .tensor import Tensor
+from .nn.module import Module, _as_array
 
 PathLike = str | os.PathLike[str]
 
@@ -38,7 +37,7 @@ def save(obj: Module | Mapping[str, Any], path: PathLike) -> None:
 
     The file is written exactly at ``path`` (no suffix is added) and replaced
     atomically, so an interrupted save never leaves a half-written checkpoint.
-    Values may be NumPy arrays, Tensors or numbers; anything that would need
+    Values may be NumPy arrays, Tensors, PyTorch tensors or numbers; anything that would need
     pickle (strings, Python objects) is refused.
     """
     if isinstance(obj, Module):
@@ -54,7 +53,7 @@ def save(obj: Module | Mapping[str, Any], path: PathLike) -> None:
     for key, value in state.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"save: state dict keys must be non-empty strings, got {key!r}")
-        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        array = _as_array(value)  # (a PyTorch tensor that requires grad too)
         if array.dtype.kind not in "biufc":
             raise TypeError(
                 f"save: {key!r} holds {array.dtype} data; "
