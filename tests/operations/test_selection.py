@@ -134,6 +134,9 @@ def test_masked_fill_keeps_the_input_dtype():
             ValueError,
             "masked_fill: value must be a number or a 0-d tensor, got one of shape (2,)",
         ),
+        # (None filled nan, a string failed inside NumPy's float conversion)
+        (np.ones(3, bool), None, TypeError, "masked_fill: value must be a number or a 0-d tensor, got None"),
+        (np.ones(3, bool), "1", TypeError, "masked_fill: value must be a number or a 0-d tensor, got '1'"),
     ],
 )
 def test_masked_fill_bad_arguments_are_clear_errors(mask, value, error, message):

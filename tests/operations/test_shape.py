@@ -3,6 +3,8 @@ pad and repeat, and PyTorch's shape habits built from them (view, unsqueeze, squ
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import check_gradients, check_second_derivatives, random_array, seeds, shapes
@@ -646,3 +648,17 @@ def test_permute_and_transpose_errors_say_what_pytorch_users_meant():
         x.permute(0, 1)
     with pytest.raises(ValueError, match=r"as torch.transpose does, use swapaxes\(1, 2\)"):
         x.transpose(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda x: x.expand("a"), "expand: each size must be an int, got 'a' in ('a',)"),
+        (lambda x: x.broadcast_to(None), "broadcast_to: each size must be an int, got None in (None,)"),
+        (lambda x: x.expand(2.0, 3), "expand: each size must be an int, got 2.0 in (2.0, 3)"),
+    ],
+)
+def test_expand_and_broadcast_to_check_the_sizes_first(call, message):
+    # (a size that is no int was reported as a target with too few axes)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        call(Tensor(np.zeros((2, 3))))

@@ -61,6 +61,10 @@ class MaskedFill(Op):
             raise TypeError(
                 f"masked_fill: mask must be a bool array or Tensor, got dtype {mask.dtype}"
             )
+        if np.asarray(value).dtype.kind not in "fiub":
+            raise TypeError(
+                f"masked_fill: value must be a number or a 0-d tensor, got {value!r:.60}"
+            )
         if np.ndim(value) != 0:
             raise ValueError(
                 "masked_fill: value must be a number or a 0-d tensor, "

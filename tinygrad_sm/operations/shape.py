@@ -106,6 +106,9 @@ class SwapAxes(Op):
 def expanded_shape(shape: tuple[int, ...], target: tuple, op: str, verb: str) -> tuple[int, ...]:
     """``target`` with PyTorch's ``-1`` (keep this axis's size) filled in, or a clear error: new
     axes go in front, and an existing axis either matches or has size 1."""
+    for size in target:
+        if not _is_int(size):
+            raise TypeError(f"{op}: each size must be an int, got {size!r} in {target}")
     new = len(target) - len(shape)
     if new < 0:
         raise ValueError(
@@ -114,8 +117,6 @@ def expanded_shape(shape: tuple[int, ...], target: tuple, op: str, verb: str) ->
         )
     sizes = list(target)
     for i, size in enumerate(target):
-        if not _is_int(size):
-            raise TypeError(f"{op}: each size must be an int, got {size!r} in {target}")
         if size == -1 and i >= new:
             sizes[i] = shape[i - new]
         elif size < 0:
