@@ -264,3 +264,41 @@ def test_pool_extra_arguments_are_checked():
         F.avg_pool2d(x, 2, divisor_override=0)
     with pytest.raises(ValueError, match="max_pool2d: the kernel 3 x 3 \\(dilated: 7 x 7\\) is larger"):
         F.max_pool2d(x, 3, dilation=3, ceil_mode=True)
+
+
+@given(
+    problem=pool_problems(),
+    dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    ceil_mode=st.booleans(),
+    count_include_pad=st.booleans(),
+    seed=seeds,
+)
+def test_other_arguments_match_torch_on_random_problems(problem, dilation, ceil_mode, count_include_pad, seed):
+    shape, kernel, stride, padding = problem
+    x = np.round(random_array(seed, shape))  # ties
+    max_arguments = (kernel, stride, padding, dilation, ceil_mode)
+    try:
+        expected, indices = TF.max_pool2d(torch.tensor(x), *max_arguments, return_indices=True)
+    except RuntimeError:  # the output would be empty: ours is the ValueError naming the sizes
+        with pytest.raises(ValueError, match="is larger than the padded input"):
+            F.max_pool2d(Tensor(x), *max_arguments)
+    else:
+        np.testing.assert_array_equal(F.max_pool2d(Tensor(x), *max_arguments, return_indices=True)[1].data, indices.numpy())
+        # (a window that dilation makes skip the image is all padding: PyTorch's backward writes
+        # its gradient out of the window's plane, ours drops it)
+        if not np.isinf(expected.numpy()).any():
+            assert_pool_matches_torch(lambda t: F.max_pool2d(t, *max_arguments), lambda p: TF.max_pool2d(p, *max_arguments), x)
+    assume(all(n + 2 * p >= k for n, p, k in zip(shape[-2:], padding, kernel)))
+    avg_arguments = (kernel, stride, padding, ceil_mode, count_include_pad)
+    assert_pool_matches_torch(lambda t: F.avg_pool2d(t, *avg_arguments), lambda p: TF.avg_pool2d(p, *avg_arguments), x)
+
+
+def test_a_window_that_skips_the_image_has_pytorch_s_index_and_no_gradient():
+    # width 1, padding 1, dilation 2: the window reads only the two padding pixels
+    x = Tensor(np.array([[[1.0]], [[-1.0]]]), requires_grad=True)
+    out, indices = F.max_pool2d(x, (1, 2), None, (0, 1), (1, 2), False, True)
+    _, expected = TF.max_pool2d(torch.tensor(x.data), (1, 2), None, (0, 1), (1, 2), False, True)
+    np.testing.assert_array_equal(out.data, np.full((2, 1, 1), -np.inf))
+    np.testing.assert_array_equal(indices.data, expected.numpy())
+    out.backward(np.ones(out.shape))
+    np.testing.assert_array_equal(x.grad.data, np.zeros(x.shape))

@@ -93,10 +93,13 @@ def _first_max(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, np.ndarray]
         last_nan = kh * kw - 1 - np.isnan(cols[:, :, ::-1]).argmax(axis=2)[:, :, None]
         first = np.where(np.isnan(out), last_nan, first)
     if windows.padding != ((0, 0), (0, 0)) and np.any(out == -np.inf):
-        # an all −inf window: PyTorch's index is the window's first pixel inside the image
-        inside = np.ones((1, 1, height, width), dtype=bool)
-        inside = unfold_array(inside, windows, fill=False).reshape(kh * kw, -1)
-        first = np.where(out == -np.inf, inside.argmax(axis=0), first)
+        # an all −inf window: PyTorch's index is the window's first pixel past the top and left
+        # padding (its first pixel inside the image, unless dilation makes it skip the image)
+        (top, _), (left, _) = windows.padding
+        past = np.zeros((1, 1) + windows.padded_size(height, width), dtype=bool)
+        past[..., top:, left:] = True
+        past = unfold_array(past, windows._replace(padding=((0, 0), (0, 0))))
+        first = np.where(out == -np.inf, past.reshape(kh * kw, -1).argmax(axis=0), first)
     return out, first
 
 
