@@ -573,3 +573,32 @@ def test_an_optimiser_subclassed_as_in_pytorch_steps_saves_and_loads():
     scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
     scheduler.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_named_parameters_as_torch_and_their_state_dicts_load_both_ways():
+    torch = pytest.importorskip("torch")
+    theirs_model = torch.nn.Linear(3, 2).double()
+    ours_model = nn.Linear(3, 2)
+    ours_model.load_state_dict(theirs_model.state_dict())
+    ours_model.weight.data = ours_model.weight.data.astype(np.float64)
+    ours_model.bias.data = ours_model.bias.data.astype(np.float64)
+    theirs = torch.optim.Adam(theirs_model.named_parameters(), lr=0.1)
+    ours = optim.Adam(ours_model.named_parameters(), lr=0.1)
+    assert ours.param_groups[0]["param_names"] == ["weight", "bias"]
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    for _ in range(2):
+        theirs.zero_grad()
+        ours.zero_grad()
+        (theirs_model(torch.from_numpy(x)) ** 2).sum().backward()
+        (ours_model(Tensor(x)) ** 2).sum().backward()
+        theirs.step()
+        ours.step()
+    np.testing.assert_allclose(ours_model.weight.numpy(), theirs_model.weight.detach().numpy(), rtol=1e-12)
+    assert ours.state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+    fresh = optim.Adam(nn.Linear(3, 2).parameters(), lr=0.1)
+    fresh.load_state_dict(theirs.state_dict())  # (param_names was an unknown hyper-parameter)
+    assert fresh.param_groups[0]["param_names"] == ["weight", "bias"]
+    with pytest.raises(ValueError, match="with its name"):
+        optim.SGD([("weight", ours_model.weight), ours_model.bias], lr=0.1)
+    with pytest.raises(ValueError, match="or every one without"):
+        ours.add_param_group({"params": [Tensor(np.ones(1), requires_grad=True)]})

@@ -54,7 +54,8 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add a group of parameters;
+        """Add a group of parameters (Tensors, or ``(name, tensor)`` pairs as
+        ``named_parameters()`` gives, kept as the group's ``param_names``, as PyTorch);
         hyper-parameters it does not set take the optimiser's defaults."""
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError(
@@ -63,8 +64,23 @@ class Optimizer:
             )
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
-        known = {id(p) for existing in self.param_groups for p in existing["params"]}
         owner = type(self).__name__
+        names = [
+            p[0] for p in params if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+        ]
+        if names:
+            if len(names) != len(params):
+                raise ValueError(
+                    f"{owner}: give every parameter of a group with its name (the (name, tensor) "
+                    "pairs of named_parameters()) or none"
+                )
+            params = [p[1] for p in params]
+        if self.param_groups and ("param_names" in self.param_groups[0]) != bool(names):
+            raise ValueError(
+                f"{owner}: every parameter group must come with names (named_parameters()) "
+                "or every one without"
+            )
+        known = {id(p) for existing in self.param_groups for p in existing["params"]}
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise TypeError(f"{owner}: parameter {i} is a {type(p).__name__}, not a Tensor")
@@ -80,13 +96,15 @@ class Optimizer:
             if id(p) in known:
                 raise ValueError(f"{owner}: parameter {i} (shape {p.shape}) appears more than once")
             known.add(id(p))
-        unknown = set(group) - set(self.defaults) - {"params"}
+        unknown = set(group) - set(self.defaults) - {"params", "param_names", "initial_lr"}
         if unknown:
             raise TypeError(
                 f"{owner}: unknown hyper-parameter(s) {sorted(unknown)}; "
                 f"known: {sorted(self.defaults)}"
             )
         group = {**self.defaults, **group, "params": params}
+        if names:
+            group["param_names"] = names
         self._check_hyperparameters(group)
         self.param_groups.append(group)
 
@@ -301,7 +319,7 @@ class Optimizer:
         the values this library implements."""
         settings = {}
         for key, value in saved.items():
-            if key in self.defaults or key == "initial_lr":
+            if key in self.defaults or key in ("initial_lr", "param_names"):
                 settings[key] = tuple(value) if key == "betas" else value
             elif key in self._torch_flags:
                 if not any(value is allowed for allowed in self._torch_flags[key]):
