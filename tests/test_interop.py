@@ -56,6 +56,15 @@ def test_from_numpy_errors(value, message):
         Tensor.from_numpy(value)
 
 
+def test_big_endian_data_is_copied_into_the_machines_byte_order_and_never_shared():
+    big = np.arange(3, dtype=">f4")
+    x = Tensor(big)
+    assert x.dtype == np.float32 and x.dtype.isnative and repr(x) == "Tensor([0., 1., 2.])"
+    np.testing.assert_array_equal(torch.from_dlpack(x).numpy(), [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match=r"Tensor.from_numpy: the array's byte order \(>f4\) is not the machine's"):
+        Tensor.from_numpy(big)  # (as torch.from_numpy)
+
+
 # ----- Tensor.__dlpack__: PyTorch and NumPy read this library's memory ------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_torch_from_dlpack_shares_the_tensors_memory(dtype):

@@ -74,6 +74,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             f"Tensor: data must be numbers or booleans, got dtype {array.dtype} "
             f"from {type(data).__name__} (e.g. {array.reshape(-1)[:3].tolist()})"
         )
+    if not array.dtype.isnative:  # (big-endian data from a file: the copy takes the machine's)
+        array = array.astype(array.dtype.newbyteorder("="))
     return array
 
 
@@ -273,6 +275,12 @@ class Tensor:
             raise TypeError(
                 f"Tensor.from_numpy: the array must hold numbers or booleans, "
                 f"got dtype {array.dtype}"
+            )
+        if not array.dtype.isnative:
+            raise ValueError(
+                f"Tensor.from_numpy: the array's byte order ({array.dtype.str}) is not the "
+                "machine's, so its memory cannot be shared (as torch.from_numpy); copy it with "
+                "Tensor(array)"
             )
         return Tensor._make(array)
 
