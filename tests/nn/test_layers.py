@@ -265,12 +265,15 @@ def test_embedding_from_pretrained_as_pytorch():
     frozen, theirs = nn.Embedding.from_pretrained(table), torch.nn.Embedding.from_pretrained(torch.tensor(table))
     np.testing.assert_array_equal(frozen(np.array([[1, 3]])).numpy(), theirs(torch.tensor([[1, 3]])).numpy())
     assert list(frozen.state_dict()) == list(theirs.state_dict()) == ["weight"]
-    assert list(frozen.parameters()) == [] and not frozen.weight.requires_grad  # nothing to train
+    assert [name for name, _ in frozen.named_parameters()] == ["weight"] and not frozen.weight.requires_grad  # frozen
     trained = nn.Embedding.from_pretrained(Tensor(table), freeze=False, padding_idx=1)
     assert trained.weight.numpy()[1].tolist() == [3.0, 4.0, 5.0]  # the padding row kept as given
     trained(np.array([1, 1, 2])).sum().backward()
     assert trained.weight.grad.numpy().tolist() == [[0.0] * 3, [0.0] * 3, [1.0] * 3, [0.0] * 3]
     assert repr(trained) == "Embedding(4, 3, padding_idx=1)"
+    frozen_later = nn.Embedding(5, 3, rng=0)
+    frozen_later.weight.requires_grad = False  # frozen, it stays a parameter (as every layer's)
+    assert list(frozen_later.state_dict()) == ["weight"] and len(list(frozen_later.parameters())) == 1
     with pytest.raises(ValueError, match="Embedding.from_pretrained: embeddings must be 2-D"):
         nn.Embedding.from_pretrained(table[0])
 

@@ -90,19 +90,20 @@ class Embedding(Module):
                 )
             padding_idx = int(padding_idx) % num_embeddings
         self.padding_idx = padding_idx
-        self.weight = Tensor.randn(num_embeddings, embedding_dim, rng=as_generator(rng))
+        self.weight = Tensor.randn(
+            num_embeddings, embedding_dim, rng=as_generator(rng), requires_grad=True
+        )
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0.0
-        self.weight.requires_grad_(True)
 
     @classmethod
     def from_pretrained(
         cls, embeddings: Tensor | np.ndarray, freeze: bool = True, padding_idx: int | None = None
     ) -> Embedding:
         """An Embedding whose table is ``embeddings`` (2-D: (num_embeddings, embedding_dim)), as
-        ``torch.nn.Embedding.from_pretrained``: it trains only with ``freeze=False`` (frozen, it is
-        a buffer: in ``state_dict()`` under ``weight`` as PyTorch, never seen by an optimiser),
-        and the ``padding_idx`` row is kept as given (it gets no gradient)."""
+        ``torch.nn.Embedding.from_pretrained``: ``weight`` requires grad only with
+        ``freeze=False`` (frozen, it stays a parameter, as PyTorch), and the ``padding_idx`` row is
+        kept as given (it gets no gradient)."""
         table = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         if table.ndim != 2:
             raise ValueError(
@@ -110,11 +111,7 @@ class Embedding(Module):
                 f"embedding_dim), got shape {table.shape}"
             )
         layer = cls(*table.shape, padding_idx=padding_idx, rng=0)  # (rng=0: no default draws)
-        del layer.weight
-        if freeze:
-            layer.register_buffer("weight", table)
-        else:
-            layer.weight = Tensor(table, requires_grad=True)
+        layer.weight = Tensor(table, requires_grad=not freeze)
         return layer
 
     def forward(self, input: Tensor | np.ndarray) -> Tensor:
