@@ -167,6 +167,7 @@ def test_padding_modes_check_the_padding_as_pytorch():
         lambda nn: nn.MaxPool2d((3, 2), stride=[2, 1], padding=1, dilation=2, ceil_mode=True),
         lambda nn: nn.AvgPool2d(3, 2, 1, True, False, 4),
         lambda nn: nn.AvgPool2d((3,), (2,), (1,)),
+        lambda nn: nn.MaxPool2d(2, ()),  # () is the default stride, kept as given
     ],
 )
 def test_reprs_and_attributes_are_pytorch_s(make):

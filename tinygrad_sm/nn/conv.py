@@ -176,11 +176,12 @@ class _Pool2d(Module):
     def __init__(self, kernel_size, stride, padding, ceil_mode: bool):
         name = type(self).__name__
         self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None or stride == () else stride
+        self.stride = kernel_size if stride is None else stride
         self.padding = padding
         self.ceil_mode = ceil_mode
         kernel = _tuple(f"{name}: kernel_size", _one(kernel_size), 2, 1)
-        _tuple(f"{name}: stride", _one(self.stride), 2, 1)
+        if not (isinstance(stride, tuple | list) and len(stride) == 0):  # (): the kernel size
+            _tuple(f"{name}: stride", _one(self.stride), 2, 1)
         pads = _tuple(f"{name}: padding", _one(padding), 2, 0)
         for k, p in zip(kernel, pads):
             if p > k // 2:
