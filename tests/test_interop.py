@@ -164,3 +164,11 @@ def test_from_dlpack_errors():
     with pytest.raises(TypeError, match="from_dlpack: the data must be numbers or booleans, got dtype complex64"):
         tinygrad_sm.from_dlpack(torch.ones(2, dtype=torch.complex64))
     assert "from_dlpack" in tinygrad_sm.__all__
+
+
+def test_tensor_of_a_torch_tensor_keeps_its_dtype():
+    # (Python floats become the default dtype; a float64 array-like stays float64, as an ndarray does)
+    assert Tensor(torch.tensor([1.0, 2.0], dtype=torch.float64)).dtype == np.float64
+    assert Tensor(torch.tensor(2.0, dtype=torch.float64)).dtype == np.float64
+    assert Tensor(torch.tensor([1.0, 2.0])).dtype == np.float32
+    assert Tensor([1.0, 2.0]).dtype == np.float32 and Tensor(2.0).dtype == np.float32

@@ -66,8 +66,9 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             raise TypeError(
                 f"Tensor: cannot make a tensor from {type(data).__name__} data: {error}"
             ) from None
-        if dtype is None and array.dtype == np.float64:
-            # Python floats (and lists of them) take the default dtype, as in PyTorch.
+        if dtype is None and array.dtype == np.float64 and not hasattr(data, "__array__"):
+            # Python floats (and lists of them) take the default dtype, as in PyTorch; an
+            # array-like of float64 (a PyTorch or JAX tensor) keeps it, as a NumPy array does.
             array = array.astype(_default_dtype)
     if array.dtype.kind not in "fiub":
         raise TypeError(
