@@ -82,6 +82,7 @@ def masks():
         dict(key_padding_mask=padding, attn_mask=blocked),
         dict(key_padding_mask=padding, attn_mask=rng.standard_normal((N * HEADS, L, S)).astype(np.float32)),
         dict(key_padding_mask=np.where(padding, -1.5, 0.0).astype(np.float32), attn_mask=blocked),
+        dict(attn_mask=np.where(blocked, -np.inf, rng.standard_normal((L, S))).astype(np.float32)),  # some -inf
     ]
 
 
