@@ -90,6 +90,8 @@ PYTORCH_SPELLINGS = {
     "keepdim": "keepdims",
     "start_dim": "start_axis",
     "end_dim": "end_axis",
+    "min": "lo",  # (x.clip(min=0), as torch.clip and ndarray.clip)
+    "max": "hi",
 }
 
 
@@ -122,8 +124,9 @@ def respell(kwargs: dict, spellings: dict[str, str], op: str) -> dict:
 
 
 def accepts_pytorch_spellings(function: Any) -> Any:
-    """Decorator: ``function`` also accepts ``dim=``/``keepdim=`` (and ``start_dim=``/``end_dim=``)
-    for its ``axis``/``keepdims`` (``start_axis``/``end_axis``) parameters."""
+    """Decorator: ``function`` also accepts ``dim=``/``keepdim=`` (and ``start_dim=``/``end_dim=``,
+    ``min=``/``max=``) for its ``axis``/``keepdims`` (``start_axis``/``end_axis``, ``lo``/``hi``)
+    parameters."""
     import functools
     import inspect
 

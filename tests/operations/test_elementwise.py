@@ -720,3 +720,21 @@ def test_maximum_tie_splits_the_gradient_evenly_and_keeps_float32():
     np.testing.assert_array_equal(a.grad.data, [0.5, 0.0])
     np.testing.assert_array_equal(b.grad.data, [0.5, 1.0])
     assert a.grad.dtype == np.float32
+
+
+def test_clip_takes_pytorchs_min_max_keywords_and_its_clamp_name():
+    torch = pytest.importorskip("torch")
+    x = np.array([-2.0, 0.5, 3.0])
+    t, bound = Tensor(x, requires_grad=True), Tensor(np.array(1.0), requires_grad=True)
+    out = t.clamp(min=Tensor(np.array(0.0)), max=bound)
+    out.sum().backward()
+    tx, tb = torch.tensor(x, requires_grad=True), torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    expected = tx.clamp(min=torch.tensor(0.0, dtype=torch.float64), max=tb)
+    expected.sum().backward()
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    np.testing.assert_array_equal(t.grad.data, tx.grad.numpy())
+    assert bound.grad.item() == tb.grad.item()
+    np.testing.assert_array_equal(Tensor(x).clip(max=1.0).data, np.clip(x, None, 1.0))
+    assert Tensor.clamp is Tensor.clip
+    with pytest.raises(TypeError, match=r"clip: got both lo= and min= \(PyTorch's name for lo\)"):
+        t.clip(lo=0.0, min=0.0)

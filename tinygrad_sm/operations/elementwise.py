@@ -584,8 +584,9 @@ class Softplus(Op):
 
 @register_op("clip")
 class Clip(Op):
-    """z = min(max(a, lo), hi) (PyTorch's ``clamp``; either bound may be None, a number, or a
-    Tensor, and all three broadcast);  the gradient is selected, as PyTorch does:
+    """z = min(max(a, lo), hi) (PyTorch's ``clamp``, also ``x.clamp``; the bounds also by PyTorch's
+    names, ``min=``/``max=``; either may be None, a number, or a Tensor, and all three broadcast);
+    the gradient is selected, as PyTorch does:
 
         ∂a = g where lo ≤ a ≤ hi,   ∂lo = g where a < lo < hi,   ∂hi = g where a > hi or hi < lo
 
@@ -619,6 +620,9 @@ class Clip(Op):
         grad_lo = where(ctx.to_lo, grad, 0) if needs[1] else None
         grad_hi = where(ctx.to_hi, grad, 0) if needs[2] else None
         return grad_a, grad_lo, grad_hi
+
+
+Tensor.clamp = Tensor.clip  # (PyTorch's name; x.clamp(min=0) too)
 
 
 class _Extremum(Op):
