@@ -356,11 +356,39 @@ def test_a_weight_that_requires_grad_is_a_clear_error():
     logits = Tensor(np.zeros((2, 3)), requires_grad=True)
     weight = Tensor(np.ones(3), requires_grad=True)
     for call in (lambda: logits.cross_entropy([0, 1], weight), lambda: logits.cross_entropy([0, 1], weight=weight)):
-        with pytest.raises(RuntimeError, match="cross_entropy: weight requires grad, but the loss is not differentiable"):
+        with pytest.raises(RuntimeError, match="cross_entropy: weight requires grad, but with class-index targets"):
             call()
     with tinygrad_sm.no_grad():
         assert np.isfinite(logits.cross_entropy([0, 1], weight=weight).item())
 
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(4, 3), (3,), (2, 3, 2)])
+def test_with_probability_targets_the_class_weights_are_differentiable_as_torch(shape, reduction, smoothing):
+    # PyTorch's soft-target loss is −Σ w ⊙ r · log p, differentiable in w (class indices: not)
+    torch = pytest.importorskip("torch")
+    classes = shape[1] if len(shape) > 1 else shape[0]
+    logits, target = random_array(40, shape), np.abs(random_array(41, shape))
+    weight = random_array(42, (classes,), 0.5, 2.0)
+
+    def loss(z, t, w):
+        return F.cross_entropy(z, t, weight=w, reduction=reduction, label_smoothing=smoothing)
+
+    check_gradients(loss, logits, target, weight)
+    check_second_derivatives(loss, logits, target, weight)
+    ours = [Tensor(a, requires_grad=True) for a in (logits, target, weight)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (logits, target, weight)]
+    upstream = random_array(43, loss(*ours).shape)
+    ours_grads = tinygrad_sm.grad(loss(*ours), ours, Tensor(upstream))
+    theirs_grads = torch.autograd.grad(
+        torch.nn.functional.cross_entropy(*theirs[:2], weight=theirs[2], reduction=reduction, label_smoothing=smoothing),
+        theirs,
+        torch.tensor(upstream),
+    )
+    for a, b in zip(ours_grads, theirs_grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
 
 def test_backward_frees_the_target_description_too():
     logits = Tensor(np.zeros((3, 4)), requires_grad=True)

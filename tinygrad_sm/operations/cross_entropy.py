@@ -64,11 +64,6 @@ class CrossEntropy(Op):
     def forward(
         ctx, input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
     ):
-        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2] and grad_mode.enabled:
-            raise RuntimeError(
-                "cross_entropy: weight requires grad, but the loss is not differentiable "
-                "with respect to the class weights (as in PyTorch); pass weight.detach()"
-            )
         reduction = reduction_name("cross_entropy", reduction)
         smoothing = label_smoothing_value("cross_entropy", label_smoothing)
         shape = np.shape(input)
@@ -76,6 +71,13 @@ class CrossEntropy(Op):
         if _is_probabilities(target, shape):
             targets = ProbabilityTargets(target, weight, smoothing, z, ignore_index, shape)
         else:
+            weight_needs_grad = len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
+            if weight_needs_grad and grad_mode.enabled:
+                raise RuntimeError(
+                    "cross_entropy: weight requires grad, but with class-index targets the loss "
+                    "is not differentiable with respect to the class weights (as in PyTorch); "
+                    "pass weight.detach()"
+                )
             targets = ClassTargets(target, weight, smoothing, z, ignore_index, shape)
         if z.size and 0.0 <= z.flat[0] <= 1.0:  # (one number decides for ordinary logits)
             _warn_if_probabilities(z)
@@ -88,7 +90,7 @@ class CrossEntropy(Op):
         losses = targets.losses(parts, log_sum_exp).astype(z.dtype, copy=False)
 
         ctx.targets, ctx.reduction, ctx.logits_shape = targets, reduction, shape
-        ctx.save_for_backward(input, targets.given, exp_shifted, sum_exp)
+        ctx.save_for_backward(input, targets.given, exp_shifted, sum_exp, targets.given_weight)
         if reduction == "none":  # one loss per row: (N,), () for 1-D logits, (N, d1, …, dK)
             return losses if len(shape) == 2 else losses.reshape(loss_shape(shape))
         total = losses.sum()
@@ -104,29 +106,38 @@ class CrossEntropy(Op):
 
     @staticmethod
     def backward(ctx, grad):
-        logits, given_target, exp_shifted, sum_exp = ctx.saved_tensors
-        targets, shape = ctx.targets, ctx.logits_shape
+        logits, given_target, exp_shifted, sum_exp, given_weight = ctx.saved_tensors
+        targets, shape, needs = ctx.targets, ctx.logits_shape, ctx.needs_input_grad
         scale = _row_scale(grad, ctx.reduction, targets)  # d(loss)/d(lossᵢ), shaped (rows, 1)
-        grad_logits = grad_target = None
-        if ctx.needs_input_grad[0]:
-            row_factor = targets.row_mass(given_target) * scale  # Σ_c q_c · scale, (rows, 1)
+        grad_logits = grad_target = grad_weight = None
+        if needs[0]:
+            # Σ_c q_c · scale, (rows, 1)
+            row_factor = targets.row_mass(given_target, given_weight) * scale
             if ctx.create_graph:  # p must be a recorded function of the logits: the softmax op
                 grad_logits = as_rows(logits, shape).softmax(axis=1) * row_factor
             else:  # p · row_factor = e/Σe · row_factor, in one pass over (rows, C)
                 grad_logits = exp_shifted * (row_factor / sum_exp)
-            grad_logits = targets.subtract_from(grad_logits, scale, given_target)  # − q · scale
+            # − q · scale
+            grad_logits = targets.subtract_from(grad_logits, scale, given_target, given_weight)
             if len(shape) != 2:  # back from rows to (C,) or (N, C, d1, …, dK)
                 grad_logits = from_rows(grad_logits, shape)
-        if ctx.needs_input_grad[1]:
-            # probabilities that require grad: ∂lossᵢ/∂tᵢ = −(1 − ε)·w·log pᵢ
+        weight_needs_grad = len(needs) > 2 and needs[2]
+        if needs[1] or weight_needs_grad:  # (probability targets: q = w ⊙ r is linear in both)
             if ctx.create_graph:
                 log_probs = as_rows(logits, shape).log_softmax(axis=1)
             else:
                 log_probs = targets.log_probs
-            grad_target = -(1 - targets.smoothing) * targets.weight * log_probs * scale
+        if needs[1]:
+            # probabilities that require grad: ∂lossᵢ/∂tᵢ = −(1 − ε)·w·log pᵢ
+            weight = targets.recorded_weight(given_weight)
+            grad_target = -(1 - targets.smoothing) * weight * log_probs * scale
             if len(shape) != 2:
                 grad_target = from_rows(grad_target, shape)
-        return grad_logits, grad_target
+        if weight_needs_grad:
+            # class weights that require grad: ∂loss/∂w_c = −Σᵢ r_ic · log p_ic · scaleᵢ
+            smoothed = targets.recorded_smoothed(given_target)
+            grad_weight = -(smoothed * log_probs * scale).sum(axis=0)
+        return grad_logits, grad_target, grad_weight
 
 
 # ----- rows: the class axis last -----------------------------------------------------------------
@@ -189,7 +200,8 @@ class ClassTargets:
     """q for class indices: mass at (i, yᵢ) = (1 − ε)·w[yᵢ] on kept rows, plus (ε/C)·w on every
     kept row."""
 
-    given = None  # (nothing to save for backward: the indices are not differentiable)
+    # (nothing to save for backward: neither the indices nor the weights are differentiable)
+    given = given_weight = None
 
     def __init__(
         self,
@@ -250,7 +262,7 @@ class ClassTargets:
                 )
         return losses if self.all_kept else np.where(self.kept, losses, 0)
 
-    def row_mass(self, given_target: Any = None) -> np.ndarray:
+    def row_mass(self, given_target: Any = None, given_weight: Any = None) -> np.ndarray:
         """Σ_c q_ic, shaped (N, 1)."""
         mass = (
             self.mass + self.kept * (self.smoothing / self.classes * self.weight.sum())
@@ -259,7 +271,9 @@ class ClassTargets:
         )
         return mass[:, None]
 
-    def subtract_from(self, grad_logits: Any, scale: Any, given_target: Any) -> Any:
+    def subtract_from(
+        self, grad_logits: Any, scale: Any, given_target: Any, given_weight: Any = None
+    ) -> Any:
         """grad_logits − q·scale: a scatter at (i, yᵢ), and the smoothing term on every kept row."""
         # (create_graph: q is a constant, so subtract it as a Tensor op)
         if isinstance(grad_logits, Tensor):
@@ -282,7 +296,8 @@ class ClassTargets:
 
 class ProbabilityTargets:
     """q for class probabilities t (the logits' shape):
-    qᵢ = w ⊙ ((1 − ε)·tᵢ + ε/C), on every row."""
+    qᵢ = w ⊙ rᵢ with rᵢ = (1 − ε)·tᵢ + ε/C, on every row (differentiable in t and in w, as
+    PyTorch)."""
 
     all_kept = True
 
@@ -295,22 +310,25 @@ class ProbabilityTargets:
         ignore_index: int,
         logits_shape: tuple,
     ):
-        weight = _class_weights(weight, z)
+        given_weight, weight = weight, _class_weights(weight, z)
         if ignore_index >= 0:  # (PyTorch's rule: the default -100, or any negative index, is fine)
             raise ValueError(
                 "cross_entropy: ignore_index is not supported for probability targets, "
                 f"got ignore_index={ignore_index}"
             )
-        # (saved: it may require grad)
+        # (saved: they may require grad)
         self.given = np.asarray(target) if isinstance(target, list | tuple) else target
+        self.given_weight = given_weight if isinstance(given_weight, np.ndarray) else None
         self.weight, self.smoothing, self.classes = weight, smoothing, z.shape[1]
         self.logits_shape = logits_shape
-        rows = as_rows(np.asarray(target), logits_shape)
-        self.q = self.distribution(rows.astype(z.dtype, copy=False))
+        rows = as_rows(np.asarray(target), logits_shape).astype(z.dtype, copy=False)
+        self.smoothed = self.smooth(rows)
+        self.q = self.weight * self.smoothed
         self.denominator = z.shape[0]
 
-    def distribution(self, target: Any) -> Any:
-        return self.weight * ((1 - self.smoothing) * target + self.smoothing / self.classes)
+    def smooth(self, target: Any) -> Any:
+        """r = (1 − ε)·t + ε/C."""
+        return (1 - self.smoothing) * target + self.smoothing / self.classes
 
     def before_exp(self, shifted: np.ndarray) -> np.ndarray:
         return shifted.copy()  # (the loss needs every shifted logit, and exp overwrites them)
@@ -320,21 +338,34 @@ class ProbabilityTargets:
         self.log_probs = shifted - log_sum_exp[:, None]  # (kept for the target's gradient)
         return -np.sum(self.q * self.log_probs, axis=1)
 
-    def row_mass(self, given_target: Any = None) -> Any:
-        return self.recorded_q(given_target).sum(axis=1, keepdims=True)
+    def row_mass(self, given_target: Any = None, given_weight: Any = None) -> Any:
+        return self.recorded_q(given_target, given_weight).sum(axis=1, keepdims=True)
 
-    def subtract_from(self, grad_logits: Any, scale: Any, given_target: Any) -> Any:
+    def subtract_from(
+        self, grad_logits: Any, scale: Any, given_target: Any, given_weight: Any = None
+    ) -> Any:
         if isinstance(grad_logits, Tensor):
-            return grad_logits - self.recorded_q(given_target) * scale
+            return grad_logits - self.recorded_q(given_target, given_weight) * scale
         grad_logits -= self.q * scale
         return grad_logits
 
-    def recorded_q(self, given_target: Any) -> Any:
-        """q; under create_graph, recorded from the target Tensor
-        (so it is differentiable in the target)."""
-        if isinstance(given_target, Tensor):
-            return self.distribution(as_rows(given_target, self.logits_shape))
+    # under create_graph the saved target and weight are Tensors: q, r and w are then recorded
+    # from them, so that the gradient is differentiable in them too
+    def recorded_q(self, given_target: Any, given_weight: Any = None) -> Any:
+        """q = w ⊙ r."""
+        if isinstance(given_target, Tensor) or isinstance(given_weight, Tensor):
+            return self.recorded_weight(given_weight) * self.recorded_smoothed(given_target)
         return self.q
+
+    def recorded_smoothed(self, given_target: Any) -> Any:
+        """r = (1 − ε)·t + ε/C, as rows."""
+        if isinstance(given_target, Tensor):
+            return self.smooth(as_rows(given_target, self.logits_shape))
+        return self.smoothed
+
+    def recorded_weight(self, given_weight: Any) -> Any:
+        """w, (C,)."""
+        return given_weight if isinstance(given_weight, Tensor) else self.weight
 
 
 # ----- arguments ---------------------------------------------------------------------------------
