@@ -364,3 +364,11 @@ def test_apply_visits_children_first_and_zero_grad_can_keep_zeros():
     assert all(p.grad is not None and not p.grad.numpy().any() for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_state_dict_prefix_and_keep_vars_as_torch():
+    model = nn.Sequential(nn.Linear(2, 2, rng=0))
+    assert list(model.state_dict(prefix="net.")) == ["net.0.weight", "net.0.bias"]
+    kept = model.state_dict(keep_vars=True)
+    assert kept["0.weight"] is model[0].weight
+    assert model.state_dict()["0.weight"] is not model[0].weight.data  # (a copy by default)

@@ -345,11 +345,15 @@ class Module:
             )
         )
 
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> dict[str, Any]:
         """``{dotted_name: copy of the array}`` for every parameter and persistent buffer, each
         module's parameters before its buffers (PyTorch's keys and order); a shared tensor
-        appears under each of its names."""
-        return {name: tensor.data.copy() for name, tensor in self._state_tensors().items()}
+        appears under each of its names. As PyTorch, ``prefix`` starts every name and
+        ``keep_vars=True`` gives the Tensors themselves instead of copies."""
+        return {
+            prefix + name: tensor if keep_vars else tensor.data.copy()
+            for name, tensor in self._state_tensors().items()
+        }
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
