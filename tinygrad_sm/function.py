@@ -453,9 +453,12 @@ def _make_method(cls: type[Function]):
     # (x.sum(dim=1, keepdim=True) is x.sum(axis=1, keepdims=True))
     spellings = pytorch_spellings(parameter.name for parameter in parameters)
     first = parameters[0] if parameters else None
-    if first is not None and first.kind is first.POSITIONAL_OR_KEYWORD and first.name != "input":
-        # (F.softmax(input=x, dim=1): ``input`` is PyTorch's name for the tensor an op acts on)
-        spellings.setdefault("input", first.name)
+    if (
+        first is not None
+        and first.kind is first.POSITIONAL_OR_KEYWORD
+        and all(parameter.name != "input" for parameter in parameters)
+    ):  # (F.softmax(input=x, dim=1): ``input`` is PyTorch's name for the tensor an op acts on)
+        spellings["input"] = first.name
     name = cls.name
 
     def method(*args, **kwargs):
