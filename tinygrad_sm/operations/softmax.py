@@ -101,7 +101,7 @@ class Softmax(Op):
         ctx.axes = _float_axes(z, axis, "softmax")
         if temperature != 1.0:
             ctx.temperature = _check_temperature(temperature, "softmax")
-            z = z / ctx.temperature
+            z = z / temperature
         if mask is None:  # subtract the row max, exponentiate, normalise
             e = np.exp(shift_by_max(z, ctx.axes))
             p = e / e.sum(axis=ctx.axes, keepdims=True)
@@ -141,7 +141,7 @@ class LogSoftmax(Op):
         ctx.axes = _float_axes(z, axis, "log_softmax")
         if temperature != 1.0:
             ctx.temperature = _check_temperature(temperature, "log_softmax")
-            z = z / ctx.temperature
+            z = z / temperature
         if mask is None:  # z − max − log Σ e^{z − max}
             shifted = shift_by_max(z, ctx.axes)
             out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
