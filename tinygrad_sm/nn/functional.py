@@ -3,7 +3,7 @@ as F``, then ``F.relu(x)``, ``F.softmax(x, dim=-1)``, ``F.conv2d(x, w, padding=1
 
 Each name here is the same op as the Tensor method (``F.softmax(x)`` is ``x.softmax()``): one op,
 one rule, in ``tinygrad_sm/operations/``. Every ``axis=`` also accepts PyTorch's ``dim=``, every
-``keepdims=`` also ``keepdim=``.
+``keepdims=`` also ``keepdim=``, and the tensor an op acts on may be given as ``input=``.
 """
 
 from __future__ import annotations
