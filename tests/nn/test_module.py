@@ -372,3 +372,39 @@ def test_state_dict_prefix_and_keep_vars_as_torch():
     kept = model.state_dict(keep_vars=True)
     assert kept["0.weight"] is model[0].weight
     assert model.state_dict()["0.weight"] is not model[0].weight.data  # (a copy by default)
+
+
+def test_sequential_of_an_ordered_dict_add_module_append_and_slices_keep_names_as_torch():
+    from collections import OrderedDict
+
+    model = nn.Sequential(OrderedDict([("fc", nn.Linear(1, 2, rng=0)), ("act", nn.ReLU())]))
+    model.add_module("out", nn.Linear(2, 3, rng=1))
+    model.append(nn.Tanh())
+    assert [name for name, _ in model.named_children()] == ["fc", "act", "out", "3"]
+    assert list(model.state_dict()) == ["fc.weight", "fc.bias", "out.weight", "out.bias"]
+    assert model.fc is model[0] and isinstance(model[-1], nn.Tanh)
+    assert model(Tensor(np.ones((4, 1), np.float32))).shape == (4, 3)
+    assert list(model[1:].state_dict()) == ["out.weight", "out.bias"]  # (names kept)
+    plain = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1))
+    assert list(plain[1:].state_dict()) == ["2.weight", "2.bias"]
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Sequential(OrderedDict(fc=torch.nn.Linear(1, 2), act=torch.nn.ReLU(), out=torch.nn.Linear(2, 3)))
+    theirs.append(torch.nn.Tanh())
+    assert model.load_state_dict(theirs.state_dict()) == ([], [])
+    with pytest.raises(AttributeError, match="no attribute or step 'nope'"):
+        _ = model.nope
+
+
+def test_register_parameter_and_add_module_as_torch():
+    model = nn.Module()
+    model.register_parameter("scale", Tensor(np.ones(2), requires_grad=True))
+    model.register_parameter("bias", None)
+    model.add_module("body", nn.Linear(2, 2, rng=0))
+    model.register_module("head", nn.Linear(2, 1, rng=1))
+    assert list(model.state_dict()) == ["scale", "body.weight", "body.bias", "head.weight", "head.bias"]
+    with pytest.raises(TypeError, match="register_parameter: 'w' must be a leaf Tensor that requires grad"):
+        model.register_parameter("w", Tensor(np.ones(2)))
+    with pytest.raises(TypeError, match="add_module: 'm' must be a Module or None, got a int"):
+        model.add_module("m", 3)
+    with pytest.raises(KeyError, match="register_parameter: name must be a non-empty str without '.'"):
+        model.register_parameter("a.b", None)

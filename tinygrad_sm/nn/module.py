@@ -77,6 +77,18 @@ def _walk_container(
     ]
 
 
+def _check_attribute_name(what: str, name: Any) -> None:
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"{what}: name must be a non-empty str without '.', got {name!r}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        kind = "a non-leaf Tensor" if not value.is_leaf else "a Tensor that does not require grad"
+        return f"{kind} of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -157,6 +169,28 @@ class Module:
             buffers.append((name, value))
         return buffers
 
+    def register_parameter(self, name: str, param: Tensor | None) -> None:
+        """``self.<name> = param``, PyTorch's explicit form: ``param`` a leaf Tensor that requires
+        grad, or None (a placeholder, as an absent bias: not in ``state_dict()``)."""
+        _check_attribute_name("register_parameter", name)
+        if param is not None and not (isinstance(param, Tensor) and _is_parameter(param)):
+            raise TypeError(
+                f"register_parameter: {name!r} must be a leaf Tensor that requires grad "
+                f"(Tensor(data, requires_grad=True)) or None, got {_describe(param)}"
+            )
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """``self.<name> = module``, PyTorch's explicit form (``register_module`` too)."""
+        _check_attribute_name("add_module", name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(
+                f"add_module: {name!r} must be a Module or None, got {_describe(module)}"
+            )
+        setattr(self, name, module)
+
+    register_module = add_module
+
     def register_buffer(self, name: str, array: Any, persistent: bool = True) -> None:
         """Keep ``array`` as ``self.<name>``, a Tensor with ``requires_grad=False``, saved by
         ``state_dict()`` (unless ``persistent=False``) and filled by ``load_state_dict``, but
@@ -166,10 +200,7 @@ class Module:
         None (a placeholder left out of the state dict, as PyTorch). Assigning a new Tensor to
         ``self.<name>`` later keeps it a buffer.
         """
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(
-                f"register_buffer: name must be a non-empty str without '.', got {name!r}"
-            )
+        _check_attribute_name("register_buffer", name)
         registered: dict[str, bool] = vars(self).setdefault("_buffer_names", {})
         if name not in registered and hasattr(self, name):
             raise KeyError(f"register_buffer: attribute {name!r} already exists")
@@ -422,35 +453,63 @@ class Module:
 class Sequential(Module):
     """Modules applied one after the other: ``Sequential(f, g)(x) == g(f(x))``.
 
-    Children are named by position, as in PyTorch: ``0.weight``, ``2.bias``, ...
+    Children are named by position, as in PyTorch: ``0.weight``, ``2.bias``, ...; or by the keys
+    of one dict argument, ``Sequential(OrderedDict(fc=Linear(2, 3), act=ReLU()))`` gives
+    ``fc.weight`` (and ``model.fc``). ``append(module)`` and ``add_module(name, module)`` add a
+    last step; a slice keeps the names, as PyTorch.
     """
 
-    def __init__(self, *modules: Module):
-        for i, module in enumerate(modules):
+    def __init__(self, *modules: Module | Mapping[str, Module]):
+        if len(modules) == 1 and isinstance(modules[0], Mapping):
+            named = list(modules[0].items())
+        else:
+            named = [(str(i), module) for i, module in enumerate(modules)]
+        for i, (name, module) in enumerate(named):
             if not isinstance(module, Module):
-                raise TypeError(
-                    f"Sequential: argument {i} is a {type(module).__name__}, not a Module"
-                )
-        self.modules_in_order = list(modules)
+                which = f"argument {i}" if name == str(i) else f"the module {name!r}"
+                raise TypeError(f"Sequential: {which} is a {type(module).__name__}, not a Module")
+        self.steps: dict[str, Module] = {}
+        for name, module in named:
+            self.add_module(name, module)
+
+    def add_module(self, name: str, module: Module) -> None:
+        """Add ``module`` as the last step, named ``name``."""
+        _check_attribute_name("Sequential.add_module", name)
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"Sequential.add_module: {name!r} is a {type(module).__name__}, not a Module"
+            )
+        self.steps[name] = module
+
+    register_module = add_module
+
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` as the last step, named by its position."""
+        self.add_module(str(len(self.steps)), module)
+        return self
 
     def _members(self) -> Iterator[tuple[str, Any]]:
-        yield from ((str(i), module) for i, module in enumerate(self.modules_in_order))
-        yield from (
-            (name, value) for name, value in vars(self).items() if name != "modules_in_order"
-        )
+        yield from self.steps.items()
+        yield from ((name, value) for name, value in vars(self).items() if name != "steps")
+
+    def __getattr__(self, name: str) -> Any:  # (only for names that are not attributes)
+        steps = vars(self).get("steps", {})
+        if name in steps:
+            return steps[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or step {name!r}")
 
     def forward(self, x: Any) -> Any:
-        for module in self.modules_in_order:
+        for module in self.steps.values():
             x = module(x)
         return x
 
     def __getitem__(self, index: int | slice) -> Module:
         if isinstance(index, slice):
-            return Sequential(*self.modules_in_order[index])
-        return self.modules_in_order[index]
+            return Sequential(dict(list(self.steps.items())[index]))
+        return list(self.steps.values())[index]
 
     def __len__(self) -> int:
-        return len(self.modules_in_order)
+        return len(self.steps)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self.modules_in_order)
+        return iter(self.steps.values())
