@@ -93,3 +93,10 @@ def test_container_errors_are_clear():
 
 def test_repr_lists_children_by_position():
     assert repr(nn.ModuleList([nn.ReLU(), nn.Identity()])) == "ModuleList(\n  (0): ReLU()\n  (1): Identity()\n)"
+
+
+def test_a_module_dicts_entries_are_attributes_too_as_torch():
+    layers = nn.ModuleDict({"encoder": nn.Linear(2, 2)})
+    assert layers.encoder is layers["encoder"]
+    with pytest.raises(AttributeError, match="no attribute or key 'decoder'"):
+        _ = layers.decoder

@@ -107,6 +107,12 @@ class ModuleDict(Module):
         yield from self.entries.items()
         yield from ((name, value) for name, value in vars(self).items() if name != "entries")
 
+    def __getattr__(self, name: str) -> Any:  # (only for names that are not attributes)
+        entries = vars(self).get("entries", {})
+        if name in entries:  # ModuleDict({"encoder": ...}).encoder, as in PyTorch
+            return entries[name]
+        raise AttributeError(f"ModuleDict has no attribute or key {name!r}")
+
     def _check_key(self, key: object) -> None:
         if key not in self.entries:
             raise KeyError(f"ModuleDict: no module named {key!r} (keys: {list(self.entries)})")
