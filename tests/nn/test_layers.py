@@ -9,6 +9,7 @@ import pytest
 
 import tinygrad_sm
 from tinygrad_sm import Tensor, nn
+from tinygrad_sm.nn import functional as F
 
 
 def test_linear_shapes_dtype_and_forward():
@@ -286,3 +287,41 @@ def test_embedding_errors_name_the_index_and_the_table_size():
         nn.Embedding(5, 3, padding_idx=5)
     with pytest.raises(ValueError, match="Embedding: embedding_dim must be a positive integer"):
         nn.Embedding(5, 0)
+
+
+# ----- PyTorch's constructor habits: dim=, inplace= -----------------------------------------------
+def test_softmax_modules_take_pytorchs_dim():
+    import torch
+
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    np.testing.assert_allclose(nn.Softmax(dim=0)(Tensor(x)).numpy(), torch.nn.Softmax(dim=0)(torch.tensor(x)).numpy())
+    np.testing.assert_allclose(nn.LogSoftmax(dim=1)(Tensor(x)).numpy(), torch.nn.LogSoftmax(dim=1)(torch.tensor(x)).numpy())
+    with pytest.raises(TypeError, match="both axis= and dim="):
+        nn.Softmax(axis=0, dim=0)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (lambda: nn.ReLU(inplace=True), "ReLU(inplace=True)"),
+        (lambda: nn.LeakyReLU(0.2, True), "LeakyReLU(0.2, True)"),
+        (lambda: nn.SiLU(inplace=True), "SiLU(inplace=True)"),
+        (lambda: nn.ELU(0.5, inplace=True), "ELU(0.5, inplace=True)"),
+        (lambda: nn.Softplus(beta=2.0, threshold=5.0), "Softplus(beta=2.0, threshold=5.0)"),
+    ],
+)
+def test_activation_modules_take_pytorchs_arguments(ours, theirs):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).normal(size=(4, 5)) * 4
+    expected = eval(f"torch.nn.{theirs}")(torch.tensor(x)).numpy()
+    before = x.copy()
+    np.testing.assert_allclose(ours()(Tensor(x)).numpy(), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(x, before)  # (inplace is accepted; the input is left alone)
+
+
+def test_dropout_takes_inplace_in_pytorchs_place_and_uses_the_functional_form():
+    x = Tensor(np.ones((100, 40)))
+    a = nn.Dropout(0.5, True, rng=3)(x).numpy()
+    b = F.dropout(x, 0.5, True, rng=3).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) == {0.0, 2.0}

@@ -11,6 +11,7 @@ from . import functional, utils  # noqa: F401  (F: the functional forms; utils: 
 from .containers import ModuleDict, ModuleList
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .layers import (
+    ELU,
     GELU,
     MLP,
     Dropout,
@@ -19,10 +20,12 @@ from .layers import (
     Identity,
     LeakyReLU,
     Linear,
+    LogSoftmax,
     ReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
@@ -31,6 +34,7 @@ from .multihead_attention import MultiheadAttention
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
+    "ELU",
     "GELU",
     "MLP",
     "AvgPool2d",
@@ -48,6 +52,7 @@ __all__ = [
     "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "LogSoftmax",
     "MSELoss",
     "MaxPool2d",
     "Module",
@@ -60,5 +65,6 @@ __all__ = [
     "SiLU",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "Tanh",
 ]

@@ -8,6 +8,10 @@ one rule, in ``tinygrad_sm/operations/``. Every ``axis=`` also accepts PyTorch's
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
+
 from .. import distributions as _distributions
 from .. import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
 from ..operations import attention as _attention
@@ -72,15 +76,19 @@ repeat = Tensor.repeat
 gumbel_softmax = _distributions.gumbel_softmax
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, rng: RngLike = None) -> Tensor:
+def dropout(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, rng: RngLike = None
+) -> Tensor:
     """Inverted dropout (``torch.nn.functional.dropout``): in training each element is zeroed
-    with probability ``p`` and the rest are scaled by 1/(1 − p); ``training=False`` returns the
-    input. Built from ``mul``. The mask comes from ``rng`` (default: the library's generator)."""
-    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+    with probability ``p`` and the rest are scaled by 1/(1 − p), so E[y] = x; ``training=False``
+    returns the input. Built from ``mul``. The mask comes from ``rng`` (default: the library's
+    generator). ``inplace`` is accepted for PyTorch code; the result is always a new tensor (the
+    graph keeps the input)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
     if not training or p == 0.0:
         return input
     if p == 1.0:
         return input * 0.0
-    keep = as_generator(rng).random(input.shape) >= p
+    keep = as_generator(rng).random(input.shape, dtype=np.float32) >= p
     return input * (keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p)))

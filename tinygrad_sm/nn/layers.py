@@ -149,7 +149,11 @@ class Flatten(Module):
 
 
 class ReLU(Module):
-    """relu(x) = max(x, 0)."""
+    """relu(x) = max(x, 0). (``inplace`` is accepted for PyTorch code; the result is a new
+    tensor.)"""
+
+    def __init__(self, inplace: bool = False):
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
@@ -188,9 +192,10 @@ class GELU(Module):
 class LeakyReLU(Module):
     """leaky_relu(x) = x for x > 0, ``negative_slope``·x otherwise."""
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         number_in_range("LeakyReLU", "negative_slope", negative_slope, -math.inf)
         self.negative_slope = float(negative_slope)
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, negative_slope=self.negative_slope)
@@ -202,18 +207,64 @@ class LeakyReLU(Module):
 class SiLU(Module):
     """silu(x) = x·σ(x)."""
 
+    def __init__(self, inplace: bool = False):
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
 
 
-class Softmax(Module):
-    """softmax(x)ᵢ = e^{xᵢ} / Σⱼ e^{xⱼ} along ``axis`` (computed stably)."""
+class ELU(Module):
+    """elu(x) = x for x > 0, α(eˣ − 1) otherwise."""
 
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        number_in_range("ELU", "alpha", alpha, -math.inf)
+        self.alpha = float(alpha)
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, alpha=self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Softplus(Module):
+    """softplus(x) = log(1 + e^{βx}) / β, linear where βx > ``threshold``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, beta=self.beta, threshold=self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Module):
+    """softmax(x)ᵢ = e^{xᵢ} / Σⱼ e^{xⱼ} along ``axis`` (computed stably; ``dim=`` is accepted)."""
+
+    @accepts_pytorch_spellings
     def __init__(self, axis: int = -1):
         self.axis = axis
 
     def forward(self, x: Tensor) -> Tensor:
         return x.softmax(axis=self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Module):
+    """log softmax(x) = x − logsumexp(x) along ``axis`` (one stable op; ``dim=`` is accepted)."""
+
+    @accepts_pytorch_spellings
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.log_softmax(axis=self.axis)
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
@@ -229,21 +280,15 @@ class Dropout(Module):
     (so ``tinygrad_sm.manual_seed`` applies).
     """
 
-    def __init__(self, p: float = 0.5, rng: int | np.random.Generator | None = None):
+    def __init__(self, p: float = 0.5, inplace: bool = False, rng: RngLike = None):
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p = float(p)
+        self.inplace = inplace  # (accepted for PyTorch code; the result is a new tensor)
         self.generator = None if rng is None else as_generator(rng)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        if self.p == 1.0:
-            return x * 0.0
-        generator = as_generator(None) if self.generator is None else self.generator
-        keep = generator.random(x.shape, dtype=np.float32) >= self.p
-        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
-        return x * mask
+        return F.dropout(x, self.p, self.training, rng=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
