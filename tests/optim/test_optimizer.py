@@ -472,7 +472,10 @@ def test_a_state_dict_holds_copies_and_only_pytorchs_keys():
     saved = optimizer.state_dict()
     assert list(saved["state"][0]) == ["step", "exp_avg", "exp_avg_sq"]  # (no work arrays)
     assert saved["param_groups"] == [
-        {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.1, "amsgrad": False, "params": [0]}
+        {
+            **{"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.1, "amsgrad": False},
+            **{"maximize": False, "foreach": None, "params": [0]},
+        }
     ]
     saved["state"][0]["exp_avg"][:] = 100.0
     assert optimizer.state[p]["exp_avg"][0] == pytest.approx(0.11)  # (1 − β₁)·(g + λp)
@@ -523,7 +526,7 @@ def set_group(key, value):
             r"shape \(3,\) but its saved 'momentum_buffer' has shape \(4,\)",
         ),
         (set_state("exp_avg", np.ones(3)), "unknown state entry 'exp_avg'; SGD keeps"),
-        (set_group("maximize", True), "group 0 has maximize=True, which SGD does not implement"),
+        (set_group("differentiable", True), "group 0 has differentiable=True, which SGD does not implement"),
         (set_group("betas", (0.9, 0.99)), "group 0 has an unknown hyper-parameter 'betas'"),
         (set_group("lr", -1.0), "SGD: invalid learning rate"),
     ],
@@ -602,3 +605,31 @@ def test_named_parameters_as_torch_and_their_state_dicts_load_both_ways():
         optim.SGD([("weight", ours_model.weight), ours_model.bias], lr=0.1)
     with pytest.raises(ValueError, match="or every one without"):
         ours.add_param_group({"params": [Tensor(np.ones(1), requires_grad=True)]})
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+        ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+        ("Adam", {"lr": 0.1, "weight_decay": 0.1, "amsgrad": True}),
+        ("AdamW", {"lr": 0.1}),
+        ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1}),
+    ],
+)
+def test_maximize_ascends_as_torch_and_foreach_is_accepted(name, settings):
+    torch = pytest.importorskip("torch")
+    start = np.random.default_rng(3).normal(size=(2, 3))
+    ours_p = Tensor(start.copy(), requires_grad=True)
+    theirs_p = torch.tensor(start.copy(), requires_grad=True)
+    ours = getattr(optim, name)([ours_p], maximize=True, foreach=False, **settings)
+    theirs = getattr(torch.optim, name)([theirs_p], maximize=True, foreach=False, **settings)
+    for step in range(3):
+        grad = np.random.default_rng(step).normal(size=(2, 3))
+        ours_p.grad, theirs_p.grad = Tensor(grad), torch.from_numpy(grad)
+        ours.step()
+        theirs.step()
+    np.testing.assert_allclose(ours_p.numpy(), theirs_p.detach().numpy(), rtol=1e-12, atol=1e-14)
+    resumed = getattr(optim, name)([Tensor(start.copy(), requires_grad=True)], **settings)
+    resumed.load_state_dict(theirs.state_dict())
+    assert resumed.param_groups[0]["maximize"] is True

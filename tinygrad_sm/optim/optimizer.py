@@ -13,6 +13,9 @@ As in PyTorch, ``params`` is an iterable of Tensors or of *parameter groups*
 (dicts with a ``"params"`` list and any hyper-parameters to override), and
 ``optimizer.param_groups[i]["lr"]`` may be changed between steps (a scheduler of
 ``optim.lr_scheduler`` does exactly that).
+Every optimiser also takes PyTorch's keyword-only ``maximize=False`` (``True`` ascends: the
+gradient is negated before the update) and ``foreach=None`` (accepted; there is one NumPy
+implementation).
 """
 
 from __future__ import annotations
@@ -140,6 +143,8 @@ class Optimizer:
             for index, group in enumerate(self.param_groups)
         ]
         for group, pairs in checked:
+            if group.get("maximize"):  # ascend: PyTorch negates the gradient before the update
+                pairs = [(p, -grad) for p, grad in pairs]
             self._step_group(group, pairs)
         return loss
 
@@ -250,7 +255,6 @@ class Optimizer:
     #: PyTorch's group flags that have no counterpart here, with the values that mean
     #: "behave as this library does" (a saved PyTorch state dict carries them)
     _torch_flags: dict[str, tuple[Any, ...]] = {
-        "maximize": (False,),
         "foreach": (None, False, True),
         "capturable": (False,),
         "differentiable": (False,),

@@ -36,9 +36,13 @@ class RMSprop(Optimizer):
         weight_decay: float = 0,
         momentum: float = 0,
         centered: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
     ):
         settings = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps}
-        super().__init__(params, {**settings, "centered": centered, "weight_decay": weight_decay})
+        settings.update(centered=centered, weight_decay=weight_decay)
+        super().__init__(params, {**settings, "maximize": maximize, "foreach": foreach})
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         number_in_range("RMSprop", "learning rate (lr)", group["lr"], 0.0)

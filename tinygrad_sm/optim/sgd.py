@@ -35,10 +35,13 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
         dampening: float = 0.0,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
     ):
         settings = {"lr": lr, "momentum": momentum, "dampening": dampening}
         settings.update(weight_decay=weight_decay, nesterov=nesterov)
-        super().__init__(params, settings)
+        super().__init__(params, {**settings, "maximize": maximize, "foreach": foreach})
 
     def _check_hyperparameters(self, group: dict[str, Any]) -> None:
         number_in_range("SGD", "learning rate (lr)", group["lr"], 0.0)
