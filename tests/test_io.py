@@ -332,3 +332,10 @@ def test_a_state_dict_of_pytorch_tensors_saves_even_those_that_require_grad(tmp_
     loaded = tinygrad_sm.load(tmp_path / "torch.npz")
     np.testing.assert_array_equal(loaded["weight"], np.ones((2, 3), np.float32))
     assert loaded["weight"].dtype == np.float32 and loaded["count"].dtype == np.int64
+
+
+def test_a_pytorch_checkpoint_is_refused_with_a_hint_and_without_unpickling(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"weight": torch.ones(2)}, tmp_path / "model.pt")
+    with pytest.raises(ValueError, match=r"is a PyTorch checkpoint \(torch.save\).*read it with torch.load"):
+        tinygrad_sm.load(tmp_path / "model.pt")

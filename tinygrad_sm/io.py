@@ -117,6 +117,12 @@ def load(path: PathLike) -> dict[str, np.ndarray]:
                     f"{name} is a damaged .npz archive (its end record declares {declared} "
                     f"entries, its directory lists {listed})"
                 )
+            if any(info.filename.endswith("data.pkl") for info in archive.infolist()):
+                raise ValueError(  # (torch.save writes a zip holding a pickle, data.pkl)
+                    f"{name} is a PyTorch checkpoint (torch.save), a pickle in a zip; "
+                    "tinygrad_sm.load never unpickles: read it with torch.load and pass the "
+                    "state dict to Module.load_state_dict, or save it with tinygrad_sm.save"
+                )
             for info in archive.infolist():
                 key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
                 if key in state:
