@@ -1,4 +1,5 @@
-"""Convolution and pooling layers: Conv1d, Conv2d, MaxPool2d, AvgPool2d.
+"""Convolution and pooling layers: Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d and
+the adaptive pools AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d.
 
 Each holds PyTorch's parameters and arguments and calls the op of the same name in ``F``
 (``operations/`` computes it and its gradient).
@@ -26,8 +27,12 @@ def _tuple(what: str, value: Any, n: int, low: int) -> tuple[int, ...]:
     """An int or a sequence of ``n`` ints, each >= ``low``, as an ``n``-tuple (PyTorch's
     ``_pair``), or a ValueError naming ``what``."""
     values = (value,) * n if isinstance(value, numbers.Integral) else value
-    if not isinstance(values, tuple | list) or len(values) != n or any(
-        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low for v in values
+    if (
+        not isinstance(values, tuple | list)
+        or len(values) != n
+        or any(
+            isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low for v in values
+        )
     ):
         raise ValueError(f"{what} must be an int >= {low} or {n} of them, got {value!r}")
     return tuple(int(v) for v in values)
@@ -183,12 +188,7 @@ class _Pool2d(Module):
         if not (isinstance(stride, tuple | list) and len(stride) == 0):  # (): the kernel size
             _tuple(f"{name}: stride", _one(self.stride), 2, 1)
         pads = _tuple(f"{name}: padding", _one(padding), 2, 0)
-        for k, p in zip(kernel, pads):
-            if p > k // 2:
-                raise ValueError(
-                    f"{name}: padding {padding} must be at most half the kernel size "
-                    f"{kernel_size}"
-                )
+        _check_pool_padding(name, kernel, pads, padding, kernel_size)
 
 
 def _one(value: Any) -> Any:
@@ -263,3 +263,173 @@ class AvgPool2d(_Pool2d):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool1d(Module):
+    """y = the maximum of each ``kernel_size`` window of (N, C, L) or (C, L) (padding counts as
+    −∞), with ``F.max_pool1d``; the arguments are kept as given, as PyTorch."""
+
+    def __init__(
+        self,
+        kernel_size: int,
+        stride: int | None = None,
+        padding: int = 0,
+        dilation: int = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ):
+        name = type(self).__name__
+        kernel = _tuple(f"{name}: kernel_size", _one(kernel_size), 1, 1)
+        if not (isinstance(stride, tuple | list) and len(stride) == 0):
+            _tuple(f"{name}: stride", _one(kernel_size if stride is None else stride), 1, 1)
+        _check_pool_padding(
+            name, kernel, _tuple(f"{name}: padding", _one(padding), 1, 0), padding, kernel_size
+        )
+        _tuple(f"{name}: dilation", _one(dilation), 1, 1)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return F.max_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class AvgPool1d(Module):
+    """y = the mean of each ``kernel_size`` window of (N, C, L) or (C, L), zero padding included
+    in the count by default, with ``F.avg_pool1d``; kernel_size, stride and padding are kept as
+    1-tuples, as PyTorch."""
+
+    def __init__(
+        self,
+        kernel_size: int,
+        stride: int | None = None,
+        padding: int = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ):
+        name = type(self).__name__
+        self.kernel_size = _tuple(f"{name}: kernel_size", _one(kernel_size), 1, 1)
+        empty = stride is None or (isinstance(stride, tuple | list) and len(stride) == 0)
+        self.stride = self.kernel_size if empty else _tuple(f"{name}: stride", _one(stride), 1, 1)
+        self.padding = _tuple(f"{name}: padding", _one(padding), 1, 0)
+        _check_pool_padding(name, self.kernel_size, self.padding, padding, kernel_size)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+def _check_pool_padding(
+    name: str, kernel: tuple, pads: tuple, padding: Any, kernel_size: Any
+) -> None:
+    """A ValueError naming the pool unless each padding is at most half its kernel (PyTorch's)."""
+    for k, p in zip(kernel, pads):
+        if p > k // 2:
+            raise ValueError(
+                f"{name}: padding {padding} must be at most half the kernel size {kernel_size}"
+            )
+
+
+class _AdaptivePool(Module):
+    """An adaptive pool: ``output_size`` (an int, or one entry per spatial axis, None keeping that
+    size), kept as given and checked here so a bad one fails at construction."""
+
+    spatial_axes: int
+
+    def __init__(self, output_size):
+        _check_output_size(type(self).__name__, output_size, self.spatial_axes)
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+def _check_output_size(name: str, output_size: Any, n: int) -> None:
+    values = output_size if isinstance(output_size, tuple | list) else (output_size,) * n
+    if len(values) != n or not all(
+        v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1)
+        for v in values
+    ):
+        raise ValueError(
+            f"{name}: output_size must be a positive int or {n} of them (None: keep that size), "
+            f"got {output_size!r}"
+        )
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """y = the mean of each adaptive window of (N, C, L) or (C, L), ``output_size`` windows
+    (PyTorch's rule: window i covers ⌊i·L / out⌋ to ⌈(i + 1)·L / out⌉), with
+    ``F.adaptive_avg_pool1d``."""
+
+    spatial_axes = 1
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    """y = the mean of each adaptive window of (N, C, H, W) or (C, H, W), ``output_size`` (an
+    int, or a pair, None keeping that size) windows, with ``F.adaptive_avg_pool2d``;
+    ``AdaptiveAvgPool2d(1)`` is the global average pool."""
+
+    spatial_axes = 2
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+
+class AdaptiveMaxPool1d(_AdaptivePool):
+    """y = the maximum of each adaptive window of (N, C, L) or (C, L), with
+    ``F.adaptive_max_pool1d``; ``return_indices``: forward returns (y, indices)."""
+
+    spatial_axes = 1
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool):
+    """y = the maximum of each adaptive window of (N, C, H, W) or (C, H, W), with
+    ``F.adaptive_max_pool2d``; the gradient goes to the first maximum of each window, as PyTorch.
+    ``return_indices``: forward returns (y, indices)."""
+
+    spatial_axes = 2
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)

@@ -61,6 +61,12 @@ unfold = _convolution.unfold
 fold = _convolution.fold
 max_pool2d = _pooling.max_pool2d
 avg_pool2d = _pooling.avg_pool2d
+max_pool1d = _pooling.max_pool1d
+avg_pool1d = _pooling.avg_pool1d
+adaptive_avg_pool2d = _pooling.adaptive_avg_pool2d
+adaptive_max_pool2d = _pooling.adaptive_max_pool2d
+adaptive_avg_pool1d = _pooling.adaptive_avg_pool1d
+adaptive_max_pool1d = _pooling.adaptive_max_pool1d
 
 # ----- normalisation, embedding, attention --------------------------------------------------
 layer_norm = _normalization.layer_norm

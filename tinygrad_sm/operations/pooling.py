@@ -1,4 +1,5 @@
-"""Pooling: max_pool2d and avg_pool2d over sliding windows (the windows of convolution.py).
+"""Pooling: max_pool2d and avg_pool2d over sliding windows (the windows of convolution.py), their
+1-d forms, and the adaptive pools.
 
 max_pool2d takes each window's largest element; only that element moves the output, so the
 gradient goes to it alone: ∂x = fold(g placed at each window's max). When several elements tie,
@@ -7,6 +8,17 @@ the first (in reading order) gets all of it, as in PyTorch. avg_pool2d takes eac
 count_include_pad=True), so every element of a window gets g / count:
 ∂x = fold(g / count copied to every position).
 Both backwards are fold of a Tensor-compatible expression, so they can be differentiated again.
+
+The 1-d pools (max_pool1d, avg_pool1d, adaptive_avg_pool1d, adaptive_max_pool1d) are the 2-d ops on
+an image of height 1: (N, C, L) → (N, C, 1, L), pooled with a 1 x k kernel, and back.
+
+The adaptive pools choose their windows from the sizes, as PyTorch: output row i of an input of
+height H pooled to ``out`` rows covers rows ⌊i·H / out⌋ to ⌈(i + 1)·H / out⌉ (exclusive), likewise
+the columns; neighbouring windows may overlap (and repeat, when out > H).
+adaptive_avg_pool2d is linear and separable: out = A_h · x · A_wᵀ, A_h[i, r] = 1 / (its window's
+length) for the rows r of window i, so ∂x = A_hᵀ · g · A_w (for output 1 x 1 a mean over H, W
+and ∂x = g / (H·W) everywhere). adaptive_max_pool2d sends g to each window's first max,
+∂x = scatter_add(g at those positions): overlapping windows that share a max add up.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from ..tensor import Tensor
 from . import rule_helpers
 from .convolution import (
     Windows,
+    check_kernel_fits,
     check_not_empty,
     fold_windows,
     int_tuple,
@@ -262,3 +275,292 @@ def avg_pool2d(
     return AvgPool2d.apply(
         input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
     )
+
+
+# ----- the 1-d pools: the 2-d ops on an image of height 1 -----------------------------------------
+def _as_tensor(input) -> Tensor:
+    return input if isinstance(input, Tensor) else Tensor(input)
+
+
+def _check_1d_input(op: str, x: np.ndarray) -> None:
+    """A clear error naming ``op`` unless ``x`` is a non-empty float (N, C, L) or (C, L)."""
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"{op}: expected a 2-D (unbatched) or 3-D (batched) input (N, C, L), "
+            f"got a {x.ndim}-D input of shape {x.shape}"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: expected a floating-point input, got dtype {x.dtype} "
+            "(convert it with .astype(np.float32))"
+        )
+    check_not_empty(op, x.shape, x.ndim == 3)
+
+
+def _pool1d_arguments(op: str, x: np.ndarray, kernel_size, stride, padding, dilation=1):
+    """The 1-d pool's arguments, checked (naming ``op``, as PyTorch checks them), as the 2-d op's
+    (kernel_size, stride, padding, dilation) for an image of height 1: (1, k), (1, s), ..."""
+    _check_1d_input(op, x)
+    kernel = int_tuple(kernel_size, 1, "kernel_size", op, 1)
+    empty = isinstance(stride, tuple | list) and len(stride) == 0  # PyTorch: () is the default
+    stride = kernel if stride is None or empty else int_tuple(stride, 1, "stride", op, 1)
+    pad = int_tuple(padding, 1, "padding", op, 0)
+    dilation = int_tuple(dilation, 1, "dilation", op, 1)
+    if 2 * pad[0] > kernel[0]:
+        raise ValueError(
+            f"{op}: padding must be at most half of kernel_size, got padding={padding!r} and "
+            f"kernel_size={kernel_size!r}"
+        )
+    check_kernel_fits(op, kernel, dilation, ((pad[0], pad[0]),), x.shape[-1:])
+    return (1, *kernel), (1, *stride), (0, *pad), (1, *dilation)
+
+
+def _height_one(input: Tensor) -> Tensor:
+    """(..., L) → (..., 1, L)."""
+    return input.reshape(input.shape[:-1] + (1, input.shape[-1]))
+
+
+def _drop_height(out: Tensor) -> Tensor:
+    """(..., 1, L) → (..., L)."""
+    return out.reshape(out.shape[:-2] + out.shape[-1:])
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size: int,
+    stride: int | None = None,
+    padding: int = 0,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The max of each window of (N, C, L) or (C, L) (``torch.nn.functional.max_pool1d``): the
+    op max_pool2d on the image (N, C, 1, L) with a 1 x kernel_size kernel. With
+    ``return_indices``: also where each max is, as int64 positions along L."""
+    input = _as_tensor(input)
+    arguments = _pool1d_arguments("max_pool1d", input.data, kernel_size, stride, padding, dilation)
+    result = max_pool2d(_height_one(input), *arguments, ceil_mode, return_indices)
+    if return_indices:
+        out, indices = result
+        return _drop_height(out), _drop_height(indices)
+    return _drop_height(result)
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: int,
+    stride: int | None = None,
+    padding: int = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """The mean of each window of (N, C, L) or (C, L), padding included by default
+    (``torch.nn.functional.avg_pool1d``): the op avg_pool2d on the image (N, C, 1, L) with a
+    1 x kernel_size kernel."""
+    input = _as_tensor(input)
+    kernel, stride, padding, _ = _pool1d_arguments(
+        "avg_pool1d", input.data, kernel_size, stride, padding
+    )
+    out = avg_pool2d(_height_one(input), kernel, stride, padding, ceil_mode, count_include_pad)
+    return _drop_height(out)
+
+
+# ----- the adaptive pools: windows chosen from the sizes ------------------------------------------
+def _output_size(op: str, output_size, count: int) -> tuple[int | None, ...]:
+    """``output_size`` (an int, or ``count`` entries, each an int or None) as ``count`` entries,
+    each a positive int or None (keep that size), or a clear error naming ``op``."""
+    values = output_size if isinstance(output_size, tuple | list) else (output_size,) * count
+    if not all(
+        v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool)) for v in values
+    ):
+        raise TypeError(
+            f"{op}: output_size must be an int or a tuple of {count} ints (or None: keep that "
+            f"size), got {output_size!r}"
+        )
+    if len(values) != count:
+        raise ValueError(
+            f"{op}: output_size must be an int or a tuple of {count} ints, got {output_size!r}"
+        )
+    if any(v is not None and v < 1 for v in values):
+        raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    return tuple(None if v is None else int(v) for v in values)
+
+
+def _adaptive_arguments(op: str, input: np.ndarray, output_size) -> tuple[int, int]:
+    """Check an adaptive 2-d pool's input (N, C, H, W) or (C, H, W) and return its output size,
+    a None entry replaced by the input's size."""
+    if input.ndim not in (3, 4):
+        raise ValueError(
+            f"{op}: expected a 3-D (unbatched) or 4-D (batched) input (N, C, H, W), "
+            f"got a {input.ndim}-D input of shape {input.shape}"
+        )
+    if input.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: expected a floating-point input, got dtype {input.dtype} "
+            "(convert it with .astype(np.float32))"
+        )
+    check_not_empty(op, input.shape, input.ndim == 4)
+    sizes = _output_size(op, output_size, 2)
+    return tuple(n if out is None else out for n, out in zip(input.shape[-2:], sizes))
+
+
+def _adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of the ``out`` windows along an axis of ``size`` starts and ends (exclusive):
+    start_i = ⌊i·size / out⌋, end_i = ⌈(i + 1)·size / out⌉ (PyTorch's rule)."""
+    i = np.arange(out)
+    return i * size // out, -(-(i + 1) * size // out)
+
+
+def _averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """A (out, size): A[i, r] = 1 / (end_i − start_i) for the rows r of window i, else 0."""
+    start, end = _adaptive_windows(size, out)
+    r = np.arange(size)
+    inside = (start[:, None] <= r) & (r < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def _window_table(size: int, out: int) -> np.ndarray:
+    """(out, the longest window's length): table[i, k] = start_i + k, but at most end_i − 1 (a
+    shorter window repeats its last position: a repeat changes neither the max nor which element
+    it is)."""
+    start, end = _adaptive_windows(size, out)
+    longest = int((end - start).max())
+    return np.minimum(start[:, None] + np.arange(longest), end[:, None] - 1)
+
+
+@register_op("adaptive_avg_pool2d", method=False)
+class AdaptiveAvgPool2d(Op):
+    """out[n, c, i, j] = the mean of x[n, c, start_i : end_i, start_j : end_j], start_i =
+    ⌊i·H / out_h⌋, end_i = ⌈(i + 1)·H / out_h⌉, likewise the columns (as
+    ``torch.nn.functional.adaptive_avg_pool2d``); = A_h · x · A_wᵀ with A_h[i, r] = 1 / (end_i −
+    start_i) on window i's rows. For a 1 x 1 output: the mean over H, W.
+
+    input (N, C, H, W) or unbatched (C, H, W); ``output_size`` an int or a pair, None in it keeping
+    that size.
+    """
+
+    rule = "A_hᵀ · g · A_w (g / (H·W) everywhere for a 1 x 1 output)"
+
+    @staticmethod
+    def forward(ctx, input, output_size):
+        out_height, out_width = _adaptive_arguments("adaptive_avg_pool2d", input, output_size)
+        height, width = input.shape[-2:]
+        ctx.input_shape = input.shape
+        if out_height == out_width == 1:  # the global pool: a plain mean
+            ctx.rows = None
+            return input.mean(axis=(-2, -1), keepdims=True)
+        ctx.rows = _averaging_matrix(height, out_height, input.dtype)
+        ctx.columns = _averaging_matrix(width, out_width, input.dtype)
+        return ctx.rows @ input @ ctx.columns.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.rows is None:
+            height, width = ctx.input_shape[-2:]
+            return rule_helpers.broadcast_to(grad / (height * width), ctx.input_shape)
+        return ctx.rows.T @ grad @ ctx.columns
+
+
+def _adaptive_first_max(x: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each adaptive window's max of ``x`` (N, C, H, W) as (N, C, out_h, out_w), and where in the
+    (H, W) plane it is (the flat index row · W + column, the same shape): the first max in reading
+    order, or the last nan, as PyTorch."""
+    n, channels, height, width = x.shape
+    rows, columns = _window_table(height, size[0]), _window_table(width, size[1])
+    # table[i, j, (k, l)] = rows[i, k] · W + columns[j, l]: every window's flat positions
+    table = (rows[:, None, :, None] * width + columns[None, :, None, :]).reshape(*size, -1)
+    values = x.reshape(n, channels, height * width)[..., table]  # (N, C, out_h, out_w, kh·kw)
+    first = values.argmax(axis=-1)[..., None]
+    out = np.take_along_axis(values, first, axis=-1)
+    if np.isnan(out).any():  # a nan is the max; PyTorch's scan keeps a window's last nan
+        last_nan = table.shape[-1] - 1 - np.isnan(values[..., ::-1]).argmax(axis=-1)[..., None]
+        first = np.where(np.isnan(out), last_nan, first)
+    positions = np.take_along_axis(np.broadcast_to(table, values.shape), first, axis=-1)
+    return out[..., 0], positions[..., 0]
+
+
+def _add_at(values, index: np.ndarray, size: int):
+    """Zeros of length ``size`` with values[k] added at index[k] (repeats add up): np.bincount on
+    ndarrays, the op scatter_add on Tensors (so a create_graph backward records it)."""
+    if isinstance(values, Tensor):
+        return rule_helpers.scatter_add(values, index, (size,))
+    return np.bincount(index, weights=values, minlength=size).astype(values.dtype, copy=False)
+
+
+@register_op("adaptive_max_pool2d", method=False)
+class AdaptiveMaxPool2d(Op):
+    """out[n, c, i, j] = max x[n, c, start_i : end_i, start_j : end_j], the windows of
+    :class:`AdaptiveAvgPool2d` (as ``torch.nn.functional.adaptive_max_pool2d``). The first max in
+    reading order gets the gradient; a nan is the max (the last nan gets it), as PyTorch.
+
+    input (N, C, H, W) or unbatched (C, H, W); ``output_size`` an int or a pair, None in it keeping
+    that size.
+    """
+
+    rule = "g to each window's max (the first, among ties), added up where windows share it"
+
+    @staticmethod
+    def forward(ctx, input, output_size):
+        size = _adaptive_arguments("adaptive_max_pool2d", input, output_size)
+        ctx.input_shape = input.shape
+        x = input if input.ndim == 4 else input[None]
+        out, positions = _adaptive_first_max(x, size)
+        planes, plane = x.shape[0] * x.shape[1], x.shape[2] * x.shape[3]
+        # the flat index of each output's max in the whole input
+        ctx.flat = (np.arange(planes)[:, None] * plane + positions.reshape(planes, -1)).ravel()
+        return out if input.ndim == 4 else out[0]
+
+    @staticmethod
+    def backward(ctx, grad):
+        size = int(np.prod(ctx.input_shape))
+        return _add_at(grad.reshape(-1), ctx.flat, size).reshape(ctx.input_shape)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """The mean of each adaptive window (``torch.nn.functional.adaptive_avg_pool2d``; see
+    :class:`AdaptiveAvgPool2d`)."""
+    return AdaptiveAvgPool2d.apply(input, output_size)
+
+
+def adaptive_max_pool2d(
+    input: Tensor, output_size: int | tuple[int | None, int | None], return_indices: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The max of each adaptive window (``torch.nn.functional.adaptive_max_pool2d``; see
+    :class:`AdaptiveMaxPool2d`). With ``return_indices``: also where each max is, as an int64
+    Tensor of flat indices into each (H, W) input plane (as PyTorch's)."""
+    out = AdaptiveMaxPool2d.apply(input, output_size)
+    if not return_indices:
+        return out
+    x = np.asarray(input.data if isinstance(input, Tensor) else input)
+    size = _adaptive_arguments("adaptive_max_pool2d", x, output_size)
+    _, positions = _adaptive_first_max(x if x.ndim == 4 else x[None], size)
+    return out, Tensor(positions.reshape(out.shape).astype(np.int64))
+
+
+def _adaptive_1d_size(op: str, input: Tensor, output_size) -> tuple[int, int]:
+    """The 2-d output size (1, out) of a 1-d adaptive pool of ``input``, checked naming ``op``."""
+    _check_1d_input(op, input.data)
+    (out,) = _output_size(op, output_size, 1)
+    return 1, input.shape[-1] if out is None else out
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
+    """The mean of each adaptive window of (N, C, L) or (C, L)
+    (``torch.nn.functional.adaptive_avg_pool1d``): the op adaptive_avg_pool2d on (N, C, 1, L)."""
+    input = _as_tensor(input)
+    size = _adaptive_1d_size("adaptive_avg_pool1d", input, output_size)
+    return _drop_height(adaptive_avg_pool2d(_height_one(input), size))
+
+
+def adaptive_max_pool1d(
+    input: Tensor, output_size: int, return_indices: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The max of each adaptive window of (N, C, L) or (C, L)
+    (``torch.nn.functional.adaptive_max_pool1d``): the op adaptive_max_pool2d on (N, C, 1, L);
+    ``return_indices``: also the max's positions along L."""
+    input = _as_tensor(input)
+    size = _adaptive_1d_size("adaptive_max_pool1d", input, output_size)
+    result = adaptive_max_pool2d(_height_one(input), size, return_indices)
+    if return_indices:
+        return _drop_height(result[0]), _drop_height(result[1])
+    return _drop_height(result)
