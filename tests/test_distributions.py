@@ -283,3 +283,12 @@ def test_pytorchs_validate_args_keyword_is_accepted():
     assert d.log_prob(1).item() == pytest.approx(-np.log(4))
     with pytest.raises(ValueError, match="Categorical.log_prob: value must be in"):
         d.log_prob(4)
+
+
+def test_mode_is_the_most_probable_category_as_torch():
+    torch = pytest.importorskip("torch")
+    logits = random_array(44, (3, 2, 5))
+    ours, theirs = Categorical(logits=Tensor(logits)).mode, torch.distributions.Categorical(logits=torch.tensor(logits)).mode
+    assert ours.dtype == np.int64 and ours.shape == (3, 2)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert Categorical(probs=[0.2, 0.5, 0.3]).mode.item() == 1

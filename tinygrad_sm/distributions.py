@@ -147,6 +147,12 @@ class Categorical:
         picked = np.broadcast_to(index, shape).reshape(-1).astype(np.intp)
         return rows[np.arange(len(picked)), picked].reshape(shape)
 
+    @property
+    def mode(self) -> Tensor:
+        """The most probable category of each batch entry (the first on a tie), int64, as
+        PyTorch's ``Categorical.mode``."""
+        return Tensor(self.probs.data.argmax(axis=-1).astype(np.int64))
+
     def entropy(self) -> Tensor:
         """H = −Σₖ pₖ log pₖ over the last axis, with 0·log 0 = 0: the logits are clipped to the
         dtype's most negative finite number first (PyTorch's rule), so a −inf logit contributes
