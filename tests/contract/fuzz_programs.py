@@ -12,6 +12,13 @@ draws its arguments (axes, shapes, indices, a partner operand, ...) for an input
 dtype, and two templates that render the call as tinygrad_sm source and as PyTorch source. The
 generator chains 3-8 rows; the runners execute the rendered lines (so the printed program *is* the
 repro), and the test compares outputs, first derivatives and Hessian-vector products.
+
+Where PyTorch's own answer is a convention of its kernels rather than the math, the comparison skips or
+relaxes exactly that (each function says why): ``has_power_convention`` and ``softplus_at_threshold`` (the
+HVP is not compared), ``elu_of_nan`` (a nan slope of tinygrad_sm's may stand where PyTorch has a number),
+``normalizes_equal_values`` (counted as rounding); and the PyTorch side of softmax with a mask, of
+batch_norm, layer_norm and scaled_dot_product_attention is written to compute the API's result with a
+second derivative (see ``torch_softmax``, ``batch_norm_call``, ``torch_layer_norm``, ``math_attention``).
 """
 
 from __future__ import annotations
@@ -773,7 +780,7 @@ def build_softmax(b: Builder, x: Meta):
     if x.is_float and b.chance(0.35):
         params["mask"] = draw_mask(b, x.shape)
     if x.is_float and b.chance(0.3):
-        params["temperature"] = b.choice([0.5, 2.0, 1.0, 0.1])
+        params["temperature"] = b.choice([0.5, 2.0, 1.0, 3.0])  # (T < 1 scales up: 0.1 makes float32 1/p³ overflow)
     return [x.name], params, x.shape, x.dtype
 
 
