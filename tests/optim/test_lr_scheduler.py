@@ -168,3 +168,34 @@ def test_a_scheduler_subclassed_from_pytorchs_old_base_name_works():
     scheduler.step()
     scheduler.step()
     assert scheduler.get_last_lr() == [pytest.approx(0.1)] and scheduler.last_epoch == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("StepLR", {"step_size": 3, "gamma": 0.5}),
+        ("ExponentialLR", {"gamma": 0.9}),
+        ("CosineAnnealingLR", {"T_max": 5, "eta_min": 0.01}),
+        ("LinearLR", {"start_factor": 0.2, "total_iters": 4}),
+        ("LambdaLR", {"lr_lambda": lambda epoch: 1 / (epoch + 1)}),
+    ],
+)
+def test_the_deprecated_step_with_an_epoch_jumps_by_the_closed_form_as_torch(name, settings):
+    rates = {}
+    for library, make_optimizer, schedulers, parameter in (
+        ("torch", torch.optim.SGD, torch.optim.lr_scheduler, torch.zeros(1, requires_grad=True)),
+        ("ours", optim.SGD, lr_scheduler, Tensor(np.zeros(1), requires_grad=True)),
+    ):
+        optimizer = make_optimizer([parameter], lr=0.1)
+        scheduler = getattr(schedulers, name)(optimizer, **settings)
+        seen = []
+        for epoch in [1, 2, 7, 3, 10, 0]:
+            optimizer.step()
+            with pytest.warns(UserWarning):
+                scheduler.step(epoch)
+            seen.append(scheduler.get_last_lr()[0])
+            optimizer.step()
+            scheduler.step()  # (and on from there, recursively)
+            seen.append(scheduler.get_last_lr()[0])
+        rates[library] = seen
+    np.testing.assert_allclose(rates["ours"], rates["torch"], rtol=1e-12)

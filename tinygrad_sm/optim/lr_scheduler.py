@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -60,11 +61,24 @@ class LRScheduler:
         """The rates for epoch ``last_epoch``, one per parameter group."""
         raise NotImplementedError
 
-    def step(self) -> None:
-        """Move to the next epoch and set every group's ``lr`` for it."""
+    def step(self, epoch: int | None = None) -> None:
+        """Move to the next epoch and set every group's ``lr`` for it. PyTorch's deprecated
+        ``step(epoch)`` jumps to ``epoch`` instead (with its warning), by the schedule's closed
+        form where it has one."""
         self._step_count += 1
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        if epoch is None:
+            self.last_epoch += 1
+            rates = self.get_lr()
+        else:
+            warnings.warn(
+                f"{type(self).__name__}.step(epoch) is deprecated in PyTorch; call step() "
+                "once per epoch instead",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.last_epoch = epoch
+            rates = self._closed_form_lr() if hasattr(self, "_closed_form_lr") else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, rates):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -185,6 +199,9 @@ class StepLR(LRScheduler):
             return self._group_lrs()
         return [lr * self.gamma for lr in self._group_lrs()]
 
+    def _closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+
 
 class ExponentialLR(LRScheduler):
     """lr ← lr · γ every epoch (so lr = base_lr · γ^epoch)."""
@@ -197,6 +214,9 @@ class ExponentialLR(LRScheduler):
         if self._is_initial:
             return self._group_lrs()
         return [lr * self.gamma for lr in self._group_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base * self.gamma**self.last_epoch for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -233,6 +253,12 @@ class CosineAnnealingLR(LRScheduler):
         ratio = (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period))
         return [ratio * (lr - low) + low for lr in self._group_lrs()]
 
+    def _closed_form_lr(self) -> list[float]:
+        t, period, low = self.last_epoch, self.T_max, self.eta_min
+        return [
+            low + (base - low) * (1 + math.cos(math.pi * t / period)) / 2 for base in self.base_lrs
+        ]
+
 
 class LinearLR(LRScheduler):
     """The factor goes linearly from ``start_factor`` to ``end_factor`` over ``total_iters``
@@ -266,6 +292,10 @@ class LinearLR(LRScheduler):
             return self._group_lrs()
         ratio = 1.0 + (end - start) / (self.total_iters * start + (t - 1) * (end - start))
         return [lr * ratio for lr in self._group_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        t, start, end = min(self.last_epoch, self.total_iters), self.start_factor, self.end_factor
+        return [base * (start + (end - start) * t / self.total_iters) for base in self.base_lrs]
 
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "StepLR"]
