@@ -373,14 +373,17 @@ class _AdaptivePool(Module):
 
 
 def _check_output_size(name: str, output_size: Any, n: int) -> None:
+    """A ValueError naming the module unless ``output_size`` is a positive int or ``n`` of them
+    (the 2-d pools: None keeps that size)."""
     values = output_size if isinstance(output_size, tuple | list) else (output_size,) * n
     if len(values) != n or not all(
-        v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1)
+        (v is None and n == 2)
+        or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1)
         for v in values
     ):
+        keep = " (None: keep that size)" if n == 2 else ""
         raise ValueError(
-            f"{name}: output_size must be a positive int or {n} of them (None: keep that size), "
-            f"got {output_size!r}"
+            f"{name}: output_size must be a positive int or {n} of them{keep}, got {output_size!r}"
         )
 
 

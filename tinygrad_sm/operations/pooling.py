@@ -23,6 +23,7 @@ and ∂x = g / (H·W) everywhere). adaptive_max_pool2d sends g to each window's 
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -367,15 +368,17 @@ def avg_pool1d(
 
 # ----- the adaptive pools: windows chosen from the sizes ------------------------------------------
 def _output_size(op: str, output_size, count: int) -> tuple[int | None, ...]:
-    """``output_size`` (an int, or ``count`` entries, each an int or None) as ``count`` entries,
-    each a positive int or None (keep that size), or a clear error naming ``op``."""
+    """``output_size`` (an int, or ``count`` entries) as ``count`` entries, each a positive int,
+    or, for the 2-d pools, None (keep that size), as PyTorch; else a clear error naming ``op``."""
     values = output_size if isinstance(output_size, tuple | list) else (output_size,) * count
+    keep = " (or None: keep that size)" if count == 2 else ""
     if not all(
-        v is None or (isinstance(v, numbers.Integral) and not isinstance(v, bool)) for v in values
+        (v is None and keep) or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
+        for v in values
     ):
         raise TypeError(
-            f"{op}: output_size must be an int or a tuple of {count} ints (or None: keep that "
-            f"size), got {output_size!r}"
+            f"{op}: output_size must be an int or a tuple of {count} ints{keep}, "
+            f"got {output_size!r}"
         )
     if len(values) != count:
         raise ValueError(
@@ -411,21 +414,64 @@ def _adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     return i * size // out, -(-(i + 1) * size // out)
 
 
-def _averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
-    """A (out, size): A[i, r] = 1 / (end_i − start_i) for the rows r of window i, else 0."""
+def _ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(table, valid) for the ranges first[i] … last[i] (inclusive), as (len(first), the longest
+    range's length): table[i, k] = first[i] + k, but at most last[i] (a shorter range repeats its
+    last entry), valid[i, k] = whether first[i] + k is in the range."""
+    wanted = first[:, None] + np.arange(int((last - first).max()) + 1)
+    return np.minimum(wanted, last[:, None]), wanted <= last[:, None]
+
+
+def _window_table(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """(table, valid) of the positions of each of the ``out`` windows along an axis of ``size``
+    (a repeated last position changes neither a max nor which element it is)."""
+    start, end = _adaptive_windows(size, out)
+    return _ranges(start, end - 1)
+
+
+def _windows_of_each_position(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """(table, valid) of the windows each of the ``size`` positions lies in: the transpose of
+    :func:`_window_table` (window i holds position r iff start_i ≤ r < end_i)."""
     start, end = _adaptive_windows(size, out)
     r = np.arange(size)
-    inside = (start[:, None] <= r) & (r < end[:, None])
-    return (inside / (end - start)[:, None]).astype(dtype)
+    return _ranges(np.searchsorted(end, r, side="right"), np.searchsorted(start, r, "right") - 1)
 
 
-def _window_table(size: int, out: int) -> np.ndarray:
-    """(out, the longest window's length): table[i, k] = start_i + k, but at most end_i − 1 (a
-    shorter window repeats its last position: a repeat changes neither the max nor which element
-    it is)."""
-    start, end = _adaptive_windows(size, out)
-    longest = int((end - start).max())
-    return np.minimum(start[:, None] + np.arange(longest), end[:, None] - 1)
+def _sum_over(x, table: np.ndarray, valid: np.ndarray, axis: int):
+    """out[..., i, ...] = Σ_k x[..., table[i, k], ...] over the valid k, along ``axis`` (−2: the
+    rows, −1: the columns), on ndarrays and on Tensors (indexing, where, sum: recorded by a
+    create_graph backward). Masked with where, never a 0/1 product, so an ∞ stays in its window."""
+    if axis == -2:
+        picked, valid = x[..., table, :], valid[:, :, None]  # (..., len(table), k, W)
+    else:
+        picked = x[..., table]  # (..., H, len(table), k)
+    if not valid.all():
+        picked = rule_helpers.where(np.broadcast_to(valid, picked.shape), picked, 0)
+    return picked.sum(axis=axis)
+
+
+def _window_areas(size: tuple[int, int], out: tuple[int, int], dtype) -> np.ndarray:
+    """(out_h, out_w): how many pixels each adaptive window of an image of ``size`` holds."""
+    heights, widths = (end - start for start, end in map(_adaptive_windows, size, out))
+    return (heights[:, None] * widths).astype(dtype)
+
+
+def _window_means(x, out: tuple[int, int]):
+    """A_h · x · A_wᵀ: each adaptive window's sum over its rows, then over its columns (a window
+    is a rectangle), divided by its area."""
+    height, width = x.shape[-2:]
+    sums = _sum_over(x, *_window_table(height, out[0]), axis=-2)
+    sums = _sum_over(sums, *_window_table(width, out[1]), axis=-1)
+    return sums / _window_areas((height, width), out, x.dtype)
+
+
+def _spread_means(grad, size: tuple[int, int]):
+    """A_hᵀ · g · A_w, the adjoint of :func:`_window_means` onto an image of ``size``: each pixel
+    gets g / area of every window it lies in."""
+    out = grad.shape[-2:]
+    share = grad / _window_areas(size, out, grad.dtype)
+    share = _sum_over(share, *_windows_of_each_position(size[0], out[0]), axis=-2)
+    return _sum_over(share, *_windows_of_each_position(size[1], out[1]), axis=-1)
 
 
 @register_op("adaptive_avg_pool2d", method=False)
@@ -433,32 +479,29 @@ class AdaptiveAvgPool2d(Op):
     """out[n, c, i, j] = the mean of x[n, c, start_i : end_i, start_j : end_j], start_i =
     ⌊i·H / out_h⌋, end_i = ⌈(i + 1)·H / out_h⌉, likewise the columns (as
     ``torch.nn.functional.adaptive_avg_pool2d``); = A_h · x · A_wᵀ with A_h[i, r] = 1 / (end_i −
-    start_i) on window i's rows. For a 1 x 1 output: the mean over H, W.
+    start_i) on window i's rows, computed as sums over the windows (so an ∞ stays in its
+    windows). For a 1 x 1 output: the mean over H, W.
 
     input (N, C, H, W) or unbatched (C, H, W); ``output_size`` an int or a pair, None in it keeping
     that size.
     """
 
-    rule = "A_hᵀ · g · A_w (g / (H·W) everywhere for a 1 x 1 output)"
+    rule = "A_hᵀ · g · A_w: g / (its window's area) to every pixel of the window"
 
     @staticmethod
     def forward(ctx, input, output_size):
-        out_height, out_width = _adaptive_arguments("adaptive_avg_pool2d", input, output_size)
-        height, width = input.shape[-2:]
+        out = _adaptive_arguments("adaptive_avg_pool2d", input, output_size)
         ctx.input_shape = input.shape
-        if out_height == out_width == 1:  # the global pool: a plain mean
-            ctx.rows = None
+        if out == (1, 1):  # the global pool: a plain mean
             return input.mean(axis=(-2, -1), keepdims=True)
-        ctx.rows = _averaging_matrix(height, out_height, input.dtype)
-        ctx.columns = _averaging_matrix(width, out_width, input.dtype)
-        return ctx.rows @ input @ ctx.columns.T
+        return _window_means(input, out)
 
     @staticmethod
     def backward(ctx, grad):
-        if ctx.rows is None:
-            height, width = ctx.input_shape[-2:]
+        height, width = ctx.input_shape[-2:]
+        if grad.shape[-2:] == (1, 1):
             return rule_helpers.broadcast_to(grad / (height * width), ctx.input_shape)
-        return ctx.rows.T @ grad @ ctx.columns
+        return _spread_means(grad, (height, width))
 
 
 def _adaptive_first_max(x: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -466,7 +509,7 @@ def _adaptive_first_max(x: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarra
     (H, W) plane it is (the flat index row · W + column, the same shape): the first max in reading
     order, or the last nan, as PyTorch."""
     n, channels, height, width = x.shape
-    rows, columns = _window_table(height, size[0]), _window_table(width, size[1])
+    (rows, _), (columns, _) = _window_table(height, size[0]), _window_table(width, size[1])
     # table[i, j, (k, l)] = rows[i, k] · W + columns[j, l]: every window's flat positions
     table = (rows[:, None, :, None] * width + columns[None, :, None, :]).reshape(*size, -1)
     values = x.reshape(n, channels, height * width)[..., table]  # (N, C, out_h, out_w, kh·kw)
@@ -506,13 +549,13 @@ class AdaptiveMaxPool2d(Op):
         x = input if input.ndim == 4 else input[None]
         out, positions = _adaptive_first_max(x, size)
         planes, plane = x.shape[0] * x.shape[1], x.shape[2] * x.shape[3]
-        # the flat index of each output's max in the whole input
-        ctx.flat = (np.arange(planes)[:, None] * plane + positions.reshape(planes, -1)).ravel()
+        positions = positions.reshape(planes, math.prod(size))
+        ctx.flat = (np.arange(planes)[:, None] * plane + positions).ravel()  # in the whole input
         return out if input.ndim == 4 else out[0]
 
     @staticmethod
     def backward(ctx, grad):
-        size = int(np.prod(ctx.input_shape))
+        size = math.prod(ctx.input_shape)
         return _add_at(grad.reshape(-1), ctx.flat, size).reshape(ctx.input_shape)
 
 
@@ -540,8 +583,7 @@ def adaptive_max_pool2d(
 def _adaptive_1d_size(op: str, input: Tensor, output_size) -> tuple[int, int]:
     """The 2-d output size (1, out) of a 1-d adaptive pool of ``input``, checked naming ``op``."""
     _check_1d_input(op, input.data)
-    (out,) = _output_size(op, output_size, 1)
-    return 1, input.shape[-1] if out is None else out
+    return 1, _output_size(op, output_size, 1)[0]
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:
