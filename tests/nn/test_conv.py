@@ -1,4 +1,5 @@
-"""Conv1d, Conv2d, MaxPool2d, AvgPool2d: PyTorch's parameters, init and outputs/gradients."""
+"""Conv1d, Conv2d and the pools (MaxPool1d/2d, AvgPool1d/2d, the adaptive ones): PyTorch's parameters, init, outputs and
+gradients."""
 
 from __future__ import annotations
 
@@ -199,3 +200,68 @@ def test_max_pool2d_module_returns_indices():
     expected, expected_indices = torch.nn.MaxPool2d(3, 2, 1, return_indices=True)(torch.tensor(x))
     np.testing.assert_array_equal(out.data, expected.numpy())
     np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+
+
+# ----- the 1-d and the adaptive pools ---------------------------------------------------------------
+NEW_POOLS = [  # (module, its arguments, the input shape)
+    ("MaxPool1d", (3,), (2, 3, 9)),
+    ("MaxPool1d", (3, 2, 1, 2, False, True), (2, 3, 9)),  # dilation, ceil_mode
+    ("AvgPool1d", (3, 2, 1, True, False), (2, 3, 9)),  # ceil_mode, count_include_pad=False
+    ("AvgPool1d", ((2,),), (3, 8)),  # unbatched
+    ("AdaptiveAvgPool1d", (4,), (2, 3, 9)),
+    ("AdaptiveMaxPool1d", (4,), (2, 3, 9)),
+    ("AdaptiveAvgPool2d", (1,), (2, 3, 5, 4)),  # the global average pool
+    ("AdaptiveAvgPool2d", ((3, None),), (2, 3, 7, 5)),
+    ("AdaptiveMaxPool2d", ((3, 2),), (2, 3, 7, 5)),
+    ("AdaptiveMaxPool2d", (4,), (3, 6, 6)),  # unbatched
+]
+
+
+@pytest.mark.parametrize(("kind", "arguments", "shape"), NEW_POOLS)
+def test_1d_and_adaptive_pools_match_pytorch(kind, arguments, shape):
+    from nn_parity import assert_second_derivatives_match_torch
+
+    x = np.random.default_rng(0).permutation(math.prod(shape)).reshape(shape).astype(np.float32) / 10  # no ties
+    ours, theirs = getattr(nn, kind)(*arguments), getattr(torch.nn, kind)(*arguments)
+    assert repr(ours) == repr(theirs) and list(ours.parameters()) == [] and ours.state_dict() == {}
+    for name in ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad", "output_size"):
+        if hasattr(theirs, name):
+            assert getattr(ours, name) == getattr(theirs, name), name
+    assert_matches_torch(ours, theirs, [x])
+    tanh_after = lambda: nn.Sequential(getattr(nn, kind)(*arguments), nn.Tanh())  # noqa: E731
+    assert_second_derivatives_match_torch(tanh_after, torch.nn.Sequential(theirs, torch.nn.Tanh()), [x.astype(np.float64)])
+
+
+@pytest.mark.parametrize("kind", ["MaxPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"])
+def test_new_max_pools_return_indices(kind):
+    x = np.round(random(2, 3, 7, 6) * 2)  # ties
+    x = x[:, :, 0] if kind.endswith("1d") else x
+    out, indices = getattr(nn, kind)(3, return_indices=True)(Tensor(x))
+    expected, expected_indices = getattr(torch.nn, kind)(3, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
+
+
+def test_new_pools_check_their_arguments_at_construction():
+    with pytest.raises(ValueError, match=r"AvgPool1d: padding \(2,\) must be at most half the kernel size \(2,\)"):
+        nn.AvgPool1d((2,), padding=(2,))
+    with pytest.raises(ValueError, match="MaxPool1d: padding 2 must be at most half the kernel size 3"):
+        nn.MaxPool1d(3, padding=2)
+    with pytest.raises(ValueError, match="MaxPool1d: kernel_size must be an int >= 1 or 1 of them, got 0"):
+        nn.MaxPool1d(0)
+    with pytest.raises(ValueError, match=r"AdaptiveAvgPool2d: output_size must be a positive int or 2 of them .*got \(0, 2\)"):
+        nn.AdaptiveAvgPool2d((0, 2))
+    with pytest.raises(ValueError, match="AdaptiveMaxPool1d: output_size must be a positive int or 1 of them, got None"):
+        nn.AdaptiveMaxPool1d(None)
+    with pytest.raises(ValueError, match="adaptive_avg_pool2d: expected a 3-D .* got a 2-D input of shape"):
+        nn.AdaptiveAvgPool2d(1)(Tensor(random(4, 4)))  # the op names itself at forward
+
+
+def test_a_convnet_with_global_average_pooling_moves_both_ways():
+    def convnet(nn, **rng):
+        return nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1, **rng), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3, **rng)
+        )
+
+    ours, theirs = convnet(nn, rng=0), convnet(torch.nn)
+    assert_matches_torch(ours, theirs, [random(3, 2, 6, 5)])
