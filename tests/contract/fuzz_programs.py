@@ -997,6 +997,21 @@ def build_pool(b: Builder, x: Meta):
     return [x.name], params, x.shape[:-2] + out, x.dtype
 
 
+def build_adaptive_pool(b: Builder, x: Meta):
+    """adaptive_avg_pool2d/adaptive_max_pool2d of (N, C, H, W) or (C, H, W): output_size an int or a pair, each
+    1..size + 1 (larger than the input: overlapping windows) or None (that size kept)."""
+    x = spatial_input(b, x, 2)
+    if x is None:
+        return None
+    sizes = [b.integer(1, n + 1) for n in x.shape[-2:]]
+    if b.chance(0.4) and sizes[0] == sizes[1]:
+        written: Any = sizes[0]
+    else:
+        written = tuple(None if b.chance(0.2) else s for s in sizes)
+        sizes = [n if s is None else s for n, s in zip(x.shape[-2:], written)]
+    return [x.name], {"output_size": written}, x.shape[:-2] + tuple(sizes), x.dtype
+
+
 def build_layer_norm(b: Builder, x: Meta):
     """layer_norm over the last 1..ndim axes, weight and bias partners of that shape (each optional)."""
     if not x.is_float or x.ndim == 0:
@@ -1323,6 +1338,8 @@ SPEC_LIST = [
     functional_op("fold", "1", build_fold, keywords=("output_size", "kernel_size", "dilation", "padding", "stride")),
     functional_op("max_pool2d", "1", build_pool, keywords=("kernel_size", "stride", "padding")),
     functional_op("avg_pool2d", "1", build_pool, keywords=("kernel_size", "stride", "padding")),
+    functional_op("adaptive_avg_pool2d", "1", build_adaptive_pool, ("output_size",)),
+    functional_op("adaptive_max_pool2d", "1", build_adaptive_pool, ("output_size",)),
     OpSpec("layer_norm", "1", build_layer_norm, call("layer_norm", ("normalized_shape",), ("weight", "bias", "eps")),
            torch_layer_norm),
     OpSpec("batch_norm", "1", build_batch_norm, batch_norm_call("copy"), batch_norm_call("clone")),
