@@ -51,6 +51,10 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         raise TypeError(f"Tensor: {dtype!r} is not a dtype") from None
     if isinstance(data, np.ndarray | np.generic):
         array = np.array(data, dtype=dtype, copy=True)
+    elif hasattr(data, "__array__") and not isinstance(data, list | tuple):
+        # (e.g. a PyTorch tensor, whose __array__ takes no copy= argument: NumPy 2 warns when
+        # np.array asks it for one, and np.asarray does not)
+        array = np.array(np.asarray(data), dtype=dtype, copy=True)
     else:
         try:
             array = np.array(data, dtype=dtype)
