@@ -42,23 +42,30 @@ from .convolution import (
 )
 
 
+def _check_input(op: str, x: np.ndarray, spatial: int) -> None:
+    """A clear error naming ``op`` unless ``x`` is a float (N, C, *size) or unbatched (C, *size)
+    input with ``spatial`` (1 or 2) spatial axes, nothing empty but the batch (as PyTorch)."""
+    if x.ndim not in (spatial + 1, spatial + 2):
+        axes = "(N, C, L)" if spatial == 1 else "(N, C, H, W)"
+        raise ValueError(
+            f"{op}: expected a {spatial + 1}-D (unbatched) or {spatial + 2}-D (batched) input "
+            f"{axes}, got a {x.ndim}-D input of shape {x.shape}"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: expected a floating-point input, got dtype {x.dtype} "
+            "(convert it with .astype(np.float32))"
+        )
+    check_not_empty(op, x.shape, x.ndim == spatial + 2)
+
+
 def _pool_arguments(
     op: str, input: np.ndarray, kernel_size, stride, padding, dilation=1, ceil_mode=False
 ) -> Windows:
     """Check a pooling op's arguments (as PyTorch does) and return its Windows. With
     ``ceil_mode`` the last window may run past the padded input (it must start inside the input
     or its left padding, as PyTorch): the Windows pad that overhang too, after the padding."""
-    if input.ndim not in (3, 4):
-        raise ValueError(
-            f"{op}: expected a 3-D (unbatched) or 4-D (batched) input (N, C, H, W), "
-            f"got a {input.ndim}-D input of shape {input.shape}"
-        )
-    if input.dtype.kind != "f":
-        raise TypeError(
-            f"{op}: expected a floating-point input, got dtype {input.dtype} "
-            "(convert it with .astype(np.float32))"
-        )
-    check_not_empty(op, input.shape, input.ndim == 4)
+    _check_input(op, input, 2)
     kernel = int_tuple(kernel_size, 2, "kernel_size", op, 1)
     empty = isinstance(stride, tuple | list) and len(stride) == 0  # PyTorch: () is the default
     stride = kernel if stride is None or empty else int_tuple(stride, 2, "stride", op, 1)
@@ -283,25 +290,10 @@ def _as_tensor(input) -> Tensor:
     return input if isinstance(input, Tensor) else Tensor(input)
 
 
-def _check_1d_input(op: str, x: np.ndarray) -> None:
-    """A clear error naming ``op`` unless ``x`` is a non-empty float (N, C, L) or (C, L)."""
-    if x.ndim not in (2, 3):
-        raise ValueError(
-            f"{op}: expected a 2-D (unbatched) or 3-D (batched) input (N, C, L), "
-            f"got a {x.ndim}-D input of shape {x.shape}"
-        )
-    if x.dtype.kind != "f":
-        raise TypeError(
-            f"{op}: expected a floating-point input, got dtype {x.dtype} "
-            "(convert it with .astype(np.float32))"
-        )
-    check_not_empty(op, x.shape, x.ndim == 3)
-
-
 def _pool1d_arguments(op: str, x: np.ndarray, kernel_size, stride, padding, dilation=1):
     """The 1-d pool's arguments, checked (naming ``op``, as PyTorch checks them), as the 2-d op's
     (kernel_size, stride, padding, dilation) for an image of height 1: (1, k), (1, s), ..."""
-    _check_1d_input(op, x)
+    _check_input(op, x, 1)
     kernel = int_tuple(kernel_size, 1, "kernel_size", op, 1)
     empty = isinstance(stride, tuple | list) and len(stride) == 0  # PyTorch: () is the default
     stride = kernel if stride is None or empty else int_tuple(stride, 1, "stride", op, 1)
@@ -392,17 +384,7 @@ def _output_size(op: str, output_size, count: int) -> tuple[int | None, ...]:
 def _adaptive_arguments(op: str, input: np.ndarray, output_size) -> tuple[int, int]:
     """Check an adaptive 2-d pool's input (N, C, H, W) or (C, H, W) and return its output size,
     a None entry replaced by the input's size."""
-    if input.ndim not in (3, 4):
-        raise ValueError(
-            f"{op}: expected a 3-D (unbatched) or 4-D (batched) input (N, C, H, W), "
-            f"got a {input.ndim}-D input of shape {input.shape}"
-        )
-    if input.dtype.kind != "f":
-        raise TypeError(
-            f"{op}: expected a floating-point input, got dtype {input.dtype} "
-            "(convert it with .astype(np.float32))"
-        )
-    check_not_empty(op, input.shape, input.ndim == 4)
+    _check_input(op, input, 2)
     sizes = _output_size(op, output_size, 2)
     return tuple(n if out is None else out for n, out in zip(input.shape[-2:], sizes))
 
@@ -584,7 +566,7 @@ def adaptive_max_pool2d(
 
 def _adaptive_1d_size(op: str, input: Tensor, output_size) -> tuple[int, int]:
     """The 2-d output size (1, out) of a 1-d adaptive pool of ``input``, checked naming ``op``."""
-    _check_1d_input(op, input.data)
+    _check_input(op, input.data, 1)
     return 1, _output_size(op, output_size, 1)[0]
 
 
