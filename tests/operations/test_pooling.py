@@ -357,6 +357,31 @@ def test_1d_pools_are_the_2d_ops_on_a_height_1_image():
     assert F.adaptive_avg_pool1d(x, 3).grad_fn.inputs[0].grad_fn.name == "adaptive_avg_pool2d"
 
 
+@given(
+    length=st.integers(1, 9),
+    kernel=st.integers(1, 4),
+    stride=st.one_of(st.none(), st.integers(1, 3)),
+    padding=st.integers(0, 2),
+    dilation=st.integers(1, 2),
+    ceil_mode=st.booleans(),
+    count_include_pad=st.booleans(),
+    unbatched=st.booleans(),
+    seed=seeds,
+)
+def test_1d_pools_match_torch_on_random_problems(
+    length, kernel, stride, padding, dilation, ceil_mode, count_include_pad, unbatched, seed
+):
+    assume(2 * padding <= kernel and length + 2 * padding >= dilation * (kernel - 1) + 1)
+    x = np.round(random_array(seed, (3, length) if unbatched else (2, 2, length)))  # ties
+    max_arguments = (kernel, stride, padding, dilation, ceil_mode)
+    assert_pool_matches_torch(lambda t: F.max_pool1d(t, *max_arguments), lambda p: TF.max_pool1d(p, *max_arguments), x)
+    _, indices = F.max_pool1d(Tensor(x), *max_arguments, return_indices=True)
+    np.testing.assert_array_equal(indices.data, TF.max_pool1d(torch.tensor(x), *max_arguments, return_indices=True)[1].numpy())
+    assume(length + 2 * padding >= kernel)
+    avg_arguments = (kernel, stride, padding, ceil_mode, count_include_pad)
+    assert_pool_matches_torch(lambda t: F.avg_pool1d(t, *avg_arguments), lambda p: TF.avg_pool1d(p, *avg_arguments), x)
+
+
 BAD_1D = [
     ((4,), 2, {}, "expected a 2-D (unbatched) or 3-D (batched) input (N, C, L), got a 1-D input of shape (4,)"),
     ((1, 2, 2, 4), 2, {}, "expected a 2-D (unbatched) or 3-D (batched) input (N, C, L), got a 4-D input of shape (1, 2, 2, 4)"),
