@@ -17,8 +17,10 @@ height H pooled to ``out`` rows covers rows ⌊i·H / out⌋ to ⌈(i + 1)·H / 
 the columns; neighbouring windows may overlap (and repeat, when out > H).
 adaptive_avg_pool2d is linear and separable: out = A_h · x · A_wᵀ, A_h[i, r] = 1 / (its window's
 length) for the rows r of window i, so ∂x = A_hᵀ · g · A_w (for output 1 x 1 a mean over H, W
-and ∂x = g / (H·W) everywhere). adaptive_max_pool2d sends g to each window's first max,
-∂x = scatter_add(g at those positions): overlapping windows that share a max add up.
+and ∂x = g / (H·W) everywhere). Both products are computed as sums over the windows (indexing,
+where, sum), never as products with the 0/1 matrices, so an ∞ stays in its windows as in PyTorch.
+adaptive_max_pool2d sends g to each window's first max, ∂x = scatter_add(g at those positions):
+overlapping windows that share a max add up. Both backwards work on Tensors (second derivatives).
 """
 
 from __future__ import annotations
