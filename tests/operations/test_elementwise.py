@@ -738,3 +738,19 @@ def test_clip_takes_pytorchs_min_max_keywords_and_its_clamp_name():
     assert Tensor.clamp is Tensor.clip
     with pytest.raises(TypeError, match=r"clip: got both lo= and min= \(PyTorch's name for lo\)"):
         t.clip(lo=0.0, min=0.0)
+
+
+def test_float32_erf_is_accurate_to_float32_precision_everywhere():
+    import math
+
+    from tinygrad_sm.operations.elementwise import erf_array
+
+    x = np.concatenate([np.linspace(-6, 6, 40001), np.logspace(-30, 1, 4000), -np.logspace(-30, 1, 4000)]).astype(np.float32)
+    exact = np.array([math.erf(float(v)) for v in x])
+    ours = erf_array(x)
+    assert ours.dtype == np.float32
+    error = np.abs(ours.astype(np.float64) - exact)
+    assert error.max() < 5e-7
+    assert (error / np.maximum(np.abs(exact), 1e-38)).max() < 5e-7  # relative too: tiny x keeps its digits
+    special = erf_array(np.array([np.nan, np.inf, -np.inf, -0.0], dtype=np.float32))
+    assert np.isnan(special[0]) and special[1] == 1 and special[2] == -1 and np.signbit(special[3])
