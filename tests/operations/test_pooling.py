@@ -558,3 +558,18 @@ def test_adaptive_1d_bad_arguments_are_named(name):
         ours(Tensor(np.zeros((1, 1, 4))), None)  # as PyTorch's 1-d forms (the 2-d ones take None)
     with pytest.raises(TypeError, match=f"{name}: expected a floating-point input, got dtype int64"):
         ours(Tensor(np.zeros((1, 4), np.int64)), 2)
+
+
+def test_tiling_windows_after_relu_send_the_gradient_to_the_first_zero_as_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.maximum(np.random.default_rng(5).normal(size=(3, 4, 6, 8)), 0)  # many all-zero windows (ties)
+    g = np.random.default_rng(6).normal(size=(3, 4, 3, 4))
+    ours = Tensor(x, requires_grad=True)
+    F.max_pool2d(ours, 2).backward(g)
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(theirs, 2).backward(torch.tensor(g))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    # the recorded backward (create_graph) takes the general path and agrees
+    t = Tensor(x, requires_grad=True)
+    (grad,) = tinygrad_sm.grad(F.max_pool2d(t, 2), [t], grad_outputs=[Tensor(g)], create_graph=True)
+    np.testing.assert_array_equal(grad.numpy(), theirs.grad.numpy())

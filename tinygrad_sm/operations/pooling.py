@@ -126,6 +126,50 @@ def _first_max(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, np.ndarray]
     return out, first
 
 
+# The common case, windows that tile the image (stride = kernel, no padding or dilation, the
+# kernel dividing the image): every offset (i, j) of every window is one strided view
+# x[..., i::kh, j::kw], so the max is kh·kw − 1 np.maximum calls and the gradient kh·kw strided
+# writes, with no im2col copy.
+def _tiles(x: np.ndarray, windows: Windows):
+    """The kh·kw strided views of ``x`` (N, C, H, W), one per kernel offset, if the windows tile
+    it; else None."""
+    (kh, kw), (dh, dw), (sh, sw) = windows.kernel, windows.dilation, windows.stride
+    height, width = x.shape[-2:]
+    tiled = (sh, sw, dh, dw) == (kh, kw, 1, 1) and height % kh == 0 and width % kw == 0
+    if not tiled or windows.padding != ((0, 0), (0, 0)) or x.size == 0:
+        return None
+    return [x[:, :, i::kh, j::kw] for i in range(kh) for j in range(kw)]
+
+
+def _tile_max(tiles: list[np.ndarray]):
+    """(the max of the views, which view holds each window's first max, (kh·kw, N, C, h, w)
+    bool), or (None, None) if a nan is among them (the general path keeps PyTorch's nan rule)."""
+    out = tiles[0].copy()
+    for tile in tiles[1:]:
+        np.maximum(out, tile, out=out)
+    if np.isnan(out).any():
+        return None, None
+    chosen = np.empty((len(tiles),) + out.shape, dtype=bool)
+    taken = np.zeros(out.shape, dtype=bool)
+    for k, tile in enumerate(tiles):
+        np.equal(tile, out, out=chosen[k])
+        chosen[k] &= ~taken  # (only the first max of a window)
+        taken |= chosen[k]
+    return out, chosen
+
+
+def _spread_over_tiles(grad: np.ndarray, chosen: np.ndarray, shape: tuple, windows: Windows):
+    """The input's gradient: g at each window's first max, 0 elsewhere."""
+    kh, kw = windows.kernel
+    g = grad if grad.ndim == 4 else grad[None]
+    out = np.zeros(g.shape[:2] + tuple(shape[-2:]), dtype=g.dtype)
+    finite = np.isfinite(g).all()  # (then a multiplication selects: inf · 0 would be nan)
+    for k in range(kh * kw):
+        share = g * chosen[k] if finite else np.where(chosen[k], g, 0)
+        out[:, :, k // kw :: kh, k % kw :: kw] = share
+    return out.reshape(shape)
+
+
 def _input_positions(first: np.ndarray, windows: Windows, size: tuple[int, int]) -> np.ndarray:
     """The flat index row · W + column in the input of the kernel offset ``first`` of every
     window (what ``return_indices=True`` returns): row = y·s + i·d − top, likewise the column."""
@@ -157,12 +201,20 @@ class MaxPool2d(Op):
         )
         ctx.input_shape = input.shape
         x = input if input.ndim == 4 else input[None]
+        tiles = _tiles(x, windows)
+        out, ctx.chosen = _tile_max(tiles) if tiles is not None else (None, None)
+        if out is not None:
+            return out if input.ndim == 4 else out[0]
         out, ctx.first = _first_max(x, windows)
         out = out.reshape(x.shape[:2] + windows.output_size(*x.shape[-2:]))
         return out if input.ndim == 4 else out[0]
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.chosen is not None:
+            if not isinstance(grad, Tensor):  # each pixel is in one window: a strided write each
+                return _spread_over_tiles(grad, ctx.chosen, ctx.input_shape, ctx.windows)
+            ctx.first = np.argmax(ctx.chosen, axis=0).reshape(ctx.chosen.shape[1:3] + (1, -1))
         first = ctx.first  # (N, C, 1, L)
         kh, kw = ctx.windows.kernel
         chosen = first == np.arange(kh * kw).reshape(kh * kw, 1)  # (N, C, kh·kw, L)
