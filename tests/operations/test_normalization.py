@@ -237,6 +237,23 @@ def test_batch_norm_training_without_buffers_uses_the_batch_statistics():
     np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("shape", [(0, 2), (0, 3, 2)])
+def test_batch_norm_training_on_an_empty_batch_is_empty_and_leaves_the_buffers_as_pytorch(shape):
+    # PyTorch refuses exactly one value per channel, not none: the output is empty, the buffers unchanged
+    x, weight = Tensor(np.zeros(shape), requires_grad=True), Tensor(np.ones(shape[1]), requires_grad=True)
+    mean, var = np.zeros(shape[1]), np.ones(shape[1])
+    tx, tweight = torch_tensors(np.zeros(shape), np.ones(shape[1]))
+    tmean, tvar = torch.zeros(shape[1], dtype=torch.float64), torch.ones(shape[1], dtype=torch.float64)
+    out = F.batch_norm(x, mean, var, weight=weight, training=True)
+    TF.batch_norm(tx, tmean, tvar, weight=tweight, training=True).sum().backward()
+    (grad_x, grad_weight) = tinygrad_sm.grad(out.sum(), [x, weight], create_graph=True)
+    assert out.shape == shape and grad_x.shape == shape
+    np.testing.assert_array_equal(grad_weight.data, tweight.grad.numpy())
+    np.testing.assert_array_equal(mean, tmean.numpy())
+    np.testing.assert_array_equal(var, tvar.numpy())
+
+
 def test_batch_norm_float32_buffers_take_the_update_in_place():
     x = random_array(63, (8, 4)).astype(np.float32)
     running_mean, running_var = np.zeros(4, np.float32), np.ones(4, np.float32)

@@ -283,6 +283,27 @@ def test_an_infinite_upstream_gradient_at_masked_entries_is_ignored(name):
     assert x.grad.data[0, 1] == 0.0 and np.isfinite(x.grad.data).all()
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", MASKED)
+def test_masked_entries_keep_their_constant_when_the_kept_entries_are_all_minus_inf(name):
+    # the kept entries' softmax is nan (as PyTorch's), the masked ones stay constants (0, or -inf)
+    fn, masked_value = MASKED[name]
+    out = fn(Tensor(np.array([[-inf, -inf, 1.0]])), mask=np.array([[False, True, False]]))
+    assert out.data[0, 0] == masked_value and out.data[0, 2] == masked_value and np.isnan(out.data[0, 1])
+
+
+@pytest.mark.parametrize("name", MASKED)
+def test_the_gradient_at_masked_entries_is_zero_when_the_row_is_nan(name):
+    # a nan upstream gradient at a kept entry makes the row's Σ g·p nan; a masked entry is a constant, so
+    # its gradient stays 0 (0·nan would be nan), as PyTorch's masked_fill(−inf) gives
+    x = Tensor(np.array([[0.5, -1.0, 2.0], [1.0, 2.0, 3.0]]), requires_grad=True)
+    mask = np.array([[True, False, True], [True, True, True]])
+    with np.errstate(invalid="ignore"):
+        MASKED[name][0](x, mask=mask).backward(np.array([[np.nan, 1.0, 2.0], [1.0, 1.0, 1.0]]))
+    assert x.grad.data[0, 1] == 0.0
+    assert np.isnan(x.grad.data[0, [0, 2]]).all() and np.isfinite(x.grad.data[1]).all()
+
+
 @pytest.mark.filterwarnings("error")
 def test_entropy_of_a_masked_softmax_has_a_finite_gradient():
     # Σ p log p: the log of a masked p = 0 is -inf, so its upstream gradient there is infinite

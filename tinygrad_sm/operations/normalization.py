@@ -19,6 +19,7 @@ In evaluation mode batch_norm uses fixed running statistics instead: y is then a
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -180,7 +181,8 @@ def _check_buffers(
             "batch_norm: the functional form keeps no batch count; for a cumulative average pass "
             "momentum=1/num_batches_tracked, which is what BatchNorm(momentum=None) does)"
         )
-    if training and x.size // channels <= 1:
+    # (one value per channel is refused, none is not: an empty batch is fine, as in PyTorch)
+    if training and math.prod((x.shape[0], *x.shape[2:])) == 1:
         raise ValueError(
             "batch_norm: expected more than 1 value per channel when training, "
             f"got input of shape {x.shape}"
@@ -232,8 +234,13 @@ class BatchNorm(Op):
         _check_parameter(bias, "bias", (channels,), "batch_norm")
         ctx.axes = (0, *range(2, x.ndim))  # every axis but the channels
         ctx.channel_shape = (1, channels) + (1,) * (x.ndim - 2)  # γ, β and the statistics
-        ctx.training, ctx.eps = bool(training), eps
-        if training:
+        # an empty batch has no statistics: its (empty) output is x·1 + 0 and the buffers stay, as
+        # in PyTorch
+        ctx.training, ctx.eps = bool(training) and x.size > 0, eps
+        if training and not ctx.training:
+            mean = np.zeros(ctx.channel_shape, x.dtype)
+            inv_std = np.ones(ctx.channel_shape, x.dtype)
+        elif training:
             mean, _, variance = _moments(x, ctx.axes)
             inv_std = (variance + eps) ** -0.5
             if running_mean is not None:

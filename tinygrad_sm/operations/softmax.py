@@ -73,8 +73,9 @@ def _check_mask(mask: Any, z: np.ndarray, op: str) -> np.ndarray:
 def _masked_shift(z: np.ndarray, mask: np.ndarray, axes: tuple[int, ...]):
     """(z − the max of the row's kept entries, with −inf where masked;  the rows that keep nothing).
 
-    A row that keeps nothing is shifted by 0 (it stays all −inf); a row whose kept entries are
-    all −inf becomes nan, as PyTorch's masked_fill(−inf) then softmax gives.
+    A row that keeps nothing is shifted by 0 (it stays all −inf); in a row whose kept entries are
+    all −inf those become nan, as PyTorch's masked_fill(−inf) then softmax gives (and so would the
+    masked ones: the callers put their constant back).
     """
     kept = np.where(mask, z, -np.inf)
     empty = ~mask.any(axis=axes, keepdims=True)
@@ -110,15 +111,18 @@ class Softmax(Op):
             shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)
             e = np.exp(shifted)  # (0 where masked)
             p = e / np.where(empty, 1, e.sum(axis=ctx.axes, keepdims=True))  # (a row of 0s stays 0)
+            p = np.where(ctx.mask, p, 0).astype(p.dtype, copy=False)  # (0 even in a nan row)
         ctx.save_for_backward(p)
         return p
 
     @staticmethod
     def backward(ctx, grad):
         (p,) = ctx.saved_tensors
-        if ctx.mask is not None:
+        if ctx.mask is None:
+            grad_z = p * (grad - (grad * p).sum(axis=ctx.axes, keepdims=True))
+        else:  # (a masked pᵢ is 0, but 0·nan is nan when the row's Σ g·p is: select there)
             grad = where(ctx.mask, grad, 0)
-        grad_z = p * (grad - (grad * p).sum(axis=ctx.axes, keepdims=True))
+            grad_z = where(ctx.mask, p * (grad - (grad * p).sum(axis=ctx.axes, keepdims=True)), 0)
         return grad_z if ctx.temperature == 1.0 else grad_z / ctx.temperature
 
 
@@ -149,7 +153,7 @@ class LogSoftmax(Op):
             ctx.mask = _check_mask(mask, z, "log_softmax")
             shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)  # (−inf where masked)
             total = np.where(empty, 1, np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
-            out = shifted - np.log(total)
+            out = np.where(ctx.mask, shifted - np.log(total), -np.inf).astype(z.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
