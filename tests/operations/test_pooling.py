@@ -374,7 +374,10 @@ def test_1d_pools_match_torch_on_random_problems(
     assume(2 * padding <= kernel and length + 2 * padding >= dilation * (kernel - 1) + 1)
     x = np.round(random_array(seed, (3, length) if unbatched else (2, 2, length)))  # ties
     max_arguments = (kernel, stride, padding, dilation, ceil_mode)
-    assert_pool_matches_torch(lambda t: F.max_pool1d(t, *max_arguments), lambda p: TF.max_pool1d(p, *max_arguments), x)
+    # (a window that dilation makes skip the input is all padding, -inf: PyTorch's backward then
+    # writes out of bounds and can abort the process, so only its forward is compared there)
+    if not np.isinf(TF.max_pool1d(torch.tensor(x), *max_arguments).numpy()).any():
+        assert_pool_matches_torch(lambda t: F.max_pool1d(t, *max_arguments), lambda p: TF.max_pool1d(p, *max_arguments), x)
     _, indices = F.max_pool1d(Tensor(x), *max_arguments, return_indices=True)
     np.testing.assert_array_equal(indices.data, TF.max_pool1d(torch.tensor(x), *max_arguments, return_indices=True)[1].numpy())
     assume(length + 2 * padding >= kernel)
