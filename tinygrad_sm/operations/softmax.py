@@ -23,7 +23,7 @@ import numpy as np
 
 from ..function import Op, register_op
 from ..shapes import keepdims_shape, normalize_axis
-from .rule_helpers import exp, shift_by_max, where
+from .rule_helpers import exp, exp_times, shift_by_max, sum_of_products, where
 
 
 class LogOfSoftmaxWarning(UserWarning):
@@ -103,9 +103,10 @@ class Softmax(Op):
         if temperature != 1.0:
             ctx.temperature = _check_temperature(temperature, "softmax")
             z = z / temperature
-        if mask is None:  # subtract the row max, exponentiate, normalise
-            e = np.exp(shift_by_max(z, ctx.axes))
-            p = e / e.sum(axis=ctx.axes, keepdims=True)
+        if mask is None:  # subtract the row max, exponentiate, normalise (in place: p is ours)
+            p = shift_by_max(z, ctx.axes)
+            np.exp(p, out=p)
+            p /= p.sum(axis=ctx.axes, keepdims=True)
         else:
             ctx.mask = _check_mask(mask, z, "softmax")
             shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)
@@ -119,10 +120,10 @@ class Softmax(Op):
     def backward(ctx, grad):
         (p,) = ctx.saved_tensors
         if ctx.mask is None:
-            grad_z = p * (grad - (grad * p).sum(axis=ctx.axes, keepdims=True))
+            grad_z = p * (grad - sum_of_products(grad, p, ctx.axes))
         else:  # (a masked pᵢ is 0, but 0·nan is nan when the row's Σ g·p is: select there)
             grad = where(ctx.mask, grad, 0)
-            grad_z = where(ctx.mask, p * (grad - (grad * p).sum(axis=ctx.axes, keepdims=True)), 0)
+            grad_z = where(ctx.mask, p * (grad - sum_of_products(grad, p, ctx.axes)), 0)
         return grad_z if ctx.temperature == 1.0 else grad_z / ctx.temperature
 
 
@@ -147,8 +148,8 @@ class LogSoftmax(Op):
             ctx.temperature = _check_temperature(temperature, "log_softmax")
             z = z / temperature
         if mask is None:  # z − max − log Σ e^{z − max}
-            shifted = shift_by_max(z, ctx.axes)
-            out = shifted - np.log(np.sum(np.exp(shifted), axis=ctx.axes, keepdims=True))
+            out = shift_by_max(z, ctx.axes)
+            out -= np.log(np.sum(np.exp(out), axis=ctx.axes, keepdims=True))  # (in place: ours)
         else:
             ctx.mask = _check_mask(mask, z, "log_softmax")
             shifted, empty = _masked_shift(z, ctx.mask, ctx.axes)  # (−inf where masked)
@@ -161,10 +162,11 @@ class LogSoftmax(Op):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         if ctx.mask is None:
-            grad_z = grad - exp(out) * grad.sum(axis=ctx.axes, keepdims=True)
+            grad_z = grad - exp_times(out, grad.sum(axis=ctx.axes, keepdims=True))  # softmax·Σg
         else:
             grad = where(ctx.mask, grad, 0)
-            grad_z = where(ctx.mask, grad - exp(out) * grad.sum(axis=ctx.axes, keepdims=True), 0)
+            total = grad.sum(axis=ctx.axes, keepdims=True)
+            grad_z = where(ctx.mask, grad - exp_times(out, total), 0)
         return grad_z if ctx.temperature == 1.0 else grad_z / ctx.temperature
 
 
