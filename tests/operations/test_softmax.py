@@ -432,3 +432,17 @@ def test_log_of_other_tensors_does_not_warn():
         x.log_softmax().exp().log()
         x.sigmoid().log()
         Tensor(x.softmax().data).log()  # detached: no softmax node
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_a_0d_tensor_goes_through_the_in_place_forward_and_backward(name, dtype):
+    # (0-d arithmetic gives NumPy scalars, which an in-place exp cannot write into; found by the fuzzer)
+    x = Tensor(np.array(0.548, dtype=dtype), requires_grad=True)
+    y = getattr(x, name)(axis=0)
+    assert y.shape == () and y.dtype == dtype and float(y.data) == (1.0 if name == "softmax" else 0.0)
+    (y * 0.05).backward()
+    assert x.grad.shape == () and float(x.grad.data) == 0.0
+    from tinygrad_sm.operations.rule_helpers import exp_times
+
+    assert exp_times(np.array(0.0, dtype), np.array(2.0, dtype)) == 2.0

@@ -21,8 +21,10 @@ from ..tensor import Tensor
 
 
 def shift_by_max(z: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """z minus its max along ``axes`` (the stable-softmax trick); an empty z stays empty."""
-    return z - z.max(axis=axes, keepdims=True) if z.size else z.copy()
+    """z minus its max along ``axes`` (the stable-softmax trick), as a new ndarray that the
+    forwards may overwrite; an empty z stays empty. (For a 0-d z the subtraction gives a NumPy
+    scalar, which ``out=`` cannot write into: hence the asarray.)"""
+    return np.asarray(z - z.max(axis=axes, keepdims=True)) if z.size else z.copy()
 
 
 # ----- functions that work on ndarrays and on Tensors ---------------------------------------
@@ -51,7 +53,7 @@ def exp_times(x: Any, factor: Any) -> Any:
     if type(x) is not np.ndarray or type(factor) is not np.ndarray:
         return exp(x) * factor
     product = np.exp(x)
-    if factor.dtype == product.dtype:
+    if type(product) is np.ndarray and factor.dtype == product.dtype:  # (0-d: a NumPy scalar)
         try:
             return np.multiply(product, factor, out=product)
         except ValueError:  # (factor broadcasts x to a larger shape)
