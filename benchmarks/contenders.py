@@ -636,7 +636,7 @@ def _losses(step: Callable, batches: list) -> list[float]:
 
 
 def tinygrad_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
-    from tinygrad_sm import Tensor, nn, optim
+    from tinygrad_sm import Tensor, optim
     from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
 
     kind, name = spec["kind"], spec["name"]
@@ -645,20 +645,14 @@ def tinygrad_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
         params, batches = _params(arrays, name), list(zip(a["x"], a["y"]))
 
         def make():
+            # the examples' own models (the parameter names are the NumPy and PyTorch contenders')
             if kind == "cnn":
-                model = nn.Sequential(
-                    nn.Conv2d(1, 16, 3, padding=1),
-                    nn.ReLU(),
-                    nn.Conv2d(16, 32, 3, padding=1),
-                    nn.ReLU(),
-                    nn.MaxPool2d(2),
-                    nn.Flatten(),
-                    nn.Linear(512, 64),
-                    nn.ReLU(),
-                    nn.Linear(64, 10),
-                )
+                model = _example("train_cnn").small_cnn(8, (16, 32), np.random.default_rng(0))
             else:
-                model = _tinygrad_char_transformer(spec)
+                assert spec["vocab"] == 27, "examples/char_transformer.py predicts 27 characters"
+                model = _example("char_transformer").CharTransformer(
+                    spec["context"], spec["width"], spec["heads"], spec["blocks"], np.random.default_rng(0)
+                )
             model.load_state_dict(params)
             optimizer = optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
 
@@ -700,47 +694,14 @@ def tinygrad_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
     return Bench(run, lambda: _samples(run()))
 
 
-def _tinygrad_char_transformer(spec: dict):
-    """The character transformer of examples/char_transformer.py, parameters named as the NumPy and PyTorch ones."""
-    from tinygrad_sm import nn
-    from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
+def _example(module: str):
+    """A script of examples/ imported as a module."""
+    import importlib
 
-    class CausalSelfAttention(nn.Module):
-        def __init__(self, width: int, heads: int):
-            self.heads = heads
-            self.qkv = nn.Linear(width, 3 * width)
-            self.out = nn.Linear(width, width)
-
-        def forward(self, x):
-            batch, length, width = x.shape
-            qkv = self.qkv(x).reshape(batch, length, 3, self.heads, width // self.heads).transpose(2, 0, 3, 1, 4)
-            mixed = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], is_causal=True)
-            return self.out(mixed.transpose(0, 2, 1, 3).reshape(batch, length, width))
-
-    class Block(nn.Module):
-        def __init__(self, width: int, heads: int):
-            self.norm1 = nn.LayerNorm(width)
-            self.attention = CausalSelfAttention(width, heads)
-            self.norm2 = nn.LayerNorm(width)
-            self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
-
-        def forward(self, x):
-            x = x + self.attention(self.norm1(x))
-            return x + self.mlp(self.norm2(x))
-
-    class CharTransformer(nn.Module):
-        def __init__(self, vocab: int, context: int, width: int, heads: int, blocks: int):
-            self.token = nn.Embedding(vocab, width)
-            self.position = nn.Embedding(context, width)
-            self.blocks = nn.Sequential(*[Block(width, heads) for _ in range(blocks)])
-            self.norm = nn.LayerNorm(width)
-            self.head = nn.Linear(width, vocab)
-
-        def forward(self, tokens):
-            x = self.token(tokens) + self.position(np.arange(tokens.shape[1]))
-            return self.head(self.norm(self.blocks(x)))
-
-    return CharTransformer(spec["vocab"], spec["context"], spec["width"], spec["heads"], spec["blocks"])
+    folder = str(ROOT / "examples")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(module)
 
 
 # ===== PyTorch =============================================================================
