@@ -174,20 +174,23 @@ class Conv2d(_ConvNd):
         )
 
 
-class _Pool2d(Module):
-    """A 2-d pooling window: ``kernel_size``, ``stride`` (default: the kernel size), ``padding``
-    (ints or pairs, kept as given, as PyTorch), checked here so a bad one fails at construction."""
+class _Pool(Module):
+    """A pooling window over ``spatial_axes`` axes: ``kernel_size``, ``stride`` (default: the
+    kernel size), ``padding`` (ints or tuples, kept as given, as PyTorch), checked here so a bad
+    one fails at construction."""
+
+    spatial_axes = 2
 
     def __init__(self, kernel_size, stride, padding, ceil_mode: bool):
-        name = type(self).__name__
+        name, axes = type(self).__name__, self.spatial_axes
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
         self.ceil_mode = ceil_mode
-        kernel = _tuple(f"{name}: kernel_size", _one(kernel_size), 2, 1)
+        kernel = _tuple(f"{name}: kernel_size", _one(kernel_size), axes, 1)
         if not (isinstance(stride, tuple | list) and len(stride) == 0):  # (): the kernel size
-            _tuple(f"{name}: stride", _one(self.stride), 2, 1)
-        pads = _tuple(f"{name}: padding", _one(padding), 2, 0)
+            _tuple(f"{name}: stride", _one(self.stride), axes, 1)
+        pads = _tuple(f"{name}: padding", _one(padding), axes, 0)
         _check_pool_padding(name, kernel, pads, padding, kernel_size)
 
 
@@ -196,27 +199,28 @@ def _one(value: Any) -> Any:
     return value[0] if isinstance(value, tuple | list) and len(value) == 1 else value
 
 
-class MaxPool2d(_Pool2d):
+class _MaxPool(_Pool):
     """y = the maximum of each ``kernel_size`` window (padding counts as −∞); the gradient goes
     to the first maximum of each window, as PyTorch. ``return_indices``: forward returns
-    (y, indices), as ``F.max_pool2d``."""
+    (y, indices), as the functional form."""
 
     def __init__(
         self,
-        kernel_size: int | tuple[int, int],
-        stride: int | tuple[int, int] | None = None,
-        padding: int | tuple[int, int] = 0,
-        dilation: int | tuple[int, int] = 1,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] | None = None,
+        padding: int | tuple[int, ...] = 0,
+        dilation: int | tuple[int, ...] = 1,
         return_indices: bool = False,
         ceil_mode: bool = False,
     ):
         super().__init__(kernel_size, stride, padding, ceil_mode)
-        _tuple(f"{type(self).__name__}: dilation", _one(dilation), 2, 1)
+        _tuple(f"{type(self).__name__}: dilation", _one(dilation), self.spatial_axes, 1)
         self.dilation = dilation
         self.return_indices = return_indices
 
     def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        return F.max_pool2d(
+        pool = F.max_pool2d if self.spatial_axes == 2 else F.max_pool1d
+        return pool(
             input,
             self.kernel_size,
             self.stride,
@@ -233,7 +237,13 @@ class MaxPool2d(_Pool2d):
         )
 
 
-class AvgPool2d(_Pool2d):
+class MaxPool2d(_MaxPool):
+    """Max pooling of (N, C, H, W) or (C, H, W) with ``F.max_pool2d``."""
+
+    spatial_axes = 2
+
+
+class AvgPool2d(_Pool):
     """y = the mean of each ``kernel_size`` window, zero padding included in the count by default
     (PyTorch's ``count_include_pad=True``); ``divisor_override`` replaces the count."""
 
@@ -265,50 +275,11 @@ class AvgPool2d(_Pool2d):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxPool1d(Module):
-    """y = the maximum of each ``kernel_size`` window of (N, C, L) or (C, L) (padding counts as
-    −∞), with ``F.max_pool1d``; the arguments are kept as given, as PyTorch."""
+class MaxPool1d(_MaxPool):
+    """Max pooling of (N, C, L) or (C, L) with ``F.max_pool1d``; the arguments are kept as
+    given, as PyTorch."""
 
-    def __init__(
-        self,
-        kernel_size: int,
-        stride: int | None = None,
-        padding: int = 0,
-        dilation: int = 1,
-        return_indices: bool = False,
-        ceil_mode: bool = False,
-    ):
-        name = type(self).__name__
-        kernel = _tuple(f"{name}: kernel_size", _one(kernel_size), 1, 1)
-        if not (isinstance(stride, tuple | list) and len(stride) == 0):
-            _tuple(f"{name}: stride", _one(kernel_size if stride is None else stride), 1, 1)
-        _check_pool_padding(
-            name, kernel, _tuple(f"{name}: padding", _one(padding), 1, 0), padding, kernel_size
-        )
-        _tuple(f"{name}: dilation", _one(dilation), 1, 1)
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
-    def forward(self, input: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        return F.max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            self.return_indices,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
+    spatial_axes = 1
 
 
 class AvgPool1d(Module):
