@@ -668,22 +668,10 @@ def tinygrad_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
 
         return Bench(_cycle_step(make(), batches), lambda: _losses(make(), batches))
 
-    names = {
-        "conv2d": ("x", "weight", "bias"),
-        "max_pool2d": ("x",),
-        "layer_norm": ("x", "weight", "bias"),
-        "attention": ("q", "k", "v"),
-    }[kind]
+    names = OP_INPUTS[kind]
     inputs = [Tensor(a[n], requires_grad=True) for n in names]
     g = Tensor(a["g"])
-    if kind == "conv2d":
-        forward = lambda x, weight, bias: F.conv2d(x, weight, bias, padding=spec["padding"])  # noqa: E731
-    elif kind == "max_pool2d":
-        forward = lambda x: F.max_pool2d(x, spec["kernel"])  # noqa: E731
-    elif kind == "layer_norm":
-        forward = lambda x, weight, bias: F.layer_norm(x, x.shape[-1:], weight, bias)  # noqa: E731
-    else:
-        forward = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)  # noqa: E731
+    forward = _op_forward(spec, F)
 
     def run():
         for t in inputs:
@@ -692,6 +680,22 @@ def tinygrad_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
         return [t.grad.data for t in inputs]
 
     return Bench(run, lambda: _samples(run()))
+
+
+OP_INPUTS = {"conv2d": ("x", "weight", "bias"), "max_pool2d": ("x",), "layer_norm": ("x", "weight", "bias"),
+             "attention": ("q", "k", "v")}
+
+
+def _op_forward(spec: dict, F):  # noqa: N803 - the functional module: tinygrad_sm's and PyTorch's read the same
+    """The forward of an op benchmark, written once against PyTorch's ``F`` API, which both libraries have."""
+    kind = spec["kind"]
+    if kind == "conv2d":
+        return lambda x, weight, bias: F.conv2d(x, weight, bias, padding=spec["padding"])
+    if kind == "max_pool2d":
+        return lambda x: F.max_pool2d(x, spec["kernel"])
+    if kind == "layer_norm":
+        return lambda x, weight, bias: F.layer_norm(x, x.shape[-1:], weight, bias)
+    return lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
 
 def _example(module: str):
@@ -824,22 +828,10 @@ def torch_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
 
         return Bench(_cycle_step(make(), batches), lambda: _losses(make(), batches))
 
-    names = {
-        "conv2d": ("x", "weight", "bias"),
-        "max_pool2d": ("x",),
-        "layer_norm": ("x", "weight", "bias"),
-        "attention": ("q", "k", "v"),
-    }[kind]
+    names = OP_INPUTS[kind]
     inputs = [torch.tensor(a[n], requires_grad=True) for n in names]
     g = torch.from_numpy(a["g"])
-    if kind == "conv2d":
-        forward = lambda x, weight, bias: F.conv2d(x, weight, bias, padding=spec["padding"])  # noqa: E731
-    elif kind == "max_pool2d":
-        forward = lambda x: F.max_pool2d(x, spec["kernel"])  # noqa: E731
-    elif kind == "layer_norm":
-        forward = lambda x, weight, bias: F.layer_norm(x, x.shape[-1:], weight, bias)  # noqa: E731
-    else:
-        forward = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)  # noqa: E731
+    forward = _op_forward(spec, F)
 
     def run():
         for t in inputs:
