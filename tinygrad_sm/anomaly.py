@@ -144,7 +144,7 @@ class AnomalyChecker:
     """The checker ``detect_anomaly()`` puts on the engine's hooks (``hooks.observer``)."""
 
     def after_forward(
-        self, cls: type[Function], ctx: Function, data: np.ndarray, args: tuple
+        self, cls: type[Function], ctx: Function, data: np.ndarray, args: tuple, kwargs: dict
     ) -> None:
         """Remember where the op was created; raise if it made a NaN/Inf from finite inputs."""
         site = _user_site()

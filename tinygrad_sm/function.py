@@ -65,6 +65,12 @@ class Function:
     #: True while a create_graph backward runs this node's differentiable rule
     create_graph: bool = False
 
+    #: Optional, a static method ``check(ctx, *inputs, **settings)`` with forward's signature: the
+    #: validation of the arguments and whatever depends only on their shapes, dtypes and settings
+    #: (stored on ctx for forward). Eager runs it before every forward; a ``jit`` replay runs it
+    #: once per record, so forward keeps the arithmetic and the checks that depend on the data.
+    check: Any = None
+
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError(f"{type(ctx).__name__} must define forward(ctx, *inputs)")
@@ -148,6 +154,8 @@ class Function:
         ):
             _separate_aliases(ctx, arrays, parents)
         try:
+            if cls.check is not None:
+                cls.check(ctx, *arrays, **kwargs)
             data = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
             # the message gains the op's name and the input shapes; the traceback keeps the line
@@ -163,7 +171,7 @@ class Function:
         ):
             data = _output_array(cls, ctx, data, arrays)
         if hooks.observer is not None:
-            hooks.observer.after_forward(cls, ctx, data, args)
+            hooks.observer.after_forward(cls, ctx, data, args, kwargs)
         if not recording:
             return _make_tensor(data)
         out = _make_tensor(data, True, ctx)

@@ -205,9 +205,11 @@ class _Recorder:
         self.previous = previous
         self.records: list[tuple[Function, Any, tuple]] = []
 
-    def after_forward(self, cls: type, ctx: Function, data: np.ndarray, args: tuple) -> None:
+    def after_forward(
+        self, cls: type, ctx: Function, data: np.ndarray, args: tuple, kwargs: dict
+    ) -> None:
         if self.previous is not None:
-            self.previous.after_forward(cls, ctx, data, args)
+            self.previous.after_forward(cls, ctx, data, args, kwargs)
 
     def after_backward(self, ctx: Function, grad: Any, input_grads: Any) -> None:
         self.records.append((ctx, grad, tuple(input_grads)))
