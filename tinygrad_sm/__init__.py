@@ -15,6 +15,7 @@ from .function import Function, get_op, ops, register_op
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .interop import from_dlpack
 from .io import load, save  # noqa: F401  (public functions)
+from .jit import JitWarning, jit
 from .operations.cross_entropy import SoftmaxTwiceWarning
 from .operations.elementwise import maximum, minimum
 from .operations.selection import where
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Function",
     "GradcheckError",
+    "JitWarning",
     "LogOfSoftmaxWarning",
     "SoftmaxTwiceWarning",
     "Tensor",
@@ -39,6 +41,7 @@ __all__ = [
     "hessian",
     "is_grad_enabled",
     "jacobian",
+    "jit",
     "manual_seed",
     "maximum",
     "minimum",

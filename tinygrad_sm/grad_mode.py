@@ -39,6 +39,8 @@ class _Hooks:
     off). Process-wide, as PyTorch's anomaly mode is."""
 
     observer = None
+    #: the recorder of ``tinygrad_sm.jit`` while it records a call (None otherwise)
+    recorder = None
 
 
 hooks = _Hooks()

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import distributions as _distributions
 from .. import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
+from ..jit import replayed_by_jit
 from ..operations import attention as _attention
 from ..operations import convolution as _convolution
 from ..operations import embedding as _embedding
@@ -96,5 +97,11 @@ def dropout(
         return input
     if p == 1.0:
         return input * 0.0
-    keep = as_generator(rng).random(input.shape, dtype=np.float32) >= p
-    return input * (keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p)))
+    return input * _dropout_scale(input.shape, input.dtype, p, rng)
+
+
+@replayed_by_jit  # (inside a jitted step: a new mask on every replay)
+def _dropout_scale(shape: tuple, dtype: np.dtype, p: float, rng: RngLike) -> np.ndarray:
+    """1/(1 − p) where an element is kept (with probability 1 − p), 0 where it is dropped."""
+    keep = as_generator(rng).random(shape, dtype=np.float32) >= p
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))

@@ -25,6 +25,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..grad_mode import hooks
+from ..jit import replayed_by_jit
 from ..tensor import Tensor
 
 
@@ -116,6 +118,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(...)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if hooks.recorder is not None:  # a jit record replays only while this module's mode is kept
+            hooks.recorder.module_called(self)
         return self.forward(*args, **kwargs)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -328,6 +332,7 @@ class Module:
             yield parameter
 
     # ----- modes and gradients ------------------------------------------------------
+    @replayed_by_jit  # (inside a jitted step: called again on every replay)
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode
         on this module and all sub-modules."""
@@ -341,6 +346,7 @@ class Module:
         """Evaluation mode (``train(False)``): e.g. ``Dropout`` becomes the identity."""
         return self.train(False)
 
+    @replayed_by_jit  # (inside a jitted step: called again on every replay)
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient: ``.grad = None`` (PyTorch's default), or with
         ``set_to_none=False`` fill the existing gradients with zeros, in place."""

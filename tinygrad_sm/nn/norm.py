@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._checks import number_in_range, positive_int
+from ..jit import mark_unsafe, replayed_by_jit
 from ..random import RngLike, as_generator
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
@@ -99,6 +100,7 @@ class _BatchNorm(Module):
         counting = self.training and self.track_running_stats
         momentum = 0.0 if self.momentum is None else self.momentum
         if counting and self.momentum is None:  # this batch's weight in the cumulative average
+            mark_unsafe("BatchNorm with momentum=None reads its batch count into Python")
             momentum = 1.0 / (int(self.num_batches_tracked.data) + 1)
         # eval() without running statistics normalises with the batch's own, as PyTorch
         use_batch_statistics = self.training or not self.track_running_stats
@@ -113,7 +115,7 @@ class _BatchNorm(Module):
             eps=self.eps,
         )
         if counting:  # counted once F.batch_norm accepted the input (a refused one changes nothing)
-            self.num_batches_tracked.data[...] += 1
+            _count_batch(self.num_batches_tracked)
         return output
 
     def extra_repr(self) -> str:
@@ -185,3 +187,8 @@ class LayerNorm(Module):
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
+
+
+@replayed_by_jit  # (inside a jitted step: counted on every replay)
+def _count_batch(num_batches_tracked: Tensor) -> None:
+    num_batches_tracked.data[...] += 1

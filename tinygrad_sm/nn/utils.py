@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .._checks import number_in_range
+from ..jit import replayed_by_jit
 from ..tensor import Tensor
 
 
@@ -47,6 +48,7 @@ def _scale_in_place(grad: Tensor, factor: np.ndarray) -> None:
         grad.data = values * factor
 
 
+@replayed_by_jit  # (inside a jitted step: called again on every replay)
 def clip_grad_norm_(
     parameters: Tensor | Iterable[Tensor],
     max_norm: float,
@@ -92,6 +94,7 @@ def clip_grad_norm_(
     return Tensor(total)
 
 
+@replayed_by_jit  # (inside a jitted step: called again on every replay)
 def clip_grad_value_(
     parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None
 ) -> None:

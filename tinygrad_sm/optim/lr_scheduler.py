@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._checks import positive_int
+from ..jit import replayed_by_jit
 from .optimizer import Optimizer
 
 
@@ -61,6 +62,7 @@ class LRScheduler:
         """The rates for epoch ``last_epoch``, one per parameter group."""
         raise NotImplementedError
 
+    @replayed_by_jit  # (inside a jitted step: called again on every replay)
     def step(self, epoch: int | None = None) -> None:
         """Move to the next epoch and set every group's ``lr`` for it. PyTorch's deprecated
         ``step(epoch)`` jumps to ``epoch`` instead (with its warning), by the schedule's closed

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..grad_mode import enable_grad
+from ..jit import replayed_by_jit
 from ..tensor import Tensor
 
 
@@ -115,6 +116,7 @@ class Optimizer:
         """Raise a clear error for a bad hyper-parameter of ``group``; each optimiser here checks
         its own (an optimiser subclassed as in PyTorch, with its own ``step()``, need not)."""
 
+    @replayed_by_jit  # (inside a jitted step: called again on every replay)
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient: ``.grad = None`` (PyTorch's default), or with
         ``set_to_none=False`` fill the existing gradients with zeros, in place."""
@@ -127,6 +129,7 @@ class Optimizer:
                 else:
                     p.grad = Tensor(np.zeros_like(p.grad.data))
 
+    @replayed_by_jit(replay="_replay_step")  # (inside a jitted step: replayed, see _replay_step)
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes and
         returns the loss first.
@@ -143,10 +146,16 @@ class Optimizer:
             for index, group in enumerate(self.param_groups)
         ]
         for group, pairs in checked:
-            if group.get("maximize"):  # ascend: PyTorch negates the gradient before the update
-                pairs = [(p, -grad) for p, grad in pairs]
-            self._step_group(group, pairs)
+            self._step_group(group, _ascending(group, pairs))
         return loss
+
+    def _replay_step(self) -> None:
+        """``step()`` as a ``tinygrad_sm.jit`` replay calls it: the same update, reading
+        ``param_groups`` (a schedule's new lr) and the state afresh, on the gradients the replay has
+        just stored; what ``step()`` checks was checked when the step was recorded."""
+        for group in self.param_groups:
+            pairs = [(p, p._grad._data) for p in group["params"] if p._grad is not None]
+            self._step_group(group, _ascending(group, pairs))
 
     def _checked_gradients(
         self, group_index: int, group: dict[str, Any]
@@ -382,6 +391,11 @@ def scratch(work: dict[str, np.ndarray], key: str, like: np.ndarray) -> np.ndarr
 
 
 _BLOCK = 1 << 16  # elements per block of an SGD update (256 KiB in float32)
+
+
+def _ascending(group: dict[str, Any], pairs: list) -> list:
+    """``maximize=True`` ascends: PyTorch negates the gradient before the update."""
+    return [(p, -grad) for p, grad in pairs] if group.get("maximize") else pairs
 
 
 def subtract_scaled(param: np.ndarray, scale: float, direction: np.ndarray) -> None:

@@ -1,0 +1,411 @@
+"""tinygrad_sm.jit: a replay computes what the eager call computes, bit for bit; what it cannot
+replay warns once and runs eagerly."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygrad_sm
+from tinygrad_sm import JitWarning, Tensor, jit, nn, optim
+from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _example(name: str):
+    spec = importlib.util.spec_from_file_location(f"_jit_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mlp_step(sizes=(4, 16, 3), optimizer="sgd", schedule=False):
+    model = nn.MLP(list(sizes), rng=0)
+    if optimizer == "sgd":
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    else:
+        opt = optim.AdamW(model.parameters(), lr=0.01)
+    scheduler = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5) if schedule else None
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = model(Tensor(x)).cross_entropy(y)
+        loss.backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+        return loss
+
+    return model, step
+
+
+def batches(shape=(8, 4), classes=3, count=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal(shape).astype(np.float32), rng.integers(0, classes, shape[0])) for _ in range(count)]
+
+
+def assert_same_run(make, data, calls=12):
+    """The same steps, eagerly and jitted, from the same start: identical losses and parameters."""
+    eager_model, eager = make()
+    jit_model, step = make()
+    jitted = jit(step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitWarning)
+        for i in range(calls):
+            args = data[i % len(data)]
+            expected, got = eager(*args), jitted(*args)
+            assert np.array_equal(np.asarray(expected.data), np.asarray(got.data)), i
+    assert jitted.replaying
+    for (name, a), (_, b) in zip(eager_model.state_dict().items(), jit_model.state_dict().items(), strict=True):
+        assert np.array_equal(a, b), name
+    for a, b in zip(eager_model.parameters(), jit_model.parameters(), strict=True):
+        assert np.array_equal(a.grad.data, b.grad.data)
+    return jitted
+
+
+# ----- replay equals eager ----------------------------------------------------------------------
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_mlp_step_replays_bit_identically(optimizer):
+    assert_same_run(lambda: mlp_step(optimizer=optimizer), batches())
+
+
+def test_a_learning_rate_schedule_inside_the_step_keeps_working():
+    jitted = assert_same_run(lambda: mlp_step(schedule=True), batches())
+    assert "step" in str(jitted)
+
+
+def test_tensor_arguments_and_a_returned_tuple():
+    model = nn.Linear(3, 2, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        loss = ((out - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss, out
+
+    twin = nn.Linear(3, 2, rng=0)
+    twin_opt = optim.SGD(twin.parameters(), lr=0.1)
+
+    def twin_step(x, y):
+        twin_opt.zero_grad()
+        out = twin(x)
+        loss = ((out - y) ** 2).mean()
+        loss.backward()
+        twin_opt.step()
+        return loss, out
+
+    jitted = jit(step)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x, y = Tensor(rng.standard_normal((4, 3))), Tensor(rng.standard_normal((4, 2)))
+        (loss, out), (eager_loss, eager_out) = jitted(x, y), twin_step(x, y)
+        assert np.array_equal(loss.data, eager_loss.data)
+        assert np.array_equal(out.data, eager_out.data)
+    assert jitted.replaying
+    assert np.array_equal(model.weight.data, twin.weight.data)
+
+
+def test_gradients_accumulate_without_zero_grad_as_eagerly():
+    def make():
+        w = Tensor(np.arange(3.0), requires_grad=True)
+
+        def step(x):
+            (w * x).sum().backward()
+            return w.grad
+
+        return w, step
+
+    w1, eager = make()
+    w2, step = make()
+    jitted = jit(step)
+    for i in range(5):
+        x = Tensor(np.full(3, float(i)))
+        eager(x)
+        jitted(x)
+        assert np.array_equal(w1.grad.data, w2.grad.data)
+    assert jitted.replaying
+
+
+def test_an_input_that_requires_grad_gets_its_gradient_on_every_replay():
+    @jit
+    def grad_of_square(x):
+        (x * x).sum().backward()
+
+    for i in range(4):
+        x = Tensor(np.full(3, float(i)), requires_grad=True)
+        grad_of_square(x)
+        assert np.array_equal(x.grad.data, 2 * x.data)
+    assert grad_of_square.replaying
+
+
+def test_cnn_step_replays_bit_identically():
+    cnn = _example("train_cnn")
+
+    def make():
+        model = cnn.small_cnn(8, (4, 6), np.random.default_rng(0))
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(Tensor(x)), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((6, 1, 8, 8)).astype(np.float32), rng.integers(0, 10, 6)) for _ in range(3)]
+    assert_same_run(make, data, calls=6)
+
+
+def test_char_transformer_step_replays_bit_identically():
+    example = _example("char_transformer")
+
+    def make():
+        model = example.CharTransformer(6, 16, 2, 1, np.random.default_rng(0))
+        opt = optim.AdamW(model.parameters(), lr=1e-2)
+        schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+
+        def step(inputs, targets):
+            model.train()
+            loss = example.loss_of(model, inputs, targets)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            schedule.step()
+            return loss
+
+        return model, step
+
+    rng = np.random.default_rng(0)
+    data = [(rng.integers(0, 27, (5, 6)), rng.integers(0, 27, (5, 6))) for _ in range(3)]
+    assert_same_run(make, data, calls=6)
+
+
+def test_dropout_draws_a_new_mask_on_every_replay():
+    def make():
+        model = nn.Sequential(nn.Linear(4, 8, rng=0), nn.Dropout(0.5), nn.Linear(8, 3, rng=1))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        generator = np.random.default_rng(7)  # the same masks for both runs
+        model[1].rng = generator if hasattr(model[1], "rng") else None
+
+        def step(x, y):
+            opt.zero_grad()
+            hidden = model[0](Tensor(x))
+            loss = model[2](F.dropout(hidden, 0.5, rng=generator)).cross_entropy(y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    jitted = assert_same_run(make, batches(), calls=8)
+    assert "_dropout_scale" in jitted.source
+
+
+def test_batch_norm_counts_its_batches_on_replays():
+    def make():
+        model = nn.Sequential(nn.Linear(4, 6, rng=0), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3, rng=1))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = model(Tensor(x)).cross_entropy(y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    jitted_model, _ = make()
+    assert_same_run(make, batches(), calls=7)
+    del jitted_model
+
+
+def test_switching_a_module_to_eval_records_again():
+    model = nn.Sequential(nn.Linear(4, 6, rng=0), nn.Dropout(0.5), nn.Linear(6, 3, rng=1))
+
+    @jit
+    def forward(x):
+        return model(Tensor(x))
+
+    x = batches()[0][0]
+    model.eval()
+    for _ in range(3):
+        assert np.array_equal(forward(x).data, model(Tensor(x)).data)
+    model.train()
+    with tinygrad_sm.no_grad():
+        forward(x)  # (a new record: another mode, and grad mode is part of the key)
+    model.eval()
+    assert np.array_equal(forward(x).data, model(Tensor(x)).data)
+
+
+def test_new_shapes_dtypes_and_settings_record_again():
+    calls = []
+
+    @jit
+    def scaled(x, factor):
+        calls.append(1)
+        return x * factor
+
+    a = Tensor(np.ones((2, 3), np.float32))
+    for _ in range(3):
+        scaled(a, 2.0)
+    assert len(calls) == 2  # recorded, recorded again and compared, then replayed
+    assert np.array_equal(scaled(Tensor(np.ones((4,), np.float32)), 2.0).data, np.full(4, 2.0))
+    assert scaled(Tensor(np.ones(2, np.float64)), 2.0).dtype == np.float64
+    assert np.array_equal(scaled(a, 3.0).data, np.full((2, 3), 3.0))
+    assert len(calls) == 5
+
+
+# ----- what cannot be replayed warns once and runs eagerly ---------------------------------------
+def _unsafe_cases():
+    w = Tensor(np.ones(3), requires_grad=True)
+
+    def item(x):
+        loss = (w * x).sum()
+        return loss.item()
+
+    def float_of(x):
+        return float((w * x).sum())
+
+    def branch(x):
+        y = (w * x).sum()
+        return y * 2 if y > 0 else y
+
+    def numpy_read(x):
+        return Tensor((w * x).numpy() + 1)
+
+    def retain(x):
+        loss = (w * x).sum()
+        loss.backward(retain_graph=True)
+        return loss
+
+    def create(x):
+        loss = (w * w * x).sum()
+        loss.backward(create_graph=True)
+        return loss
+
+    def grad_call(x):
+        return tinygrad_sm.grad((w * x).sum(), w)[0]
+
+    def random_constant(x):
+        return w * x * Tensor(np.random.default_rng().standard_normal(3))
+
+    def data_read(x):
+        return Tensor((w * x).data * 2)
+
+    return {
+        "item": (item, "item()"),
+        "float": (float_of, "float()"),
+        "bool": (branch, "bool()"),
+        "numpy": (numpy_read, "numpy()"),
+        "retain_graph": (retain, "retain_graph"),
+        "create_graph": (create, "create_graph"),
+        "grad": (grad_call, "tinygrad_sm.grad"),
+        "random": (random_constant, "changed between two calls"),
+        "data": (data_read, ".data"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_unsafe_cases()))
+def test_an_unsafe_function_warns_once_naming_the_line_and_runs_eagerly(case):
+    fn, reason = _unsafe_cases()[case]
+    runs = []
+
+    def counted(x):
+        runs.append(1)
+        return fn(x)
+
+    jitted = jit(counted)
+    with pytest.warns(JitWarning) as caught:
+        for i in range(4):
+            x = Tensor(np.full(3, float(i + 1)))
+            jitted(x)
+    messages = [str(w.message) for w in caught if issubclass(w.category, JitWarning)]
+    assert len(messages) == 1, messages
+    assert reason in messages[0]
+    if case != "random":  # (found by comparing two calls: no single line to name)
+        assert "test_jit.py:" in messages[0]
+    assert len(runs) == 4  # every call ran the function
+    assert not jitted.replaying
+
+
+def test_anomaly_detection_runs_eagerly_with_a_warning():
+    jitted = jit(lambda x: x * 2)
+    with tinygrad_sm.detect_anomaly(), pytest.warns(JitWarning, match="anomaly"):
+        for _ in range(3):
+            jitted(Tensor([1.0]))
+
+
+def test_a_closure_step_is_not_replayed():
+    model = nn.Linear(2, 1, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        def closure():
+            opt.zero_grad()
+            loss = model(x).sum()
+            loss.backward()
+            return loss
+
+        return opt.step(closure)
+
+    jitted = jit(step)
+    with pytest.warns(JitWarning, match="arguments"):
+        for _ in range(3):
+            jitted(Tensor(np.ones((3, 2))))
+
+
+# ----- looking at the record ----------------------------------------------------------------------
+def test_print_lists_the_program_and_source_is_numpy():
+    _, step = mlp_step()
+    jitted = jit(step)
+    assert "not called yet" in str(jitted)
+    for x, y in batches()[:3]:
+        jitted(x, y)
+    listing = str(jitted)
+    assert listing.index("linear") < listing.index("cross_entropy") < listing.index("backward")
+    assert "Optimizer.zero_grad" in listing and "test_jit.py" in listing
+    source = jitted.source
+    assert source.startswith("def replay(inputs):")
+    assert "Linear.forward" not in source or "forward(" in source
+    assert "Tensor(" not in source  # no Tensors: arrays and the ops' own forward/backward
+
+
+def test_a_replayed_step_does_not_grow_memory():
+    _, step = mlp_step(sizes=(16, 32, 4))
+    jitted = jit(step)
+    data = batches(shape=(32, 16), classes=4)
+    for i in range(20):
+        jitted(*data[i % 5])
+    tracemalloc.start()
+    try:
+        for i in range(50):
+            jitted(*data[i % 5])
+        gc.collect()  # (a full collection also empties CPython's free lists, which tracemalloc counts)
+        first, _ = tracemalloc.get_traced_memory()
+        for i in range(1000):
+            jitted(*data[i % 5])
+        gc.collect()
+        last, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert last - first < 2_000, (first, last)
+
+
+def test_jit_refuses_what_is_not_callable():
+    with pytest.raises(TypeError, match="jit: expected a function"):
+        jit(3)

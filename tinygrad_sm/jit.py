@@ -1,0 +1,894 @@
+"""``tinygrad_sm.jit``: record a training step once, replay it as straight-line NumPy.
+
+    step = tinygrad_sm.jit(train_step)    # train_step(x, y): zero_grad, forward, backward, step
+    loss = step(x, y)                      # 1st call: runs eagerly and records what it did
+    loss = step(x, y)                      # 2nd call: eagerly again, and compared with the 1st
+    loss = step(x, y)                      # later calls: the recorded program, no graph at all
+    print(step)                            # the program, one line per op; step.source: its code
+
+What a record holds, in the order it happened:
+
+* every op's ``forward`` (from ``Function.apply``, through the engine's observer): its class, its
+  arguments, as *slots* -- an input of the call, a parameter read afresh each call, an earlier op's
+  output, or a constant -- and its settings;
+* every ``backward()``: the rule of each node in the order the engine ran them, and where each
+  gradient went (undoing broadcasting, summing the shares of a tensor, storing into ``.grad``);
+* the changes made outside the graph by library code that says so (``replayed_by_jit``):
+  ``optimizer.zero_grad()``, ``optimizer.step()``, ``clip_grad_norm_``, a dropout mask, a
+  BatchNorm counter. They are called again on every replay, so an optimiser re-reads its
+  ``param_groups`` (a learning-rate schedule keeps working) and its state each call.
+
+The record is turned into the source of one Python function (``step.source``): one line per
+op, calling the op's own ``forward`` and ``backward`` on ndarrays with a ctx kept from call to
+call. An op's ``check`` (validation and what depends only on shapes) runs once, when the
+function is made; its ``forward`` and ``backward`` run on every replay, so a replay computes
+exactly what the eager call computes, with the same NumPy calls in the same order: the numbers
+are bit-identical.
+
+A record is kept per kind of call: the shapes and dtypes of the Tensor and array arguments,
+the values of the other arguments, grad mode, the default dtype, and the ``training`` flag of
+every module called. Anything else makes the record unsafe to replay, and the function then
+runs eagerly each call, after one warning that names the file and line:
+
+* a Python value read from a tensor inside the function (``.item()``, ``float()``, ``bool()``,
+  ``.numpy()``, ``.tolist()``, ``.data``, printing it): what Python does with it is not in the
+  record;
+* ``backward(retain_graph=True)`` or ``create_graph=True``, ``tinygrad_sm.grad``,
+  ``retain_grad()``, ``optimizer.step(closure)``, anomaly detection;
+* anything that differs between the first two calls besides their inputs (a constant array
+  made with NumPy inside the function, ``np.random`` numbers, a Python counter that changes the
+  ops): that is why the second call runs eagerly too and is compared with the first.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import linecache
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import anomaly as _anomaly
+from . import tensor as _tensor
+from .autograd import _as_gradient_array, _match_inputs, add_gradients, seed_gradient
+from .function import Function, _output_array
+from .grad_mode import grad_mode, hooks
+from .shapes import unbroadcast
+from .tensor import Tensor
+
+__all__ = ["JitWarning", "jit"]
+
+_FLOAT32 = np.dtype(np.float32)
+_MISSING = object()
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class JitWarning(UserWarning):
+    """A jitted function could not be replayed and runs eagerly (the message says why and where)."""
+
+
+def jit(fn: Callable) -> Jitted:
+    """Record ``fn`` on its first calls and replay the record on later calls (see the module
+    docstring); the result has ``fn``'s signature, ``print(step)`` lists the recorded program and
+    ``step.source`` shows its NumPy code."""
+    if not callable(fn):
+        raise TypeError(f"jit: expected a function, got {type(fn).__name__} {fn!r:.60}")
+    return Jitted(fn)
+
+
+class Jitted:
+    """What ``jit(fn)`` returns: call it as ``fn``."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self._entries: dict[Any, list[_Entry]] = {}  # kind of call -> its records (by module modes)
+        self._warned = False
+        self._last: _Entry | None = None
+        functools.update_wrapper(self, fn)
+
+    # ----- calling --------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if hooks.recorder is not None or hooks.observer is not None:
+            if hooks.recorder is None and _anomaly.is_anomaly_enabled():
+                self._warn("anomaly detection is on: the function runs eagerly", None)
+            return self.fn(*args, **kwargs)  # inside another record (or observed): eagerly
+        leaves: list[Any] = []
+        try:
+            key = (
+                _structure((args, kwargs), leaves),
+                grad_mode.enabled,
+                _tensor._default_dtype,
+            )
+            hash(key)
+        except TypeError:  # an unhashable non-Tensor argument: nothing to key a record on
+            self._warn("an argument is neither a Tensor, an array nor a hashable value", None)
+            return self.fn(*args, **kwargs)
+        variants = self._entries.setdefault(key, [])
+        entry = next((e for e in variants if e.guards_hold()), None)
+        if entry is not None and entry.replay is not None:
+            self._last = entry
+            return entry.replay(leaves)
+        if entry is not None and entry.unsafe:
+            return self.fn(*args, **kwargs)
+        record = _record(self.fn, args, kwargs, leaves)
+        if entry is None or record.unsafe is not None:
+            if entry is not None:
+                variants.remove(entry)
+            entry = _Entry(record)
+            variants.append(entry)
+        else:
+            entry.second(record)  # the second call: compared with the first, then compiled
+        if record.unsafe is not None:
+            entry.unsafe = True
+            self._warn(*record.unsafe)
+        self._last = entry
+        return record.result
+
+    def _warn(self, reason: str, site: Any) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        where = f" at {site}" if site is not None else ""
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        warnings.warn(
+            f"jit({name}): {reason}{where}; the function runs eagerly on every call "
+            "(same results, no speed-up)",
+            JitWarning,
+            stacklevel=3,
+        )
+
+    # ----- looking at the record ------------------------------------------------------------
+    def _shown(self) -> _Entry | None:
+        if self._last is not None:
+            return self._last
+        return next((e for variants in self._entries.values() for e in variants), None)
+
+    def explain(self) -> str:
+        """The recorded program, one line per op (forward, then backward, and the updates), with
+        the line of the user's code that made each op."""
+        entry = self._shown()
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        if entry is None:
+            return f"jit({name}): not called yet (the first call records the program)"
+        state = (
+            "runs eagerly (unsafe to replay: " + entry.record.unsafe[0] + ")"
+            if entry.unsafe
+            else "replayed"
+            if entry.replay is not None
+            else "recorded once; compiled after the second call"
+        )
+        lines = [f"jit({name}): {len(entry.record.explained)} steps, {state}"]
+        lines += [f"  {line}" for line in entry.record.explained]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.explain()
+
+    @property
+    def source(self) -> str:
+        """The generated NumPy source of the last record (straight-line code, one line per op)."""
+        entry = self._shown()
+        if entry is None:
+            return ""
+        return entry.record.source()
+
+    @property
+    def replaying(self) -> bool:
+        """True if the last call was (or the next call of the same kind will be) a replay."""
+        entry = self._shown()
+        return entry is not None and entry.replay is not None
+
+
+class _Entry:
+    """One kind of call: its first record, then (after a second, equal one) the compiled replay."""
+
+    def __init__(self, record: _Record):
+        self.record = record
+        self.replay: Callable | None = None
+        self.unsafe = False
+
+    def second(self, record: _Record) -> None:
+        difference = self.record.differs_from(record)
+        if difference is not None:
+            record.unsafe = (difference, None)
+            self.record = record
+            return
+        self.record = record
+        self.replay = record.compile()
+
+    def guards_hold(self) -> bool:
+        return all(module.training is training for module, training in self.record.guards)
+
+
+# ----- the argument structure (the key of a record) and its leaves -----------------------------
+def _structure(value: Any, leaves: list) -> Any:
+    """A hashable description of an argument tree; Tensors and arrays go into ``leaves``."""
+    if isinstance(value, Tensor):
+        leaves.append(value)
+        data = value._data
+        return ("T", data.shape, data.dtype, data.strides, value._requires_grad)
+    if isinstance(value, np.ndarray):
+        leaves.append(value)
+        return ("A", value.shape, value.dtype, value.strides)
+    if isinstance(value, tuple | list):
+        return (type(value).__name__, tuple(_structure(v, leaves) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _structure(v, leaves)) for k, v in value.items()))
+    return ("V", type(value), value)
+
+
+# ----- recording ---------------------------------------------------------------------------------
+def _user_line() -> str | None:
+    """'file.py:12 (the line)' of the innermost frame outside tinygrad_sm, or None."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+            line = linecache.getline(filename, frame.f_lineno).strip()
+            return f"{os.path.basename(filename)}:{frame.f_lineno} ({line})"
+        frame = frame.f_back
+    return None
+
+
+def _called_from_package(depth: int = 2) -> bool:
+    return os.path.abspath(sys._getframe(depth).f_code.co_filename).startswith(_PACKAGE_DIR)
+
+
+def _record(fn: Callable, args: tuple, kwargs: dict, leaves: list) -> _Record:
+    """Run ``fn`` eagerly once with a recorder on the engine's hooks and Tensor's value reads."""
+    record = _Record(leaves)
+    previous_observer = hooks.observer
+    hooks.observer = hooks.recorder = record
+    patches = _patch_tensor(record)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        for name, original in patches:
+            if original is _MISSING:
+                delattr(Tensor, name)
+            else:
+                setattr(Tensor, name, original)
+        hooks.observer = previous_observer
+        hooks.recorder = None
+    record.finish(result)
+    return record
+
+
+#: Tensor methods that hand a tensor's numbers to Python (what ``jit`` cannot replay)
+_VALUE_READS = (
+    "item",
+    "tolist",
+    "numpy",
+    "__float__",
+    "__int__",
+    "__bool__",
+    "__array__",
+    "__repr__",
+    "__format__",
+    "__iter__",
+    "__dlpack__",
+)
+#: Tensor methods computed on the arrays outside the ops (not differentiable): replayed as calls
+_ARRAY_METHODS = ("argmax", "argmin", "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__")
+
+
+def _patch_tensor(record: _Record) -> list[tuple[str, Any]]:
+    """Wrap Tensor's value reads, ``.data``, its array methods, ``__init__`` and ``backward``
+    for the duration of one record; returns what to put back."""
+    names = (*_VALUE_READS, *_ARRAY_METHODS, "data", "__init__", "backward", "retain_grad")
+    originals = [(name, Tensor.__dict__.get(name, _MISSING)) for name in names]
+
+    def value_read(name, original):
+        def read(self, *args, **kwargs):
+            if hooks.recorder is record and not _called_from_package():
+                record.mark_unsafe(f"{name.strip('_')}() reads a tensor's value into Python")
+            return original(self, *args, **kwargs)
+
+        return read
+
+    for name in _VALUE_READS:
+        setattr(Tensor, name, value_read(name, getattr(Tensor, name)))
+
+    def array_method(name, original):
+        def method(self, *args, **kwargs):
+            result = original(self, *args, **kwargs)
+            if hooks.recorder is record:
+                record.array_method(original, self, args, kwargs, result)
+            return result
+
+        return method
+
+    for name in _ARRAY_METHODS:
+        setattr(Tensor, name, array_method(name, Tensor.__dict__[name]))
+
+    data_property = Tensor.__dict__["data"]
+
+    def get_data(self):
+        if hooks.recorder is record and not _called_from_package():
+            record.mark_unsafe(".data reads a tensor's array into Python")
+        return self._data
+
+    def set_data(self, value):
+        if hooks.recorder is record and not _called_from_package():
+            record.mark_unsafe(".data = ... changes a tensor outside the recorded ops")
+        data_property.fset(self, value)
+
+    Tensor.data = property(get_data, set_data)
+
+    original_init = Tensor.__dict__["__init__"]
+
+    def init(self, data, *args, **kwargs):
+        original_init(self, data, *args, **kwargs)
+        if hooks.recorder is record:
+            record.tensor_made(self, data)
+
+    Tensor.__init__ = init
+
+    original_backward = Tensor.__dict__["backward"]
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        if hooks.recorder is not record:
+            return original_backward(self, gradient, retain_graph, create_graph)
+        record.begin_backward(self, gradient, retain_graph, create_graph)
+        original_backward(self, gradient, retain_graph, create_graph)
+        record.end_backward()
+
+    Tensor.backward = backward
+
+    original_retain = Tensor.__dict__["retain_grad"]
+
+    def retain_grad(self):
+        if hooks.recorder is record:
+            record.mark_unsafe("retain_grad() keeps a gradient the replay does not make")
+        original_retain(self)
+
+    Tensor.retain_grad = retain_grad
+    return originals
+
+
+def _literal(value: Any) -> bool:
+    """True for a value whose repr is itself in the generated source (numbers, strings, tuples)."""
+    if value is None or type(value) in (bool, int, str):
+        return True
+    if type(value) is float:
+        return bool(np.isfinite(value))
+    if type(value) is tuple:
+        return all(_literal(v) for v in value)
+    return False
+
+
+class _OpRecord:
+    """One op of a record: its class, a fresh ctx (checked once), argument and output slots."""
+
+    __slots__ = ("cls", "record_ctx", "args", "kwargs", "arrays", "out", "fix", "line", "ctx")
+
+    def __init__(self, cls, record_ctx, args, kwargs, arrays, out, fix, line):
+        self.cls, self.record_ctx, self.args, self.kwargs = cls, record_ctx, args, kwargs
+        self.arrays, self.out, self.fix, self.line = arrays, out, fix, line
+        self.ctx = None
+
+
+class _Record:
+    """The recorder (the engine's observer during one eager call) and what it recorded."""
+
+    def __init__(self, leaves: list):
+        self.code: list[str] = []  # the body of the replay function
+        self.explained: list[str] = []  # print(step)
+        self.namespace: dict[str, Any] = {
+            "np": np,
+            "_make": Tensor._make,
+            "_output_array": _output_array,
+            "_match_inputs": _match_inputs,
+            "_as_gradient_array": _as_gradient_array,
+            "_add": add_gradients,
+            "_fit": _fit,
+            "_store": _store,
+        }
+        self.constants: list[tuple[str, Any]] = []  # (name, value) of what the code uses as it is
+        self.snapshots: dict[
+            str, Any
+        ] = {}  # name -> a copy of its value, compared with a second call
+        self.slot_of: dict[int, str] = {}  # id(array) -> its variable in the code
+        self.keep: list[Any] = []  # every array seen, alive, so that ids stay unique
+        self.ops: list[_OpRecord] = []
+        self.op_of_ctx: dict[int, int] = {}  # id(ctx) -> index into self.ops
+        self.guards: list[tuple[Any, bool]] = []  # (module, its training flag when called)
+        self.modes_set: set[int] = set()  # ids of modules whose mode the function sets itself
+        self.unsafe: tuple[str, str | None] | None = None
+        self.counter = 0
+        self.backward_state: dict | None = None
+        self.tensor_names: dict[int, str] = {}  # id(free Tensor) -> its name
+        self.result: Any = None
+        self.input_arrays: list[tuple[str, np.ndarray]] = []
+        self.return_code: str = "None"
+        self._inputs(leaves)
+
+    # ----- names ------------------------------------------------------------------------------
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def constant(self, value: Any, prefix: str = "C") -> str:
+        """A name in the namespace for a value the code uses as it is."""
+        if _literal(value):
+            return repr(value)
+        for name, existing in self.constants:
+            if existing is value:
+                return name
+        name = self.fresh(prefix)
+        self.namespace[name] = value
+        self.keep.append(value)
+        snapshot = value.copy() if isinstance(value, np.ndarray) else value
+        self.constants.append((name, value))
+        self.snapshots[name] = snapshot
+        return name
+
+    def _inputs(self, leaves: list) -> None:
+        for i, leaf in enumerate(leaves):
+            name = f"x{i}"
+            if isinstance(leaf, Tensor):
+                self.code.append(f"{name} = inputs[{i}]._data")
+                self.tensor_names[id(leaf)] = f"inputs[{i}]"
+                self.slot_of[id(leaf._data)] = name
+                self.keep.append(leaf._data)
+            else:
+                self.code.append(f"{name} = inputs[{i}]")
+                self.slot_of[id(leaf)] = name
+            self.keep.append(leaf)
+            self.input_arrays.append((name, leaf._data if isinstance(leaf, Tensor) else leaf))
+
+    def mark_unsafe(self, reason: str) -> None:
+        if self.unsafe is None:
+            self.unsafe = (reason, _user_line())
+
+    # ----- values: where each array an op reads comes from ------------------------------------
+    def tensor(self, t: Tensor) -> str:
+        """The variable holding a Tensor's array: an input's, an op's output, or a parameter
+        (any Tensor from outside the call) read afresh on each replay."""
+        name = self.slot_of.get(id(t._data))
+        if name is not None:
+            return name
+        holder = self.tensor_name(t)
+        name = self.fresh("p")
+        self.code.append(f"{name} = {holder}._data")
+        self.slot_of[id(t._data)] = name
+        self.keep.append(t._data)
+        return name
+
+    def tensor_name(self, t: Tensor) -> str:
+        name = self.tensor_names.get(id(t))
+        if name is None:
+            name = self.tensor_names[id(t)] = self.fresh("P")
+            self.namespace[name] = t
+            self.keep.append(t)
+        return name
+
+    def value(self, value: Any) -> str:
+        """The source text for one argument of an op or effect."""
+        if isinstance(value, Tensor):
+            return self.tensor(value)
+        if isinstance(value, np.ndarray):
+            name = self.slot_of.get(id(value))
+            if name is None:
+                name = self.view_of_input(value)
+            return name if name is not None else self.constant(value)
+        if type(value) in (tuple, list) and any(isinstance(v, Tensor | np.ndarray) for v in value):
+            parts = ", ".join(self.value(v) for v in value)
+            return f"({parts},)" if type(value) is tuple else f"[{parts}]"
+        return self.constant(value)
+
+    def view_of_input(self, array: np.ndarray) -> str | None:
+        """A view of an input array made with NumPy inside the function (``targets.reshape(-1)``),
+        as the same view of the new input (else the array would be a constant of the record)."""
+        start = array.__array_interface__["data"][0]
+        for name, source in self.input_arrays:
+            if source.dtype != array.dtype or not source.flags.c_contiguous:
+                continue
+            offset = start - source.__array_interface__["data"][0]
+            if not 0 <= offset < source.nbytes or not np.shares_memory(array, source):
+                continue
+            if offset == 0 and array.flags.c_contiguous and array.size == source.size:
+                view = f"{name}.reshape({array.shape!r})"
+            else:
+                view = (
+                    f"_view({name}, {offset // array.itemsize}, {array.shape!r}, {array.strides!r})"
+                )
+            out = self.output(array)
+            self.code.append(f"{out} = {view}")
+            return out
+        return None
+
+    def output(self, data: np.ndarray, prefix: str = "v") -> str:
+        name = self.fresh(prefix)
+        self.slot_of[id(data)] = name
+        self.keep.append(data)
+        return name
+
+    # ----- the engine's observer: forward ------------------------------------------------------
+    def after_forward(self, cls, ctx, data, args, kwargs) -> None:
+        if self.backward_state is not None:
+            self.mark_unsafe(f"{cls.name or cls.__name__} ran inside backward (create_graph)")
+            return
+        arguments = [self.value(a) for a in args]
+        settings = [f"{key}={self.value(v)}" for key, v in kwargs.items()]
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        self.keep.append(arrays)
+        fix = data.ndim == 0 or data.dtype is not _FLOAT32 or _tensor._default_dtype is not _FLOAT32
+        out = self.output(data)
+        index = len(self.ops)
+        name = cls.name or cls.__name__
+        line = _user_line()
+        self.ops.append(_OpRecord(cls, ctx, args, dict(kwargs), arrays, out, fix, line))
+        self.op_of_ctx[id(ctx)] = index
+        self.namespace[f"K{index}"] = cls
+        call = ", ".join([f"c{index}", *arguments, *settings])
+        self.code.append(f"{out} = K{index}.forward({call})  # {name}")
+        if fix:
+            self.code.append(
+                f"{out} = _output_array(K{index}, c{index}, {out}, [{', '.join(arguments)}])"
+            )
+        self.explained.append(
+            f"{out} = {name}({', '.join([*arguments, *settings])})"
+            + (f"    # {line}" if line else "")
+        )
+
+    def array_method(self, method, tensor: Tensor, args: tuple, kwargs: dict, result: Any) -> None:
+        """argmax, a comparison: computed on arrays, replayed as the same call on the new ones."""
+        if self.backward_state is not None or not isinstance(result, Tensor):
+            return
+        arguments = [self.tensor(tensor), *(self.value(a) for a in args)]
+        settings = [f"{key}={self.value(v)}" for key, v in kwargs.items()]
+        function = self.constant(method, "M")
+        out = self.output(result._data)
+        call = ", ".join([f"_make({arguments[0]})", *arguments[1:], *settings])
+        self.code.append(f"{out} = {function}({call})._data  # {method.__name__}")
+        self.explained.append(f"{out} = {method.__name__}({', '.join([*arguments, *settings])})")
+
+    def tensor_made(self, t: Tensor, data: Any) -> None:
+        """``Tensor(x)`` of an input or of an op's output copies it: the copy is that value."""
+        source = data._data if isinstance(data, Tensor) else data
+        name = self.slot_of.get(id(source)) if isinstance(source, np.ndarray) else None
+        if name is None:  # made from numbers: a constant, compared with the second call's
+            self.slot_of[id(t._data)] = self.constant(t._data)
+        elif t._data.dtype == source.dtype:
+            self.slot_of[id(t._data)] = name
+            self.keep.append(t._data)
+        else:
+            out = self.output(t._data)
+            self.code.append(f"{out} = {name}.astype({self.constant(t._data.dtype)})")
+
+    def module_called(self, module: Any) -> None:
+        """A replay is right only while the module is in the mode it was recorded in (Dropout,
+        BatchNorm), unless the function itself sets the mode (``model.train()`` inside it)."""
+        if id(module) not in self.modes_set and all(m is not module for m, _ in self.guards):
+            self.guards.append((module, module.training))
+
+    # ----- changes outside the graph ------------------------------------------------------------
+    def effect(
+        self, function: Callable, args: tuple, kwargs: dict, replay: str | None = None
+    ) -> Any:
+        """Run a change outside the graph (``replayed_by_jit``) now, and on every replay."""
+        args = tuple(list(a) if inspect.isgenerator(a) else a for a in args)
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, Tensor) and id(value._data) in self.slot_of:
+                if not self.slot_of[id(value._data)].startswith("p"):
+                    self.mark_unsafe(
+                        f"{function.__qualname__} was given a tensor computed inside the function"
+                    )
+        hooks.recorder, hooks.observer = None, None  # (its own ops and effects are its business)
+        try:
+            result = function(*args, **kwargs)
+        finally:
+            hooks.recorder = hooks.observer = self
+        if function.__name__ == "train":  # Module.train: the replay sets these modules' mode too
+            self.modes_set.update(id(module) for module in args[0].modules())
+        if replay is not None:
+            if kwargs or len(args) > 1:  # (optimizer.step(closure))
+                self.mark_unsafe(f"{function.__qualname__} with arguments is not replayed")
+            again = getattr(args[0], replay)
+        else:
+            again = functools.partial(function, *args, **kwargs)
+        name = self.constant(again, "E")
+        label = function.__qualname__
+        call = f"{name}()"
+        if isinstance(result, Tensor):
+            out = self.output(result._data)
+            self.code.append(f"{out} = {call}._data  # {label}")
+            self.explained.append(f"{out} = {label}(...)")
+        elif isinstance(result, np.ndarray):
+            out = self.output(result)
+            self.code.append(f"{out} = {call}  # {label}")
+            self.explained.append(f"{out} = {label}(...)")
+        else:
+            self.code.append(f"{call}  # {label}")
+            self.explained.append(f"{label}(...)")
+        return result
+
+    # ----- backward -----------------------------------------------------------------------------
+    def begin_backward(self, output: Tensor, gradient: Any, retain_graph: Any, create_graph: bool):
+        if retain_graph or create_graph:
+            self.mark_unsafe("backward(retain_graph=True / create_graph=True) is not replayed")
+        if self.backward_state is not None or not isinstance(output, Tensor):
+            self.mark_unsafe("backward() inside backward()")
+            return
+        if self.unsafe is not None or not output._requires_grad:
+            self.backward_state = {"skip": True}
+            return
+        seed = seed_gradient(output, gradient, False, "backward")
+        if gradient is None:
+            source = f"np.ones({output._data.shape!r}, {self.constant(output._data.dtype)})"
+        else:
+            given = gradient._data if isinstance(gradient, Tensor) else gradient
+            source = self.value(gradient)
+            if not (isinstance(given, np.ndarray) and given is seed):
+                source = f"np.asarray({source}, {self.constant(seed.dtype)})"
+        name = self.fresh("g")
+        self.code.append(f"# backward of {self.slot_of.get(id(output._data), '?')}")
+        self.code.append(f"{name} = {source}")
+        self.explained.append(f"backward of {self.slot_of.get(id(output._data), '?')}")
+        # key -> (variable, simulated value): ("op", index) for a node's output, ("leaf", id)
+        pending: dict[Any, tuple[str, Any]] = {}
+        self.backward_state = {"pending": pending, "leaves": {}, "seed": seed}
+        pending[self.key(output)] = (name, seed)
+        if output._retains_grad:
+            self.mark_unsafe("retain_grad() keeps a gradient the replay does not make")
+
+    def key(self, t: Tensor) -> Any:
+        """Where a tensor's gradient is summed: its node's op, or the leaf itself."""
+        if t._node is None:
+            self.backward_state["leaves"][id(t)] = t
+            return ("leaf", id(t))
+        index = self.op_of_ctx.get(id(t._node))
+        if index is None:
+            self.mark_unsafe("backward() through a graph built before the function was called")
+            return ("unknown", id(t))
+        return ("op", index)
+
+    def after_backward(self, node: Function, grad: Any, results: tuple) -> None:
+        state = self.backward_state
+        if state is None:
+            self.mark_unsafe("a backward pass outside Tensor.backward() (tinygrad_sm.grad)")
+            return
+        if "skip" in state or self.unsafe is not None:
+            return
+        index = self.op_of_ctx.get(id(node))
+        if index is None:
+            self.mark_unsafe("backward() through a graph built before the function was called")
+            return
+        op = self.ops[index]
+        pending = state["pending"]
+        entry = pending.pop(("op", index), None)
+        if entry is None or not _same(entry[1], grad):
+            self.mark_unsafe("jit could not follow the engine's backward pass")
+            return
+        grad_name = entry[0]
+        label = op.cls.name or op.cls.__name__
+        result_name = self.fresh("r")
+        self.code.append(f"{result_name} = K{index}.backward(c{index}, {grad_name})  # {label}")
+        # (the observer sees the rule's result matched to the inputs; the rule may return less)
+        self.code.append(
+            f"if type({result_name}) is not tuple or len({result_name}) != {len(node.inputs)}: "
+            f"{result_name} = _match_inputs({result_name}, c{index})"
+        )
+        raw = results
+        sent = []
+        for i, (parent, value) in enumerate(zip(node.inputs, raw)):
+            if value is None or parent is None or not parent._requires_grad:
+                continue
+            if parent._node is not None and parent._retains_grad:
+                self.mark_unsafe("retain_grad() keeps a gradient the replay does not make")
+            expression = f"{result_name}[{i}]"
+            if type(value) is not np.ndarray:
+                value = _as_gradient_array(value, node)
+                expression = f"_as_gradient_array({expression}, c{index})"
+            data = parent._data
+            if value.shape != data.shape or value.dtype != data.dtype:
+                value = _fit(value, data.shape, data.dtype)
+                expression = f"_fit({expression}, {data.shape!r}, {self.constant(data.dtype)})"
+            key = self.key(parent)
+            so_far = pending.get(key)
+            if so_far is None:
+                name = self.fresh("g")
+                self.code.append(f"{name} = {expression}")
+                pending[key] = (name, value)
+            else:
+                name = so_far[0]
+                self.code.append(f"{name} = _add({name}, {expression})")
+                pending[key] = (name, add_gradients(so_far[1], value))
+            sent.append(name)
+        self.explained.append(f"  {label}.backward({grad_name}) -> {', '.join(sent) or 'nothing'}")
+
+    def end_backward(self) -> None:
+        state, self.backward_state = self.backward_state, None
+        if state is None or "skip" in state or self.unsafe is not None:
+            return
+        stored = {id(state["seed"])}
+        for key, (name, value) in state["pending"].items():
+            if key[0] != "leaf":
+                self.mark_unsafe("jit could not follow the engine's backward pass")
+                return
+            leaf = state["leaves"][key[1]]
+            if not leaf._requires_grad:
+                continue
+            shared = id(value) in stored
+            stored.add(id(value))
+            holder = self.tensor_name(leaf)
+            self.code.append(f"_store({holder}, {name}, {shared})")
+            self.explained.append(f"  {holder}.grad += {name}")
+
+    # ----- the end of the call -------------------------------------------------------------------
+    def finish(self, result: Any) -> None:
+        self.result = result
+        if self.backward_state is not None:
+            self.mark_unsafe("backward() did not finish")
+        self.return_code = self.returned(result)
+
+    def returned(self, value: Any) -> str:
+        if isinstance(value, Tensor):
+            name = self.slot_of.get(id(value._data))
+            if name is None or name.startswith("p"):
+                return self.tensor_name(value)
+            return f"_make({name})"
+        if isinstance(value, np.ndarray):
+            name = self.slot_of.get(id(value))
+            return name if name is not None else self.constant(value)
+        if type(value) in (tuple, list):
+            parts = ", ".join(self.returned(v) for v in value)
+            return f"({parts},)" if type(value) is tuple else f"[{parts}]"
+        if type(value) is dict:
+            return "{" + ", ".join(f"{k!r}: {self.returned(v)}" for k, v in value.items()) + "}"
+        return self.constant(value)
+
+    def source(self) -> str:
+        body = [*self.code, f"return {self.return_code}"]
+        return "def replay(inputs):\n" + "\n".join(f"    {line}" for line in body) + "\n"
+
+    # ----- comparing two records; compiling ------------------------------------------------------
+    def differs_from(self, other: _Record) -> str | None:
+        """Why two records of one kind of call differ, or None if they are the same program."""
+        if other.source() != self.source():
+            mine, theirs = self.source().splitlines(), other.source().splitlines()
+            for a, b in zip(mine, theirs):
+                if a != b:
+                    return f"two calls recorded different programs ({a.strip()!r} vs {b.strip()!r})"
+            return "two calls recorded programs of different lengths"
+        for name in self.tensor_names.values():
+            if name.startswith("P") and self.namespace[name] is not other.namespace.get(name):
+                return f"two calls used different tensors from outside the function ({name})"
+        for name, value in self.constants:
+            if not _equal(self.snapshots[name], other.snapshots.get(name)):
+                kind = "an array" if isinstance(value, np.ndarray) else type(value).__name__
+                return (
+                    f"{kind} made inside the function ({name} in step.source) changed between two "
+                    "calls (NumPy or random numbers outside the ops?)"
+                )
+        return None
+
+    def compile(self) -> Callable:
+        """The replay function: the generated code, with each op's ctx made and checked once."""
+        for index, op in enumerate(self.ops):
+            cls, record_ctx = op.cls, op.record_ctx
+            ctx = cls.__new__(cls)
+            ctx.needs_input_grad = record_ctx.needs_input_grad
+            inputs = record_ctx.__dict__.get("inputs")
+            if (
+                inputs is not None
+            ):  # (stand-ins of the record's tensors: shape, dtype, requires_grad)
+                ctx.inputs = tuple(None if t is None else _stand_in(t) for t in inputs)
+            if cls.check is not None:
+                cls.check(ctx, *op.arrays, **{k: _unwrap(v) for k, v in op.kwargs.items()})
+            self.namespace[f"c{index}"] = ctx
+        self.snapshots = {}
+        exec(compile(self.source(), "<tinygrad_sm.jit replay>", "exec"), self.namespace)  # noqa: S102
+        replay = self.namespace["replay"]
+        # the record's own arrays are no longer needed: drop them
+        self.keep = []
+        self.slot_of = {}
+        self.op_of_ctx = {}
+        for op in self.ops:
+            op.record_ctx = op.arrays = op.args = None
+        return replay
+
+
+def _stand_in(t: Tensor) -> Tensor:
+    """A tensor of ``t``'s shape, dtype and requires_grad that holds no memory."""
+    return Tensor._make(
+        np.broadcast_to(np.zeros((), t._data.dtype), t._data.shape), t._requires_grad
+    )
+
+
+def _unwrap(value: Any) -> Any:
+    return value._data if isinstance(value, Tensor) else value
+
+
+def _same(simulated: Any, grad: Any) -> bool:
+    """The gradient the engine handed a rule is the one the record computed for it."""
+    grad = grad._data if isinstance(grad, Tensor) else grad
+    return (
+        isinstance(simulated, np.ndarray)
+        and isinstance(grad, np.ndarray)
+        and simulated.shape == grad.shape
+        and simulated.dtype == grad.dtype
+        and np.array_equal(simulated, grad, equal_nan=True)
+    )
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        )
+    if isinstance(a, functools.partial) and isinstance(b, functools.partial):
+        return (
+            a.func == b.func
+            and len(a.args) == len(b.args)
+            and all(x is y or _equal(x, y) for x, y in zip(a.args, b.args))
+        )
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # (an object whose == is not a bool)
+        return False
+
+
+# ----- the helpers the generated code calls ------------------------------------------------------
+def _fit(grad: np.ndarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A gradient given its input's shape (broadcasting undone) and dtype, as the engine does."""
+    if grad.shape != shape:
+        grad = unbroadcast(grad, shape)
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad
+
+
+def _view(array: np.ndarray, start: int, shape: tuple, strides: tuple) -> np.ndarray:
+    """The view of ``array``'s elements from ``start`` on with ``shape`` and ``strides``."""
+    return np.lib.stride_tricks.as_strided(array.reshape(-1)[start:], shape, strides)
+
+
+def _store(tensor: Tensor, grad: np.ndarray, shared: bool) -> None:
+    """Add a finished gradient to ``tensor.grad``, as ``backward()`` does (a copy where the array is
+    not the gradient's own)."""
+    previous = tensor._grad
+    if previous is not None:
+        previous._data = previous._data + grad
+        return
+    if shared or not grad.flags.owndata or not grad.flags.writeable or grad is tensor._data:
+        grad = grad.copy()
+    tensor._grad = Tensor._make(grad)
+
+
+# ----- what library code outside the ops uses ----------------------------------------------------
+def replayed_by_jit(method: Callable | None = None, *, replay: str | None = None) -> Callable:
+    """Decorator for library code that changes state outside the graph (an optimiser's step,
+    ``zero_grad``, a dropout mask, a running counter): inside a function that ``jit`` records, the
+    call is recorded whole and called again on every replay -- or, with ``replay="name"``, the
+    method of that name of the same object (``step`` replays as ``_replay_step``: no re-checks),
+    with no arguments."""
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            recorder = hooks.recorder
+            if recorder is None:
+                return method(*args, **kwargs)
+            return recorder.effect(method, args, kwargs, replay)
+
+        return wrapper
+
+    return decorate if method is None else decorate(method)
+
+
+def mark_unsafe(reason: str) -> None:
+    """Library code that hands a tensor's value to Python inside a recorded function says so."""
+    recorder = hooks.recorder
+    if recorder is not None:
+        recorder.mark_unsafe(reason)
