@@ -1,25 +1,30 @@
-"""One benchmark contender in its own process: tinygrad_sm, hand-written NumPy, or PyTorch.
+"""One benchmark contender in its own process: hand-written NumPy, tinygrad_sm (eager or jitted),
+PyTorch eager, or JAX's jit.
 
 Started by ``benchmarks/run.py`` (never by hand) as::
 
-    python benchmarks/contenders.py {numpy|tinygrad_sm|torch} DATA.npz
+    python benchmarks/contenders.py {numpy|tinygrad_sm|torch|tinygrad_sm_jit|jax} DATA.npz
 
 with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS/MKL_NUM_THREADS=1 already in its
-environment, so BLAS is single-threaded from the first NumPy import. It loads the
-weights and data the parent generated (the same for every contender), builds every
-workload, then answers JSON commands, one per line on stdin, with one JSON line on
-stdout: ``time`` (median seconds per call over a time budget), ``check`` (numbers
-to compare across contenders: losses after a few steps, gradient samples),
+environment, so BLAS is single-threaded from the first NumPy import (JAX's XLA_FLAGS are
+set here, before jax is imported). Its first reply says whether it can run at all (an
+optional library missing, a tinygrad_sm without ``jit``). It loads the weights and data
+the parent generated (the same for every contender), builds every workload, then answers
+JSON commands, one per line on stdin, with one JSON line on stdout: ``time`` (median
+seconds per call over a time budget), ``check`` (numbers to compare across contenders:
+losses after a few steps, gradient samples; and the warnings of the first calls),
 ``memory_step`` (tracemalloc peak of one training step) and ``memory_flat``
-(tracemalloc/RSS over many steps). Only the contender's own library is imported.
+(tracemalloc/RSS over many steps); a workload it cannot run answers ``skipped``, with the
+reason. Only the contender's own library is imported.
 
 Each contender's training step is written the way its users write it:
 zero the gradients, forward, mean cross-entropy, backward, SGD momentum step,
-and the loss as a Python float.
+and the loss as a Python float (outside the jitted function, for the two jits).
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -27,6 +32,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +40,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_STEPS = 5  # training steps from the initial weights whose losses are compared across contenders
+CHECK_WARM_UP = 3  # calls before the check, so that a jit has recorded, compiled and replayed (or warned)
 SAMPLE_STRIDE = 1009  # every 1009th gradient entry is compared (a prime: no alignment with rows)
 
 
@@ -44,6 +51,7 @@ class Bench:
         self.run = run
         self.check = check
         self.warmed_up = False
+        self.note = ""  # shown beside the contender's time, e.g. "fused" (XLA merged the chain of ops)
 
 
 def _sample(array: np.ndarray) -> list[float]:
@@ -510,6 +518,12 @@ def _samples(arrays) -> list[float]:
     return [v for a in arrays for v in _sample(a)]
 
 
+def _arrays_of(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    """The arrays of one workload, under their names without the workload's prefix ("conv2d/x" -> "x")."""
+    prefix = name + "/"
+    return {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
+
+
 def _params(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
     prefix = f"{name}/p/"
     return {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
@@ -517,7 +531,7 @@ def _params(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
 
 def numpy_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
     kind, name = spec["kind"], spec["name"]
-    a = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith(name + "/")}
+    a = _arrays_of(arrays, name)
     if kind in STEP_KINDS:
         params, batches = _params(arrays, name), list(zip(a["x"], a["y"]))
 
@@ -559,131 +573,158 @@ def numpy_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
     return Bench(run, lambda: _samples(run()))
 
 
-# ===== tinygrad_sm =========================================================================
-def tinygrad_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
-    from tinygrad_sm import Tensor, nn, optim
+# ===== tinygrad_sm: eager, and under tinygrad_sm.jit ========================================
+def tinygrad_benches(spec: dict, arrays: dict[str, np.ndarray], jitted: bool = False) -> Bench:
+    """tinygrad_sm's workloads, written as functions of Tensors that return Tensors; with ``jitted``
+    each one (a whole training step, or one op's forward + backward) is wrapped in ``tinygrad_sm.jit``,
+    and the numbers are read outside it (``.item()``, ``.data``), as a jitted function must."""
+    from tinygrad_sm import Tensor
 
-    kind, name = spec["kind"], spec["name"]
-    if kind in OP_KINDS + STEP_KINDS:
-        return tinygrad_extra_benches(spec, arrays)
-    if kind == "mlp":
-        layers = len(spec["sizes"]) - 1
-        weights, biases, xs, ys = _mlp_arrays(arrays, name, layers)
-        batches = list(zip(xs, ys))
+    kind = spec["kind"]
+    compile_ = _jit if jitted else _eager
+    if kind in ("mlp",) + STEP_KINDS:
+        make_step, batches = _tinygrad_training(spec, arrays)
 
         def make():
-            model = nn.MLP(spec["sizes"], rng=0)
-            state = {f"layers.{i}.weight": weights[i] for i in range(layers)}
-            state.update({f"layers.{i}.bias": biases[i] for i in range(layers)})
-            model.load_state_dict(state)
-            optimizer = optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
+            step = compile_(make_step())
+            return lambda x, y: step(Tensor.from_numpy(x), Tensor.from_numpy(y)).item()
 
-            def step(x, y):
-                optimizer.zero_grad()
-                loss = model(Tensor(x)).cross_entropy(y)
-                loss.backward()
-                optimizer.step()
-                return loss.item()
-
-            return step
-
-        step = make()
-        bench = Bench(_cycle_step(step, batches), lambda: _losses(make(), batches))
+        bench = Bench(_cycle_step(make(), batches), lambda: _losses(make(), batches))
         bench.make_fresh = lambda: _cycle_step(make(), batches)
         return bench
 
-    if kind == "chain":
-        x0, half = arrays[f"{name}/x0"], spec["ops"] // 2
+    fwd_bwd, inputs = _tinygrad_fwd_bwd(spec, arrays)
+    run_fwd_bwd = compile_(fwd_bwd)
+    if kind == "cross_entropy":  # the loss read as a float, as a training step does
 
-        def chain():
-            x = Tensor(x0, requires_grad=True)
-            y = x
-            for _ in range(half):
-                y = y * 1.0001 + 0.001
-            y.sum().backward()
-            return x.grad.data
+        def run():
+            loss = run_fwd_bwd(*inputs).item()
+            return loss, inputs[0].grad.data
 
-        return Bench(chain, lambda: _sample(chain()))
+        def check():
+            loss, grad = run()
+            return [loss, *_sample(grad)]
 
-    z = Tensor(arrays[f"{name}/z"], requires_grad=True)
-    if kind == "softmax":
-        g = Tensor(arrays[f"{name}/g"])
+        return Bench(run, check)
 
-        def softmax():
+    def run():
+        run_fwd_bwd(*inputs)
+        return [t.grad.data for t in inputs]
+
+    return Bench(run, lambda: _samples(run()))
+
+
+def _chain(ops: int) -> Callable:
+    """The chain benchmark's forward, for tinygrad_sm and JAX alike: ops/2 multiply-adds, then the sum."""
+
+    def forward(x):
+        for _ in range(ops // 2):
+            x = x * 1.0001 + 0.001
+        return x.sum()
+
+    return forward
+
+
+def _eager(fn: Callable) -> Callable:
+    return fn
+
+
+def _jit(fn: Callable) -> Callable:
+    import tinygrad_sm
+
+    return tinygrad_sm.jit(fn)
+
+
+def _tinygrad_training(spec: dict, arrays: dict[str, np.ndarray]):
+    """``make_step`` builds a fresh model and optimiser from the shared weights and returns its training
+    step ``step(x, y) -> loss`` on Tensors; ``batches`` are the (x, y) arrays it is fed in turn."""
+    from tinygrad_sm import nn, optim
+    from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
+
+    kind, name = spec["kind"], spec["name"]
+    if kind == "mlp":
+        layers = len(spec["sizes"]) - 1
+        weights, biases, xs, ys = _mlp_arrays(arrays, name, layers)
+        params = {f"layers.{i}.weight": weights[i] for i in range(layers)}
+        params.update({f"layers.{i}.bias": biases[i] for i in range(layers)})
+        batches = list(zip(xs, ys))
+    else:
+        a = _arrays_of(arrays, name)
+        params, batches = _params(arrays, name), list(zip(a["x"], a["y"]))
+
+    def make_step():
+        # the library's MLP and the examples' own CNN and transformer (the NumPy and PyTorch contenders' names)
+        if kind == "mlp":
+            model = nn.MLP(spec["sizes"], rng=0)
+        elif kind == "cnn":
+            model = _example("train_cnn").small_cnn(8, (16, 32), np.random.default_rng(0))
+        else:
+            assert spec["vocab"] == 27, "examples/char_transformer.py predicts 27 characters"
+            model = _example("char_transformer").CharTransformer(
+                spec["context"], spec["width"], spec["heads"], spec["blocks"], np.random.default_rng(0)
+            )
+        model.load_state_dict(params)
+        optimizer = optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
+
+        def step(x, y):
+            optimizer.zero_grad()
+            scores = model(x)
+            loss = F.cross_entropy(scores.reshape(-1, scores.shape[-1]), y.reshape(-1))
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        return step
+
+    return make_step, batches
+
+
+def _tinygrad_fwd_bwd(spec: dict, arrays: dict[str, np.ndarray]):
+    """One op benchmark as ``fwd_bwd(*inputs)``, which leaves the inputs' gradients in their ``.grad``
+    (for a fixed upstream gradient; cross_entropy returns the loss), and the input Tensors it is called on.
+    The gradients are read outside: a jitted function that returns an input's ``.grad`` is not replayed
+    (the jit takes the new gradient Tensor of each call for a different Tensor from outside)."""
+    from tinygrad_sm import Tensor
+    from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
+
+    kind, name = spec["kind"], spec["name"]
+    a = _arrays_of(arrays, name)
+    if kind == "cross_entropy":
+        z, y = Tensor(a["z"], requires_grad=True), Tensor(a["y"])
+
+        def mean_cross_entropy(z):
             z.grad = None
-            z.softmax(axis=-1).backward(g)
-            return z.grad.data
+            loss = z.cross_entropy(y)
+            loss.backward()
+            return loss
 
-        return Bench(softmax, lambda: _sample(softmax()))
+        return mean_cross_entropy, [z]
 
-    y = arrays[f"{name}/y"]
+    if kind == "chain":
+        names, g, forward = ("x0",), None, _chain(spec["ops"])
+    elif kind == "softmax":
+        names, g, forward = ("z",), Tensor(a["g"]), lambda z: z.softmax(axis=-1)
+    else:
+        names, g, forward = OP_INPUTS[kind], Tensor(a["g"]), _op_forward(spec, F)
 
-    def cross_entropy():
-        z.grad = None
-        loss = z.cross_entropy(y)
-        loss.backward()
-        return loss.item()
+    def fwd_bwd(*inputs):
+        for t in inputs:
+            t.grad = None
+        forward(*inputs).backward(g)
 
-    def check():
-        loss = cross_entropy()
-        return [loss, *_sample(z.grad.data)]
-
-    return Bench(cross_entropy, check)
+    return fwd_bwd, [Tensor(a[n], requires_grad=True) for n in names]
 
 
 def _losses(step: Callable, batches: list) -> list[float]:
     return [float(step(*batches[i % len(batches)])) for i in range(CHECK_STEPS)]
 
 
-def tinygrad_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
-    from tinygrad_sm import Tensor, optim
-    from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
-
-    kind, name = spec["kind"], spec["name"]
-    a = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith(name + "/")}
-    if kind in STEP_KINDS:
-        params, batches = _params(arrays, name), list(zip(a["x"], a["y"]))
-
-        def make():
-            # the examples' own models (the parameter names are the NumPy and PyTorch contenders')
-            if kind == "cnn":
-                model = _example("train_cnn").small_cnn(8, (16, 32), np.random.default_rng(0))
-            else:
-                assert spec["vocab"] == 27, "examples/char_transformer.py predicts 27 characters"
-                model = _example("char_transformer").CharTransformer(
-                    spec["context"], spec["width"], spec["heads"], spec["blocks"], np.random.default_rng(0)
-                )
-            model.load_state_dict(params)
-            optimizer = optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
-
-            def step(x, y):
-                optimizer.zero_grad()
-                scores = model(Tensor(x) if kind == "cnn" else x)
-                loss = F.cross_entropy(scores.reshape(-1, scores.shape[-1]), y.reshape(-1))
-                loss.backward()
-                optimizer.step()
-                return loss.item()
-
-            return step
-
-        return Bench(_cycle_step(make(), batches), lambda: _losses(make(), batches))
-
-    names = OP_INPUTS[kind]
-    inputs = [Tensor(a[n], requires_grad=True) for n in names]
-    g = Tensor(a["g"])
-    forward = _op_forward(spec, F)
-
-    def run():
-        for t in inputs:
-            t.grad = None
-        forward(*inputs).backward(g)
-        return [t.grad.data for t in inputs]
-
-    return Bench(run, lambda: _samples(run()))
-
-
-OP_INPUTS = {"conv2d": ("x", "weight", "bias"), "max_pool2d": ("x",), "layer_norm": ("x", "weight", "bias"),
-             "attention": ("q", "k", "v")}
+OP_INPUTS = {
+    "conv2d": ("x", "weight", "bias"),
+    "max_pool2d": ("x",),
+    "layer_norm": ("x", "weight", "bias"),
+    "attention": ("q", "k", "v"),
+}
 
 
 def _op_forward(spec: dict, F):  # noqa: N803 - the functional module: tinygrad_sm's and PyTorch's read the same
@@ -793,7 +834,7 @@ def torch_extra_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
 
     torch.set_num_threads(1)
     kind, name = spec["kind"], spec["name"]
-    a = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith(name + "/")}
+    a = _arrays_of(arrays, name)
     if kind in STEP_KINDS:
         params, batches = _params(arrays, name), list(zip(a["x"], a["y"]))
         nn = torch.nn
@@ -890,7 +931,219 @@ def _torch_char_transformer(spec: dict):
     return CharTransformer(spec["vocab"], spec["context"], spec["width"], spec["heads"], spec["blocks"])
 
 
-FACTORIES = {"numpy": numpy_benches, "tinygrad_sm": tinygrad_benches, "torch": torch_benches}
+# ===== JAX, every workload under jax.jit ===================================================
+JAX_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"  # one CPU thread
+
+
+def jax_benches(spec: dict, arrays: dict[str, np.ndarray]) -> Bench | None:
+    """Each workload as one ``jax.jit``-compiled function on arrays placed on the device once (as a JAX
+    input pipeline keeps them); the timed call waits for its result (``float(loss)``, ``block_until_ready``).
+
+    A training step is ``(params, momentum buffers, x, y) -> (params, buffers, loss)`` with the params and
+    buffers donated (XLA updates them in place: about 20% faster on the tiny MLP); the buffers start at
+    zero, so the first step's μ·0 + g is PyTorch's b ← g exactly. An op benchmark is the jitted
+    ``jax.vjp`` of its forward with the fixed upstream gradient (cross_entropy: ``value_and_grad`` of the
+    mean). The chain of elementwise ops is one jitted forward + backward, which XLA fuses into a few
+    passes: its time per op is what the table reports, marked "fused"."""
+    import jax
+    import jax.numpy as jnp
+
+    kind, name = spec["kind"], spec["name"]
+    if kind in ("mlp",) + STEP_KINDS:
+        return _jax_training(spec, arrays)
+    a = {key: jnp.asarray(value) for key, value in _arrays_of(arrays, name).items() if key != "y"}
+
+    if kind == "cross_entropy":
+        fwd_bwd = jax.jit(jax.value_and_grad(_jax_cross_entropy))
+        z, y = a["z"], jnp.asarray(arrays[f"{name}/y"].astype(np.int32))
+
+        def run():
+            loss, grad = fwd_bwd(z, y)
+            return float(loss), grad.block_until_ready()
+
+        def check():
+            loss, grad = run()
+            return [loss, *_sample(grad)]
+
+        return Bench(run, check)
+
+    if kind == "chain":
+        forward, names, g = _chain(spec["ops"]), ("x0",), None
+    elif kind == "softmax":
+        forward, names, g = (lambda z: jax.nn.softmax(z, axis=-1)), ("z",), a["g"]
+    else:
+        forward, names, g = _jax_op_forward(spec), OP_INPUTS[kind], a["g"]
+    inputs = [a[n] for n in names]
+
+    @jax.jit
+    def fwd_bwd(*inputs):
+        value, pullback = jax.vjp(forward, *inputs)
+        return pullback(jnp.ones_like(value) if g is None else g)
+
+    def run():
+        return jax.block_until_ready(fwd_bwd(*inputs))
+
+    bench = Bench(run, lambda: _samples(run()))
+    if kind == "chain":
+        bench.note = "fused"
+    return bench
+
+
+def _jax_cross_entropy(logits, y):
+    """Mean cross-entropy of (n, classes) logits and integer classes: mean(logsumexp(z) − z[y]) (max-shifted)."""
+    import jax
+    import jax.numpy as jnp
+
+    picked = jnp.take_along_axis(logits, y[:, None], axis=1)[:, 0]
+    return jnp.mean(jax.nn.logsumexp(logits, axis=1) - picked)
+
+
+def _jax_linear(p: dict, name: str, h):
+    return h @ p[name + ".weight"].T + p[name + ".bias"]
+
+
+def _jax_conv2d(x, weight, bias, padding: int):
+    from jax import lax
+
+    out = lax.conv_general_dilated(x, weight, (1, 1), [(padding, padding)] * 2, dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    return out + bias[None, :, None, None]
+
+
+def _jax_max_pool2d(x, k: int):
+    import jax.numpy as jnp
+    from jax import lax
+
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, k, k), (1, 1, k, k), "VALID")
+
+
+def _jax_layer_norm(x, weight, bias, eps: float = 1e-5):
+    import jax.numpy as jnp
+
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / jnp.sqrt(jnp.mean(centred * centred, axis=-1, keepdims=True) + eps) * weight + bias
+
+
+def _jax_causal_attention(q, k, v):
+    import jax
+    import jax.numpy as jnp
+
+    length = q.shape[-2]
+    scores = q @ k.swapaxes(-1, -2) / np.sqrt(q.shape[-1]).astype(np.float32)
+    scores = jnp.where(jnp.tril(jnp.ones((length, length), dtype=bool)), scores, -jnp.inf)
+    return jax.nn.softmax(scores, axis=-1) @ v
+
+
+def _jax_op_forward(spec: dict):
+    kind = spec["kind"]
+    if kind == "conv2d":
+        return lambda x, weight, bias: _jax_conv2d(x, weight, bias, spec["padding"])
+    if kind == "max_pool2d":
+        return lambda x: _jax_max_pool2d(x, spec["kernel"])
+    if kind == "layer_norm":
+        return _jax_layer_norm
+    return _jax_causal_attention
+
+
+def _jax_model(spec: dict):
+    """The forward ``scores(params, x)`` of the MLP, the digits CNN or the character transformer, on
+    parameters named as the NumPy and PyTorch contenders name them; the last axis of scores is the classes."""
+    import jax
+
+    kind = spec["kind"]
+    if kind == "mlp":
+        layers = len(spec["sizes"]) - 1
+
+        def mlp(p, h):
+            for i in range(layers):
+                h = _jax_linear(p, f"layers.{i}", h)
+                if i < layers - 1:
+                    h = jax.nn.relu(h)
+            return h
+
+        return mlp
+
+    if kind == "cnn":
+
+        def cnn(p, x):
+            h = jax.nn.relu(_jax_conv2d(x, p["0.weight"], p["0.bias"], 1))
+            h = jax.nn.relu(_jax_conv2d(h, p["2.weight"], p["2.bias"], 1))
+            h = _jax_max_pool2d(h, 2).reshape(len(x), -1)
+            return _jax_linear(p, "8", jax.nn.relu(_jax_linear(p, "6", h)))
+
+        return cnn
+
+    heads = spec["heads"]
+
+    def transformer(p, tokens):
+        batch, length = tokens.shape
+        x = p["token.weight"][tokens] + p["position.weight"][:length]
+        width = x.shape[-1]
+        for i in range(spec["blocks"]):
+            block = f"blocks.{i}."
+            h = _jax_layer_norm(x, p[block + "norm1.weight"], p[block + "norm1.bias"])
+            qkv = _jax_linear(p, block + "attention.qkv", h).reshape(batch, length, 3, heads, width // heads)
+            q, k, v = qkv.transpose(2, 0, 3, 1, 4)
+            mixed = _jax_causal_attention(q, k, v).transpose(0, 2, 1, 3).reshape(batch, length, width)
+            x = x + _jax_linear(p, block + "attention.out", mixed)
+            h = _jax_layer_norm(x, p[block + "norm2.weight"], p[block + "norm2.bias"])
+            h = jax.nn.gelu(_jax_linear(p, block + "mlp.0", h), approximate=False)
+            x = x + _jax_linear(p, block + "mlp.2", h)
+        return _jax_linear(p, "head", _jax_layer_norm(x, p["norm.weight"], p["norm.bias"]))
+
+    return transformer
+
+
+def _jax_training(spec: dict, arrays: dict[str, np.ndarray]) -> Bench:
+    """A jitted SGD-with-momentum training step of the workload's model (PyTorch's rule, see jax_benches)."""
+    import jax
+    import jax.numpy as jnp
+
+    kind, name = spec["kind"], spec["name"]
+    lr, momentum = spec["lr"], spec["momentum"]
+    if kind == "mlp":
+        weights, biases, xs, ys = _mlp_arrays(arrays, name, len(spec["sizes"]) - 1)
+        params = {f"layers.{i}.weight": w for i, w in enumerate(weights)}
+        params.update({f"layers.{i}.bias": b for i, b in enumerate(biases)})
+    else:
+        params, xs, ys = _params(arrays, name), arrays[f"{name}/x"], arrays[f"{name}/y"]
+    scores = _jax_model(spec)
+
+    def loss_of(p, x, y):
+        s = scores(p, x)
+        return _jax_cross_entropy(s.reshape(-1, s.shape[-1]), y.reshape(-1))
+
+    def step(p, buffers, x, y):
+        loss, grads = jax.value_and_grad(loss_of)(p, x, y)
+        buffers = {key: momentum * buffers[key] + grads[key] for key in p}  # b ← μ·b + g
+        return {key: p[key] - lr * buffers[key] for key in p}, buffers, loss  # p ← p − η·b
+
+    update = jax.jit(step, donate_argnums=(0, 1))
+    int_type = np.int32  # JAX's default integer (64-bit types need jax_enable_x64)
+    batches = [(jnp.asarray(x if x.dtype.kind == "f" else x.astype(int_type)), jnp.asarray(y.astype(int_type)))
+               for x, y in zip(xs, ys)]  # fmt: skip
+
+    def make():
+        state = {"p": {key: jnp.asarray(value) for key, value in params.items()}}
+        state["b"] = {key: jnp.zeros_like(value) for key, value in state["p"].items()}
+
+        def train_step(x, y):
+            state["p"], state["b"], loss = update(state["p"], state["b"], x, y)
+            return float(loss)
+
+        return train_step
+
+    bench = Bench(_cycle_step(make(), batches), lambda: _losses(make(), batches))
+    bench.make_fresh = lambda: _cycle_step(make(), batches)
+    return bench
+
+
+FACTORIES = {
+    "numpy": numpy_benches,
+    "tinygrad_sm": tinygrad_benches,
+    "torch": torch_benches,
+    "tinygrad_sm_jit": functools.partial(tinygrad_benches, jitted=True),
+    "jax": jax_benches,
+}
 
 
 # ===== measuring ===========================================================================
@@ -923,25 +1176,36 @@ def _rss() -> int | None:
         return None
 
 
-def memory_step(bench: Bench) -> dict:
-    """tracemalloc over a fresh model: the peak during one (second) training step.
+def memory_step(bench: Bench, warm_up: int = 3) -> dict:
+    """tracemalloc over a fresh model: the peak during one training step after ``warm_up`` steps (the first
+    allocates the momentum buffers; a jit records on the first and replays from the second on).
 
     ``total_peak`` counts everything allocated since the model was built (parameters,
-    optimiser state, gradients, activations, temporaries); ``transient_peak`` is the
-    peak above what was held when the step started.
+    optimiser state, gradients, activations, temporaries, a jit's record and buffers);
+    ``transient_peak`` is the peak above what was held when the step started (for a replay
+    that writes into buffers it keeps, only Python's small objects), ``kept`` what the step
+    left held that was not held before it.
     """
     gc.collect()
     tracemalloc.start()
     step = bench.make_fresh()
     built = tracemalloc.get_traced_memory()[0]
-    step()  # the first step allocates the momentum buffers (and whatever else is kept)
+    for _ in range(warm_up):
+        step()
     gc.collect()
     held = tracemalloc.get_traced_memory()[0]
     tracemalloc.reset_peak()
     step()
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"model": built, "held_between_steps": held, "total_peak": peak, "transient_peak": peak - held, "held_after": current}
+    return {
+        "model": built,
+        "held_between_steps": held,
+        "total_peak": peak,
+        "transient_peak": peak - held,
+        "held_after": current,
+        "kept": current - held,
+    }
 
 
 def memory_flat(bench: Bench, steps: int, samples: int = 10) -> dict:
@@ -964,22 +1228,54 @@ def memory_flat(bench: Bench, steps: int, samples: int = 10) -> dict:
     return {"points": points, "final_loss": float(loss), "seconds": seconds}
 
 
+def unavailable(contender: str) -> str | None:
+    """Why an optional contender cannot run here (its library is not installed, or has no jit yet), or None."""
+    if contender in ("torch", "jax"):
+        try:
+            __import__(contender)
+        except ImportError as error:
+            return f"{contender} is not installed ({error})"
+    elif contender == "tinygrad_sm_jit":
+        import tinygrad_sm
+
+        if not hasattr(tinygrad_sm, "jit"):
+            return "tinygrad_sm has no jit yet"
+    return None
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
 def main() -> None:
     contender, data_path = sys.argv[1], sys.argv[2]
     reply_stream = sys.stdout
     sys.stdout = sys.stderr  # anything a library prints must not garble the replies
-    if contender == "tinygrad_sm":
+    if contender.startswith("tinygrad_sm"):
         sys.path.insert(0, str(ROOT))
+    if contender == "jax":  # before jax is imported: XLA reads these once
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {JAX_XLA_FLAGS}".strip()
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
     def reply(message: dict) -> None:
         reply_stream.write(json.dumps(message) + "\n")
         reply_stream.flush()
 
+    reason = unavailable(contender)
+    if reason is not None:
+        reply({"ready": False, "skipped": reason})
+        return
     with np.load(data_path) as data:
         arrays = {key: data[key] for key in data.files}  # read everything now: NpzFile reads lazily
     specs = json.loads(str(arrays.pop("__spec__")))
     factory = FACTORIES[contender]
-    benches = {spec["name"]: factory(spec, arrays) for spec in specs}
+    benches: dict[str, Bench] = {}
+    broken: dict[str, str] = {}  # workloads this contender cannot run, and why (the parent decides what that means)
+    for spec in specs:
+        try:
+            benches[spec["name"]] = factory(spec, arrays)
+        except Exception as error:
+            broken[spec["name"]] = _describe(error)
     info = {
         "numpy": np.__version__,
         "pid": os.getpid(),
@@ -989,10 +1285,14 @@ def main() -> None:
         import torch
 
         info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
-    elif contender == "tinygrad_sm":
+    elif contender.startswith("tinygrad_sm"):
         import tinygrad_sm
 
         info.update(tinygrad_sm=tinygrad_sm.__version__, tinygrad_sm_path=str(Path(tinygrad_sm.__file__).parent))
+    elif contender == "jax":
+        import jax
+
+        info.update(jax=jax.__version__, devices=[str(d) for d in jax.devices()], xla_flags=os.environ["XLA_FLAGS"])
     reply({"ready": True, "info": info})
 
     for line in sys.stdin:
@@ -1000,12 +1300,22 @@ def main() -> None:
         op = command["op"]
         if op == "quit":
             break
-        bench = benches[command["bench"]]
+        name = command["bench"]
+        if name in broken:
+            reply({"skipped": broken[name]})
+            continue
+        bench = benches[name]
         try:
             if op == "time":
                 result = time_bench(bench, command["budget"], command["min_calls"], command["max_calls"])
-            elif op == "check":
-                result = {"values": bench.check()}
+            elif op == "check":  # the first runs of every workload: a jit's warnings (running eagerly) show here
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    for _ in range(CHECK_WARM_UP):
+                        bench.run()
+                    values = bench.check()
+                messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+                result = {"values": values, "note": bench.note, "warnings": messages}
             elif op == "memory_step":
                 result = memory_step(bench)
             elif op == "memory_flat":
@@ -1013,7 +1323,11 @@ def main() -> None:
             else:
                 raise ValueError(f"unknown command {op!r}")
         except Exception as error:  # report it to the parent instead of dying silently
-            result = {"error": f"{type(error).__name__}: {error}"}
+            if op == "check":  # not run from here on: the workload's row shows why
+                broken[name] = _describe(error)
+                result = {"skipped": broken[name]}
+            else:
+                result = {"error": _describe(error)}
         reply(result)
 
 

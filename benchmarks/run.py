@@ -1,23 +1,34 @@
-"""tinygrad_sm against hand-written NumPy and PyTorch eager: training steps, per-op overhead, memory.
+"""tinygrad_sm, eager and under its jit, against hand-written NumPy, PyTorch eager and JAX's jit.
 
     python benchmarks/run.py                  # the full run (25 short interleaved rounds, a few minutes)
-    python benchmarks/run.py --quick          # 7 shorter rounds, about 20 seconds
+    python benchmarks/run.py --quick          # 7 shorter rounds, under a minute
     python benchmarks/run.py --smoke          # 1 round of tiny sizes, a few seconds (used by the tests)
     python benchmarks/run.py --json out.json  # also write every measurement as JSON
+    python benchmarks/run.py --no-torch --no-jax --no-jit   # leave optional contenders out
+
+Contenders: hand-written NumPy (the reference), tinygrad_sm, PyTorch eager, tinygrad_sm
+with each training step and each op's forward + backward wrapped in ``tinygrad_sm.jit``
+(``tinygrad_sm_jit``), and JAX with each of them one ``jax.jit``-compiled function. The
+last three are optional: one whose library is not installed (or a tinygrad_sm without
+``jit``) is not run, and the report says why. Two tables come out of the one run: eager
+(NumPy, tinygrad_sm, PyTorch; ratios to NumPy and to PyTorch) and jit (NumPy, tinygrad_sm
+jit, JAX jit; ratios to NumPy and to JAX), followed by memory and the targets of both.
 
 Each contender runs in its own process (``benchmarks/contenders.py``) with
-OPENBLAS_NUM_THREADS/OMP_NUM_THREADS/MKL_NUM_THREADS=1 set before NumPy is imported,
-on the same weights and data, generated here from a fixed seed and passed in a
-temporary .npz. The contenders are measured round-robin: in every round each
-benchmark is run by each contender in turn (the order rotates between rounds),
-so drift of a shared machine hits all of them alike. A contender's time is the
-median over rounds of its per-round median; a ratio is the median over rounds of
-the per-round ratio (its quartiles over rounds are printed beside it).
+OPENBLAS_NUM_THREADS/OMP_NUM_THREADS/MKL_NUM_THREADS=1 set before NumPy is imported
+(and, for JAX, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+and JAX_PLATFORMS=cpu before jax is imported), on the same weights and data, generated
+here from a fixed seed and passed in a temporary .npz. The contenders are measured
+round-robin: in every round each benchmark is run by each contender in turn (the order
+rotates between rounds), so drift of a shared machine hits all of them alike. A
+contender's time is the median over rounds of its per-round median; a ratio is the median
+over rounds of the per-round ratio (its quartiles over rounds are printed beside it).
 
 Workloads: a training step (zero-grad, forward, mean cross-entropy, backward,
 SGD with momentum 0.9, loss as a float) of three MLPs; a chain of tiny
-elementwise ops, forward + backward (µs per op); softmax and cross_entropy
-forward + backward on (1024, 1000); forward + backward, for a fixed random upstream
+elementwise ops, forward + backward (µs per op; XLA fuses JAX's chain, which is
+marked "fused"); softmax and cross_entropy forward + backward on (64, 10) and
+(1024, 1000); forward + backward, for a fixed random upstream
 gradient, of conv2d (batch 64, 16→32 channels, 8×8, 3×3, padding 1, with bias),
 max_pool2d(2) on (64, 32, 8, 8), layer_norm on (64·16, 64) with weight and bias, and
 causal scaled-dot-product attention on q, k, v of (32, 4, 16, 16); a training step
@@ -27,10 +38,13 @@ transformer (64 names of context 12, vocabulary 27, width 64, 4 heads, 2 pre-Lay
 blocks of causal self-attention and a GELU MLP, token and position embeddings, mean
 cross-entropy over every token). The NumPy contender is hand-written throughout
 (im2col/col2im convolution, attention and transformer backward by hand). The check
-column compares gradient samples, or the losses after 5 steps, with NumPy's. Memory:
-tracemalloc peak of one step of the medium MLP (tinygrad_sm and NumPy; PyTorch's
-allocator is invisible to tracemalloc), and tracemalloc/RSS over 10,000 tiny steps
-(flat or not).
+column compares gradient samples, or the losses after 5 steps, with NumPy's; the first
+calls of every workload are made under a warnings filter, so a jit that runs eagerly
+(JitWarning) is reported. Memory: tracemalloc peak of one step of the medium MLP after
+3 warm-up steps (NumPy, tinygrad_sm and its jit, whose 4th call is a replay: what it
+allocates above what it holds is what a replay allocates; the allocators of PyTorch and
+XLA are invisible to tracemalloc), and tracemalloc/RSS over 10,000 tiny steps for every
+contender (flat or not; PyTorch and JAX judged by RSS).
 
 Not part of the test suite: timings are never asserted.
 """
@@ -38,7 +52,6 @@ Not part of the test suite: timings are never asserted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -56,7 +69,19 @@ import numpy as np  # noqa: E402
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "contenders.py"
 REFERENCE = "numpy"
-OURS = "tinygrad_sm"
+OURS, OURS_JIT = "tinygrad_sm", "tinygrad_sm_jit"
+CONTENDERS = (REFERENCE, OURS, "torch", OURS_JIT, "jax")  # the processes' names (contenders.py), in start order
+OPTIONAL = ("torch", "jax", OURS_JIT)  # not run, with the reason printed, where the library (or the jit) is missing
+MAY_SKIP = (OURS_JIT, "jax")  # may leave out a workload they cannot run (a dash in its row); others' errors stop the run
+PEERS = ("torch", "jax")  # the ratio columns beside the one to NumPy
+UNTRACED = ("torch", "jax")  # their allocators are invisible to tracemalloc: no step peak, flat memory by RSS
+SECTIONS = (  # (title, contenders, the peer of the ratio column)
+    ("eager: hand-written NumPy, tinygrad_sm and PyTorch eager", (REFERENCE, OURS, "torch"), "torch"),
+    ("jit: hand-written NumPy, tinygrad_sm.jit and jax.jit", (REFERENCE, OURS_JIT, "jax"), "jax"),
+)
+GROUP_CONTENDER = {"eager": OURS, "jit": OURS_JIT}  # whose targets each group of targets is
+DISPLAY = {OURS_JIT: "tinygrad_sm jit", "jax": "jax jit"}
+MEMORY_WARM_UP = 3  # steps before the one whose peak is measured (contenders.memory_step's default)
 LR, MOMENTUM = 0.01, 0.9
 CHECK_TOLERANCE = 1e-4  # a check column above this (relative to the values' size) is flagged
 
@@ -65,6 +90,8 @@ FULL_WORKLOADS = [
     {"name": "mlp_small", "kind": "mlp", "sizes": [64, 128, 10], "batch": 64},
     {"name": "mlp_medium", "kind": "mlp", "sizes": [784, 512, 256, 10], "batch": 256},
     {"name": "chain", "kind": "chain", "ops": 1000, "shape": [4]},
+    {"name": "softmax_small", "kind": "softmax", "shape": [64, 10]},
+    {"name": "cross_entropy_small", "kind": "cross_entropy", "shape": [64, 10]},
     {"name": "softmax", "kind": "softmax", "shape": [1024, 1000]},
     {"name": "cross_entropy", "kind": "cross_entropy", "shape": [1024, 1000]},
     {"name": "conv2d", "kind": "conv2d", "batch": 64, "channels": [16, 32], "size": 8, "kernel": 3, "padding": 1},
@@ -79,6 +106,8 @@ SMOKE_WORKLOADS = [
     {"name": "mlp_small", "kind": "mlp", "sizes": [8, 16, 4], "batch": 16},
     {"name": "mlp_medium", "kind": "mlp", "sizes": [32, 64, 32, 10], "batch": 16},
     {"name": "chain", "kind": "chain", "ops": 100, "shape": [4]},
+    {"name": "softmax_small", "kind": "softmax", "shape": [8, 5]},
+    {"name": "cross_entropy_small", "kind": "cross_entropy", "shape": [8, 5]},
     {"name": "softmax", "kind": "softmax", "shape": [64, 10]},
     {"name": "cross_entropy", "kind": "cross_entropy", "shape": [64, 10]},
     {"name": "conv2d", "kind": "conv2d", "batch": 4, "channels": [2, 3], "size": 5, "kernel": 3, "padding": 1},
@@ -284,32 +313,69 @@ class Contender:
         self.log.close()
 
 
+def start_contenders(names: list[str], data_path: str, log_dir: str) -> tuple[list[Contender], dict[str, str]]:
+    """The contenders that could start (all started at once, so their imports overlap), and why the others
+    could not (an optional library that is not installed, a tinygrad_sm without jit)."""
+    started = [Contender(name, data_path, log_dir) for name in names]
+    ready, skipped = [], {}
+    for c in started:
+        reply = c.receive()
+        if reply.get("ready"):
+            c.info = reply["info"]
+            ready.append(c)
+        else:
+            skipped[c.name] = reply["skipped"]
+            c.close()
+    for name in skipped:
+        if name not in OPTIONAL:
+            raise RuntimeError(f"{name} could not start: {skipped[name]}")
+    return ready, skipped
+
+
 # ----- measuring ----------------------------------------------------------------------------
 def run_checks(contenders: list[Contender], workloads: list[dict]) -> dict:
-    """Same work? Max |difference| vs NumPy of the losses after a few steps (MLPs) or of gradient samples."""
+    """Same work? Max |difference| vs NumPy of the losses after a few steps (training steps) or of gradient
+    samples. A contender of MAY_SKIP that cannot run a workload is left out of its row, with the reason."""
     checks: dict[str, dict] = {}
     for spec in workloads:
-        values = {c.name: np.array(c.ask(op="check", bench=spec["name"])["values"]) for c in contenders}
-        reference = values[REFERENCE]
+        name = spec["name"]
+        replies = {c.name: c.ask(op="check", bench=name) for c in contenders}
+        for c, reply in replies.items():
+            if "skipped" in reply and c not in MAY_SKIP:
+                raise RuntimeError(f"{c} cannot run {name}: {reply['skipped']}")
+        reference = np.array(replies[REFERENCE]["values"])
         scale = max(1.0, float(np.max(np.abs(reference))))
-        checks[spec["name"]] = {
-            name: {
+        checks[name] = {}
+        for c, reply in replies.items():
+            if "skipped" in reply:
+                checks[name][c] = {"skipped": reply["skipped"]}
+                continue
+            v = np.array(reply["values"])
+            difference = float(np.max(np.abs(v - reference)))
+            checks[name][c] = {
                 "values": v[:8].tolist(),
-                "max_abs_diff": float(np.max(np.abs(v - reference))),
-                "ok": bool(np.all(np.isfinite(v)) and np.max(np.abs(v - reference)) <= CHECK_TOLERANCE * scale),
+                "max_abs_diff": difference,
+                "ok": bool(np.all(np.isfinite(v)) and difference <= CHECK_TOLERANCE * scale),
+                "note": reply.get("note", ""),
+                "warnings": reply.get("warnings", []),
             }
-            for name, v in values.items()
-        }
     return checks
 
 
-def run_rounds(contenders: list[Contender], workloads: list[dict], mode: dict, progress) -> dict:
-    times: dict[str, dict[str, list[float]]] = {spec["name"]: {c.name: [] for c in contenders} for spec in workloads}
-    calls: dict[str, dict[str, list[int]]] = {spec["name"]: {c.name: [] for c in contenders} for spec in workloads}
+def ran(checks: dict, name: str) -> list[str]:
+    """The contenders that run workload ``name`` (in the order they were started)."""
+    return [c for c, check in checks[name].items() if "skipped" not in check]
+
+
+def run_rounds(contenders: list[Contender], workloads: list[dict], checks: dict, mode: dict, progress) -> dict:
+    times: dict[str, dict[str, list[float]]] = {spec["name"]: {c: [] for c in ran(checks, spec["name"])} for spec in workloads}
+    calls: dict[str, dict[str, list[int]]] = {spec["name"]: {c: [] for c in ran(checks, spec["name"])} for spec in workloads}
     for r in range(mode["rounds"]):
         order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]  # rotate who goes first
         for spec in workloads:
             for c in order:
+                if c.name not in times[spec["name"]]:
+                    continue
                 reply = c.ask(
                     op="time", bench=spec["name"], budget=mode["budget"], min_calls=mode["min_calls"], max_calls=MAX_CALLS
                 )
@@ -319,10 +385,13 @@ def run_rounds(contenders: list[Contender], workloads: list[dict], mode: dict, p
     return {"times": times, "calls": calls}
 
 
-def summarise(workloads: list[dict], names: list[str], measured: dict) -> dict:
+def summarise(workloads: list[dict], checks: dict, measured: dict) -> dict:
+    """Per workload and contender: the median time, and the median over rounds of the per-round ratios to
+    NumPy and to each peer (PyTorch eager, JAX's jit) that ran it, with their quartiles."""
     results = {}
     for spec in workloads:
         per_call = spec["ops"] if spec["kind"] == "chain" else 1  # the chain is reported per op
+        names = ran(checks, spec["name"])
         rounds = {c: np.array(measured["times"][spec["name"]][c]) / per_call for c in names}
         entry = {"label": label(spec), "spec": spec, "contenders": {}}
         for c in names:
@@ -333,21 +402,25 @@ def summarise(workloads: list[dict], names: list[str], measured: dict) -> dict:
                 "rounds_us": (t * 1e6).tolist(),
                 "calls_per_round": measured["calls"][spec["name"]][c],
                 "iqr_percent": float((q3 - q1) / np.median(t) * 100),
-                "ratio_vs_numpy": float(np.median(t / rounds[REFERENCE])),
-                "ratio_vs_numpy_quartiles": np.percentile(t / rounds[REFERENCE], [25, 75]).tolist(),
-                "ratio_vs_torch": float(np.median(t / rounds["torch"])) if "torch" in rounds else None,
             }
+            for other in (REFERENCE, *PEERS):
+                ratios = t / rounds[other] if other in rounds else None
+                entry["contenders"][c][f"ratio_vs_{other}"] = None if ratios is None else float(np.median(ratios))
+                quartiles = None if ratios is None else np.percentile(ratios, [25, 75]).tolist()
+                entry["contenders"][c][f"ratio_vs_{other}_quartiles"] = quartiles
         results[spec["name"]] = entry
     return results
 
 
-def measure_memory(contenders: list[Contender], mode: dict, progress) -> dict:
+def measure_memory(contenders: list[Contender], checks: dict, mode: dict, progress) -> dict:
     memory: dict = {"step": {}, "flat": {}}
     for c in contenders:
-        if c.name != "torch":  # tracemalloc does not see PyTorch's allocator
+        if c.name not in UNTRACED and c.name in ran(checks, MEMORY_WORKLOAD):
             memory["step"][c.name] = c.ask(op="memory_step", bench=MEMORY_WORKLOAD)
     progress("memory of one step done")
     for c in contenders:
+        if c.name not in ran(checks, FLAT_WORKLOAD):
+            continue
         reply = c.ask(op="memory_flat", bench=FLAT_WORKLOAD, steps=mode["flat_steps"])
         points = reply["points"]
         first, last = points[0], points[-1]
@@ -355,7 +428,7 @@ def measure_memory(contenders: list[Contender], mode: dict, progress) -> dict:
         rss_growth = (last["rss"] - first["rss"]) if first["rss"] is not None else None
         steps = last["step"] - first["step"]
         flat = traced_growth < 64 * 1024 and (rss_growth is None or rss_growth < 2 * 1024 * 1024)
-        if c.name == "torch":  # tracemalloc sees only Python objects there: judge by RSS alone
+        if c.name in UNTRACED:  # tracemalloc sees only Python objects there: judge by RSS alone
             flat = rss_growth is None or rss_growth < 2 * 1024 * 1024
         memory["flat"][c.name] = {
             **reply,
@@ -373,132 +446,230 @@ def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}x"
 
 
+def _quartiles(values: list[float] | None) -> str:
+    return "" if values is None else "{:.2f}-{:.2f}".format(*values)
+
+
 def _mib(n: float) -> str:
     return f"{n / 2**20:.2f} MiB"
 
 
-def format_table(results: dict, checks: dict, memory: dict, names: list[str], header: str) -> tuple[str, list[dict]]:
-    lines = [header, ""]
-    row = "{:<48} {:<12} {:>12} {:>9} {:>11} {:>9}  {}"
-    titles = ("benchmark", "contender", "median µs", "vs numpy", "(quartiles)", "vs torch", "check: max|Δ| vs numpy")
-    lines.append(row.format(*titles))
-    lines.append("-" * 125)
+def _kib(n: float) -> str:
+    return f"{n / 1024:+.1f} KiB"
+
+
+def format_section(title: str, names: list[str], peer: str, results: dict, checks: dict, absent: dict) -> list[str]:
+    """One table: each workload's row per contender of ``names``, its time, and its ratios to NumPy and to ``peer``."""
+    lines = [title]
+    for c in names:
+        if c in absent:
+            lines.append(f"  ({DISPLAY.get(c, c)} not run: {absent[c]})")
+    lines.append("")
+    row = "{:<48} {:<16} {:>12} {:>9} {:>11} {:>9} {:>11}  {}"
+    lines.append(
+        row.format(
+            "benchmark",
+            "contender",
+            "median µs",
+            "vs numpy",
+            "(quartiles)",
+            f"vs {peer}",
+            "(quartiles)",
+            "check: max|Δ| vs numpy",
+        )
+    )
+    lines.append("-" * 150)
+    shown = [c for c in names if c not in absent]
     for name, entry in results.items():
-        for i, c in enumerate(names):
-            r = entry["contenders"][c]
+        for i, c in enumerate(shown):
             check = checks[name][c]
-            note = "(reference)" if c == REFERENCE else f"{check['max_abs_diff']:.1e}" + ("" if check["ok"] else "  MISMATCH")
             what = "losses after 5 steps" if entry["spec"]["kind"] in STEP_KINDS else "gradient samples"
+            first = entry["label"] if i == 0 else ""
+            if "skipped" in check:
+                lines.append(row.format(first, DISPLAY.get(c, c), "-", "", "", "", "", f"not run: {check['skipped'][:80]}"))
+                continue
+            r = entry["contenders"][c]
+            note = "(reference)" if c == REFERENCE else f"{check['max_abs_diff']:.1e}" + ("" if check["ok"] else "  MISMATCH")
             if i == 0:
                 note = f"{note} [{what}]"
-            quartiles = "" if c == REFERENCE else "{:.2f}-{:.2f}".format(*r["ratio_vs_numpy_quartiles"])
+            notes = [check["note"]] if check["note"] else []
+            if any(w.startswith("JitWarning") for w in check["warnings"]):
+                notes.append("eager")  # the jit could not replay it: see the warnings below the tables
+            contender = DISPLAY.get(c, c) + (f" ({', '.join(notes)})" if notes else "")
             lines.append(
                 row.format(
-                    entry["label"] if i == 0 else "",
-                    c,
+                    first,
+                    contender,
                     f"{r['median_us']:,.2f}",
-                    _ratio(r["ratio_vs_numpy"]),
-                    quartiles,
-                    _ratio(r["ratio_vs_torch"]),
+                    _ratio(r[f"ratio_vs_{REFERENCE}"]),
+                    "" if c == REFERENCE else _quartiles(r[f"ratio_vs_{REFERENCE}_quartiles"]),
+                    _ratio(r[f"ratio_vs_{peer}"]),
+                    "" if c == peer else _quartiles(r[f"ratio_vs_{peer}_quartiles"]),
                     note,
                 )
             )
         lines.append("")
+    return lines
 
+
+def format_memory(results: dict, memory: dict) -> list[str]:
+    lines = []
     step = memory["step"]
-    spec = results[MEMORY_WORKLOAD]["label"].replace(" (step)", "")
-    lines.append(f"peak memory of one {spec} step (tracemalloc: parameters, optimiser state, gradients, activations, temps)")
-    mrow = "  {:<12} {:>14} {:>16} {:>20} {:>9}"
-    lines.append(mrow.format("contender", "total peak", "held at step start", "peak above held", "vs numpy"))
-    for c, m in step.items():
+    if step:
+        spec = results[MEMORY_WORKLOAD]["label"].replace(" (step)", "")
         lines.append(
-            mrow.format(
-                c,
-                _mib(m["total_peak"]),
-                _mib(m["held_between_steps"]),
-                _mib(m["transient_peak"]),
-                _ratio(m["total_peak"] / step[REFERENCE]["total_peak"]),
-            )
+            f"peak memory of one {spec} step after {MEMORY_WARM_UP} warm-up steps "
+            "(tracemalloc: parameters, optimiser state, gradients, activations, temps, a jit's record and buffers)"
         )
-    lines.append("")
+        mrow = "  {:<16} {:>14} {:>18} {:>16} {:>16} {:>9}"
+        lines.append(
+            mrow.format("contender", "total peak", "held at step start", "peak above held", "kept by the step", "vs numpy")
+        )
+        for c, m in step.items():
+            lines.append(
+                mrow.format(
+                    DISPLAY.get(c, c),
+                    _mib(m["total_peak"]),
+                    _mib(m["held_between_steps"]),
+                    _kib(m["transient_peak"]),
+                    _kib(m["kept"]),
+                    _ratio(m["total_peak"] / step[REFERENCE]["total_peak"]),
+                )
+            )
+        lines.append("")
     flat = memory["flat"]
-    first = next(iter(flat.values()))
-    lines.append(
-        f"memory over {first['points'][-1]['step']:,} {results[FLAT_WORKLOAD]['label'].replace(' (step)', '')} steps "
-        f"(growth from step {first['points'][0]['step']:,} to the end, after gc.collect())"
-    )
-    frow = "  {:<12} {:>18} {:>14} {:>10} {:>8}"
-    lines.append(frow.format("contender", "tracemalloc growth", "RSS growth", "s in loop", "verdict"))
-    for c, f in flat.items():
-        traced = f"{f['traced_growth'] / 1024:+.1f} KiB" if c != "torch" else "n/a"
-        rss = f"{f['rss_growth'] / 1024:+.0f} KiB" if f["rss_growth"] is not None else "n/a"
-        lines.append(frow.format(c, traced, rss, f"{f['seconds']:.1f}", "flat" if f["flat"] else "GROWS"))
+    if flat:
+        first = next(iter(flat.values()))
+        lines.append(
+            f"memory over {first['points'][-1]['step']:,} {results[FLAT_WORKLOAD]['label'].replace(' (step)', '')} steps "
+            f"(growth from step {first['points'][0]['step']:,} to the end, after gc.collect())"
+        )
+        frow = "  {:<16} {:>18} {:>14} {:>10} {:>8}"
+        lines.append(frow.format("contender", "tracemalloc growth", "RSS growth", "s in loop", "verdict"))
+        for c, f in flat.items():
+            traced = _kib(f["traced_growth"]) if c not in UNTRACED else "n/a"
+            rss = f"{f['rss_growth'] / 1024:+.0f} KiB" if f["rss_growth"] is not None else "n/a"
+            lines.append(frow.format(DISPLAY.get(c, c), traced, rss, f"{f['seconds']:.1f}", "flat" if f["flat"] else "GROWS"))
+    return lines
 
-    targets = evaluate_targets(results, memory, names)
-    lines += ["", "targets (tinygrad_sm)"]
-    for t in targets:
-        status = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
-        lines.append(f"  [{status}] {t['target']:<62} {t['measured']}")
+
+def format_report(results: dict, checks: dict, memory: dict, absent: dict, header: str) -> tuple[str, list[dict]]:
+    lines = [header, ""]
+    for title, names, peer in SECTIONS:
+        lines += format_section(title, list(names), peer, results, checks, absent)
+    lines += format_memory(results, memory)
+    warned = [(name, c, w) for name, row in checks.items() for c, check in row.items() for w in check.get("warnings", [])]
+    if warned:
+        lines += ["", "warnings on the first run (the check):"]
+        lines += [f"  {DISPLAY.get(c, c)}, {name}: {w[:200]}" for name, c, w in warned]
+    targets = evaluate_targets(results, memory)
+    for group in ("eager", "jit"):
+        lines += ["", f"targets, {group} ({DISPLAY.get(GROUP_CONTENDER[group], GROUP_CONTENDER[group])})"]
+        for t in targets:
+            if t["group"] == group:
+                status = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
+                lines.append(f"  [{status}] {t['target']:<66} {t['measured']}")
     return "\n".join(lines), targets
 
 
-def evaluate_targets(results: dict, memory: dict, names: list[str]) -> list[dict]:
+def evaluate_targets(results: dict, memory: dict) -> list[dict]:
+    """Issue 15's targets (eager and jit), and the earlier ones they do not replace (ops, models, memory)."""
     targets = []
 
-    def add(target: str, value: float | None, limit: float, fmt: str) -> None:
-        met = None if value is None else bool(value <= limit)
+    def add(group: str, target: str, value: float | None, limit: float, fmt: str, missing: str) -> None:
         targets.append(
             {
+                "group": group,
                 "target": target,
                 "value": value,
                 "limit": limit,
-                "met": met,
-                "measured": "torch not run" if value is None else fmt.format(value),
+                "met": None if value is None else bool(value <= limit),
+                "measured": missing if value is None else fmt.format(value),
             }
         )
 
-    for name, limit in (("mlp_tiny", 1.5), ("mlp_small", 1.5), ("mlp_medium", 1.1)):
-        entry = results[name]
+    def measured(name: str, contender: str, key: str) -> float | None:
+        return results[name]["contenders"].get(contender, {}).get(key)
+
+    def step_label(name: str) -> str:
+        return results[name]["label"].replace(" (step)", "")
+
+    add("eager", "elementwise op fwd+bwd <= 3.0 µs per op", measured("chain", OURS, "median_us"), 3.0, "{:.2f} µs", "")
+    add(
+        "eager",
+        "elementwise op fwd+bwd <= 0.5x PyTorch",
+        measured("chain", OURS, "ratio_vs_torch"),
+        0.5,
+        "{:.2f}x PyTorch's time",
+        "torch not run",
+    )
+    for name, limit in (("mlp_tiny", 2.0), ("mlp_small", 1.5), ("mlp_medium", 1.05)):
+        add("eager", f"{step_label(name)} step <= {limit}x NumPy", measured(name, OURS, "ratio_vs_numpy"), limit, "{:.2f}x", "")
+    for name in ("mlp_tiny", "mlp_small", "mlp_medium", "cnn", "transformer"):
         add(
-            f"{entry['label'].replace(' (step)', '')} step <= {limit}x NumPy",
-            entry["contenders"][OURS]["ratio_vs_numpy"],
-            limit,
-            "{:.2f}x",
-        )
-    chain = results["chain"]["contenders"][OURS]
-    add("elementwise op fwd+bwd <= 5 µs per op", chain["median_us"], 5.0, "{:.2f} µs")
-    for name in ("softmax", "cross_entropy"):
-        entry = results[name]
-        add(f"{entry['label']} <= PyTorch", entry["contenders"][OURS]["ratio_vs_torch"], 1.0, "{:.2f}x PyTorch's time")
-    for name in ("conv2d", "max_pool2d", "layer_norm", "attention"):
-        entry = results[name]
-        add(f"{entry['label']} <= 1.5x NumPy", entry["contenders"][OURS]["ratio_vs_numpy"], 1.5, "{:.2f}x")
-    for name in ("cnn", "transformer"):
-        entry = results[name]
-        add(
-            f"{entry['label'].replace(' (step)', '')} step <= PyTorch",
-            entry["contenders"][OURS]["ratio_vs_torch"],
+            "eager",
+            f"{step_label(name)} step <= PyTorch",
+            measured(name, OURS, "ratio_vs_torch"),
             1.0,
             "{:.2f}x PyTorch's time",
+            "torch not run",
         )
+    for name in ("softmax_small", "cross_entropy_small", "softmax", "cross_entropy"):
+        limit = 1.5 if name == "softmax" else 1.0  # the large softmax may trail PyTorch's, by at most 1.5x
+        add(
+            "eager",
+            f"{results[name]['label']} <= {limit}x PyTorch",
+            measured(name, OURS, "ratio_vs_torch"),
+            limit,
+            "{:.2f}x PyTorch's time",
+            "torch not run",
+        )
+    for name in ("conv2d", "max_pool2d", "layer_norm", "attention"):
+        add("eager", f"{results[name]['label']} <= 1.5x NumPy", measured(name, OURS, "ratio_vs_numpy"), 1.5, "{:.2f}x", "")
     step = memory["step"]
     add(
+        "eager",
         "peak memory of a medium step <= 1.3x NumPy (total peak)",
         step[OURS]["total_peak"] / step[REFERENCE]["total_peak"],
         1.3,
         "{:.2f}x",
+        "",
     )
-    flat = memory["flat"][OURS]
-    rss_growth = (flat["rss_growth"] or 0) / 1024
-    targets.append(
-        {
-            "target": f"flat memory over {flat['points'][-1]['step']:,} steps",
-            "value": flat["traced_growth"],
-            "limit": 64 * 1024,
-            "met": flat["flat"],
-            "measured": f"tracemalloc {flat['traced_growth'] / 1024:+.1f} KiB, RSS {rss_growth:+.0f} KiB",
-        }
+
+    for peer, limit, unit in (("numpy", 1.1, "x"), ("jax", 1.0, "x JAX's time")):
+        for name in ("mlp_tiny", "mlp_small", "mlp_medium"):
+            target = f"{step_label(name)} step <= " + ("1.1x NumPy" if peer == "numpy" else "JAX's jit")
+            ratio = measured(name, OURS_JIT, f"ratio_vs_{peer}")
+            add("jit", target, ratio, limit, "{:.2f}" + unit, f"tinygrad_sm jit{' or jax' if peer == 'jax' else ''} not run")
+    # a replay that allocates an array allocates at least one activation of the step (batch x narrowest layer)
+    spec = results[MEMORY_WORKLOAD]["spec"]
+    smallest = spec["batch"] * min(spec["sizes"][1:]) * 4
+    replay = step.get(OURS_JIT)
+    add(
+        "jit",
+        f"a replayed {step_label(MEMORY_WORKLOAD)} step allocates no arrays (peak above held < {smallest / 1024:.1f} KiB)",
+        None if replay is None else replay["transient_peak"],
+        smallest,
+        "{:,.0f} B above held",
+        "tinygrad_sm jit not run",
     )
+
+    for group, contender in GROUP_CONTENDER.items():
+        flat = memory["flat"].get(contender)
+        if flat is None:
+            add(group, "flat memory", None, 0, "", f"{DISPLAY.get(contender, contender)} not run")
+            continue
+        rss_growth = (flat["rss_growth"] or 0) / 1024
+        targets.append(
+            {
+                "group": group,
+                "target": f"flat memory over {flat['points'][-1]['step']:,} steps",
+                "value": flat["traced_growth"],
+                "limit": 64 * 1024,
+                "met": flat["flat"],
+                "measured": f"tracemalloc {_kib(flat['traced_growth'])}, RSS {rss_growth:+.0f} KiB",
+            }
+        )
     return targets
 
 
@@ -512,6 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, help="override the seconds per benchmark, contender and round")
     parser.add_argument("--flat-steps", type=int, help="override the number of steps of the flat-memory run")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
+    parser.add_argument("--no-jax", action="store_true", help="leave JAX out even if it is installed")
+    parser.add_argument("--no-jit", action="store_true", help="leave the tinygrad_sm jit contender out")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
 
@@ -521,9 +694,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is not None:
             mode[key] = getattr(args, key)
     workloads = json.loads(json.dumps(SMOKE_WORKLOADS if args.smoke else FULL_WORKLOADS))
-    names = [REFERENCE, OURS]
-    if not args.no_torch and importlib.util.find_spec("torch") is not None:
-        names.append("torch")
+    left_out = {"torch": args.no_torch, "jax": args.no_jax, OURS_JIT: args.no_jit}
+    names = [c for c in CONTENDERS if not left_out.get(c)]
 
     started = time.perf_counter()
 
@@ -534,33 +706,35 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tinygrad_sm_bench_") as tmp:
         data_path = os.path.join(tmp, "data.npz")
         np.savez(data_path, **make_data(workloads, mode["batches"]))
-        contenders = [Contender(name, data_path, tmp) for name in names]
+        contenders, skipped = start_contenders(names, data_path, tmp)
+        absent = {**{c: "left out (--no-...)" for c, out in left_out.items() if out}, **skipped}
         try:
-            for c in contenders:
-                c.info = c.receive()["info"]
-            progress(f"contenders ready: {', '.join(names)}")
+            progress(f"contenders ready: {', '.join(c.name for c in contenders)}")
+            for c, reason in skipped.items():
+                progress(f"{c} skipped: {reason}")
             checks = run_checks(contenders, workloads)
-            measured = run_rounds(contenders, workloads, mode, progress)
-            memory = measure_memory(contenders, mode, progress)
+            measured = run_rounds(contenders, workloads, checks, mode, progress)
+            memory = measure_memory(contenders, checks, mode, progress)
         finally:
             for c in contenders:
                 c.close()
 
-    results = summarise(workloads, names, measured)
+    results = summarise(workloads, checks, measured)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    versions = ", ".join(f"{k} {v}" for c in contenders for k, v in c.info.items() if k in ("numpy", "torch") and c.name == k)
+    versions = ", ".join(f"{c.name} {c.info[c.name]}" for c in contenders if c.name in ("numpy", "torch", "jax"))
     header = (
-        f"tinygrad_sm benchmarks ({mode_name}): {len(names)} contenders, {mode['rounds']} interleaved round(s), "
+        f"tinygrad_sm benchmarks ({mode_name}): {len(contenders)} contenders, {mode['rounds']} interleaved round(s), "
         f"1 BLAS thread, float32; {versions}; Python {platform.python_version()}, {os.cpu_count()} CPUs"
         + (f", load average {load[0]:.2f}" if load else "")
     )
-    table, targets = format_table(results, checks, memory, names, header)
+    table, targets = format_report(results, checks, memory, absent, header)
     print(table)
     if args.json:
         report = {
             "mode": mode_name,
             "settings": mode,
             "contenders": {c.name: c.info for c in contenders},
+            "not_run": absent,
             "machine": {
                 "python": platform.python_version(),
                 "platform": platform.platform(),
