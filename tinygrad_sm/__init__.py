@@ -15,12 +15,12 @@ from .function import Function, get_op, ops, register_op
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .interop import from_dlpack
 from .io import load, save  # noqa: F401  (public functions)
-from .jit import JitWarning, jit
 from .operations.cross_entropy import SoftmaxTwiceWarning
 from .operations.elementwise import maximum, minimum
 from .operations.selection import where
 from .operations.softmax import LogOfSoftmaxWarning
 from .random import manual_seed
+from .replay import JitWarning, jit
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
 __version__ = "0.1.0"

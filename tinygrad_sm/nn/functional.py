@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import distributions as _distributions
 from .. import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
-from ..jit import replayed_by_jit
 from ..operations import attention as _attention
 from ..operations import convolution as _convolution
 from ..operations import embedding as _embedding
@@ -23,6 +22,7 @@ from ..operations import pooling as _pooling
 from ..operations import selection as _selection
 from ..operations import shape as _shape
 from ..random import RngLike, as_generator
+from ..replay import replayed_by_jit
 from ..tensor import Tensor
 
 # ----- activations and elementwise functions (also Tensor methods) --------------------------

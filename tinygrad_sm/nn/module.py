@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..grad_mode import hooks
-from ..jit import replayed_by_jit
+from ..replay import replayed_by_jit
 from ..tensor import Tensor
 
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._checks import number_in_range, positive_int
-from ..jit import mark_unsafe, replayed_by_jit
 from ..random import RngLike, as_generator
+from ..replay import mark_unsafe, replayed_by_jit
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from .module import Module

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .._checks import number_in_range
-from ..jit import replayed_by_jit
+from ..replay import replayed_by_jit
 from ..tensor import Tensor
 
 

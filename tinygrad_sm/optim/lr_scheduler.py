@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._checks import positive_int
-from ..jit import replayed_by_jit
+from ..replay import replayed_by_jit
 from .optimizer import Optimizer
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..grad_mode import enable_grad
-from ..jit import replayed_by_jit
+from ..replay import replayed_by_jit
 from ..tensor import Tensor
 
 

@@ -1,5 +1,7 @@
 """``tinygrad_sm.jit``: record a training step once, replay it as straight-line NumPy.
 
+(The module is ``tinygrad_sm.replay``; ``tinygrad_sm.jit`` is its function ``jit``.)
+
     step = tinygrad_sm.jit(train_step)    # train_step(x, y): zero_grad, forward, backward, step
     loss = step(x, y)                      # 1st call: runs eagerly and records what it did
     loss = step(x, y)                      # 2nd call: eagerly again, and compared with the 1st
