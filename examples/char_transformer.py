@@ -118,17 +118,21 @@ def loss_of(model: CharTransformer, inputs: np.ndarray, targets: np.ndarray) -> 
     return F.cross_entropy(scores.reshape(-1, len(ALPHABET)), targets.reshape(-1), ignore_index=IGNORE)
 
 
-def train_step(model: CharTransformer, optimizer: optim.Optimizer, schedule, inputs: np.ndarray, targets: np.ndarray) -> float:
-    """One step: the loss of a batch, its gradients, the norm of all of them clipped to 1, an AdamW
-    step and a learning-rate step; returns the batch's loss."""
-    model.train()
-    loss = loss_of(model, inputs, targets)
-    optimizer.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    schedule.step()
-    return loss.item()
+def make_train_step(model: CharTransformer, optimizer: optim.Optimizer, schedule, jit: bool = False):
+    """One step as a function of a batch: the loss of the batch, its gradients, the norm of all of
+    them clipped to 1, an AdamW step and a learning-rate step; it returns the loss (a Tensor). With
+    ``jit=True`` it is ``tinygrad_sm.jit(train_step)``: recorded on its first two calls, replayed after."""
+    def train_step(inputs: np.ndarray, targets: np.ndarray) -> Tensor:
+        model.train()
+        loss = loss_of(model, inputs, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        return loss
+
+    return tinygrad_sm.jit(train_step) if jit else train_step
 
 
 @tinygrad_sm.no_grad()
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=2, help="transformer blocks (default: 2)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate (default: 0.003)")
     parser.add_argument("--seed", type=int, default=0, help="seed for every random draw (default: 0)")
+    parser.add_argument("--jit", action="store_true", help="replay the training step with tinygrad_sm.jit (same numbers, faster)")
     args = parser.parse_args(argv)
     if min(args.steps, args.batch_size, args.width, args.heads, args.blocks) < 1 or not args.lr > 0:
         parser.error("--steps, --batch-size, --width, --heads and --blocks must be >= 1, --lr > 0")
@@ -184,10 +189,11 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     report_every = max(1, args.steps // 10)
+    train_step = make_train_step(model, optimizer, schedule, jit=args.jit)
     recent: list[float] = []
     for step in range(1, args.steps + 1):
         rows = batch_rng.integers(0, len(train[0]), size=args.batch_size)
-        recent.append(train_step(model, optimizer, schedule, train[0][rows], train[1][rows]))
+        recent.append(train_step(train[0][rows], train[1][rows]).item())
         if step % report_every == 0 or step == args.steps:
             with tinygrad_sm.no_grad():
                 model.eval()

@@ -74,6 +74,7 @@ def build_parser() -> OneLineErrorParser:
     parser.add_argument("--load", type=Path, metavar="PATH", help="start from saved weights (.npz) to resume or evaluate")
     parser.add_argument("--plot", type=Path, metavar="PATH", help="save loss/accuracy curves (+ decision boundary for 2-D data)")
     parser.add_argument("--graph", type=Path, metavar="PATH", help="save the graph of one training step's loss (e.g. graph.svg)")
+    parser.add_argument("--jit", action="store_true", help="replay the training step with tinygrad_sm.jit (same numbers, faster)")
     return parser
 
 
@@ -159,20 +160,30 @@ def format_confusion(counts: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def train_epoch(model: nn.Module, loss_fn: nn.Module, optimizer: optim.Optimizer, epoch_batches, steps: int, desc: str,
-                schedule=None) -> float:
-    """One pass over ``epoch_batches`` (zero-grad, forward, loss, backward, step, and the learning-rate
-    ``schedule``'s step if given) behind a progress bar; returns the mean training loss per sample."""
-    model.train()
-    total_loss, seen = 0.0, 0
-    progress = tqdm(epoch_batches, total=steps, desc=desc, unit="batch", leave=False, disable=None)
-    for x, y in progress:
+def make_train_step(model: nn.Module, loss_fn: nn.Module, optimizer: optim.Optimizer, schedule=None, jit: bool = False):
+    """One optimisation step as a function of a batch: forward, loss, zero-grad, backward, step, and the
+    learning-rate ``schedule``'s step if given; it returns the loss (a Tensor). With ``jit=True`` it is
+    ``tinygrad_sm.jit(train_step)``: recorded on its first two calls with each batch shape, replayed after."""
+    def train_step(x: np.ndarray, y: np.ndarray) -> Tensor:
         loss = loss_fn(model(Tensor(x)), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         if schedule is not None:
             schedule.step()
+        return loss
+
+    return tinygrad_sm.jit(train_step) if jit else train_step
+
+
+def train_epoch(model: nn.Module, train_step, epoch_batches, steps: int, desc: str) -> float:
+    """One pass over ``epoch_batches`` with ``train_step`` (``make_train_step``) behind a progress bar;
+    returns the mean training loss per sample."""
+    model.train()
+    total_loss, seen = 0.0, 0
+    progress = tqdm(epoch_batches, total=steps, desc=desc, unit="batch", leave=False, disable=None)
+    for x, y in progress:
+        loss = train_step(x, y)
         total_loss += loss.item() * len(x)
         seen += len(x)
         if not progress.disable:
@@ -280,10 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs:
         print(f"{'epoch':>7} {'loss':>9} {'train acc':>10} {'test acc':>9}")
     steps_per_epoch = math.ceil(len(X_train) / args.batch_size)
+    train_step = make_train_step(model, loss_fn, optimizer, jit=args.jit)
     for epoch in range(1, args.epochs + 1):
         epoch_batches = batches(X_train, y_train, args.batch_size, rng=shuffle_rng)
-        history["loss"].append(train_epoch(model, loss_fn, optimizer, epoch_batches, steps_per_epoch,
-                                           f"epoch {epoch}/{args.epochs}"))
+        history["loss"].append(train_epoch(model, train_step, epoch_batches, steps_per_epoch, f"epoch {epoch}/{args.epochs}"))
         history["train_acc"].append(float(np.mean(predict(model, X_train) == y_train)))
         history["test_acc"].append(float(np.mean(predict(model, X_test) == y_test)))
         if epoch % args.print_every == 0 or epoch in (1, args.epochs):

@@ -777,7 +777,7 @@ class _Record:
             cls, record_ctx = op.cls, op.record_ctx
             ctx = cls.__new__(cls)
             ctx.needs_input_grad = record_ctx.needs_input_grad
-            inputs = record_ctx.__dict__.get("inputs")
+            inputs = getattr(record_ctx, "inputs", None)
             if (
                 inputs is not None
             ):  # (stand-ins of the record's tensors: shape, dtype, requires_grad)

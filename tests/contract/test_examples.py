@@ -208,3 +208,24 @@ def test_reinforce_solves_cartpole_and_prints_the_random_baseline(tmp_path):
     assert match, result.stdout
     assert float(match.group(1)) >= 195.0
     assert 15.0 < float(match.group(2)) < 30.0
+
+
+def _without_seconds(stdout: str) -> list[str]:
+    """The printed lines, without the elapsed-seconds column of the CNN and transformer tables."""
+    return [re.sub(r"\s+\d+\.\d$", "", line) for line in stdout.splitlines()]
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("train_classifier.py", ("--dataset", "spiral", "--epochs", "3", "--print-every", "1")),
+        ("train_cnn.py", ("--epochs", "2", "--channels", "4", "8")),
+        ("char_transformer.py", ("--steps", "20", "--blocks", "1", "--width", "16", "--heads", "2")),
+    ],
+)
+def test_jit_gives_the_same_numbers_as_eager(tmp_path, script, args):
+    eager = run(ROOT / "examples" / script, *args, cwd=tmp_path)
+    jitted = run(ROOT / "examples" / script, *args, "--jit", cwd=tmp_path)
+    assert eager.returncode == 0 and jitted.returncode == 0, eager.stderr + jitted.stderr
+    assert "JitWarning" not in jitted.stderr, jitted.stderr
+    assert _without_seconds(jitted.stdout) == _without_seconds(eager.stdout)
