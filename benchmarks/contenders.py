@@ -595,10 +595,16 @@ def tinygrad_benches(spec: dict, arrays: dict[str, np.ndarray], jitted: bool = F
 
     fwd_bwd, inputs = _tinygrad_fwd_bwd(spec, arrays)
     run_fwd_bwd = compile_(fwd_bwd)
+
+    def run_once():
+        for t in inputs:  # (outside the jitted function: a replay does not repeat `t.grad = None`)
+            t.grad = None
+        return run_fwd_bwd(*inputs)
+
     if kind == "cross_entropy":  # the loss read as a float, as a training step does
 
         def run():
-            loss = run_fwd_bwd(*inputs).item()
+            loss = run_once().item()
             return loss, inputs[0].grad.data
 
         def check():
@@ -608,7 +614,7 @@ def tinygrad_benches(spec: dict, arrays: dict[str, np.ndarray], jitted: bool = F
         return Bench(run, check)
 
     def run():
-        run_fwd_bwd(*inputs)
+        run_once()
         return [t.grad.data for t in inputs]
 
     return Bench(run, lambda: _samples(run()))
@@ -683,7 +689,8 @@ def _tinygrad_fwd_bwd(spec: dict, arrays: dict[str, np.ndarray]):
     """One op benchmark as ``fwd_bwd(*inputs)``, which leaves the inputs' gradients in their ``.grad``
     (for a fixed upstream gradient; cross_entropy returns the loss), and the input Tensors it is called on.
     The gradients are read outside: a jitted function that returns an input's ``.grad`` is not replayed
-    (the jit takes the new gradient Tensor of each call for a different Tensor from outside)."""
+    (the jit takes the new gradient Tensor of each call for a different Tensor from outside), and they
+    are cleared outside, before each call."""
     from tinygrad_sm import Tensor
     from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
 
@@ -693,7 +700,6 @@ def _tinygrad_fwd_bwd(spec: dict, arrays: dict[str, np.ndarray]):
         z, y = Tensor(a["z"], requires_grad=True), Tensor(a["y"])
 
         def mean_cross_entropy(z):
-            z.grad = None
             loss = z.cross_entropy(y)
             loss.backward()
             return loss
@@ -708,8 +714,6 @@ def _tinygrad_fwd_bwd(spec: dict, arrays: dict[str, np.ndarray]):
         names, g, forward = OP_INPUTS[kind], Tensor(a["g"]), _op_forward(spec, F)
 
     def fwd_bwd(*inputs):
-        for t in inputs:
-            t.grad = None
         forward(*inputs).backward(g)
 
     return fwd_bwd, [Tensor(a[n], requires_grad=True) for n in names]
