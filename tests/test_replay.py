@@ -338,7 +338,7 @@ def test_an_unsafe_function_warns_once_naming_the_line_and_runs_eagerly(case):
     assert len(messages) == 1, messages
     assert reason in messages[0]
     if case != "random":  # (found by comparing two calls: no single line to name)
-        assert "test_jit.py:" in messages[0]
+        assert "test_replay.py:" in messages[0]
     assert len(runs) == 4  # every call ran the function
     assert not jitted.replaying
 
@@ -378,7 +378,7 @@ def test_print_lists_the_program_and_source_is_numpy():
         jitted(x, y)
     listing = str(jitted)
     assert listing.index("linear") < listing.index("cross_entropy") < listing.index("backward")
-    assert "Optimizer.zero_grad" in listing and "test_jit.py" in listing
+    assert "Optimizer.zero_grad" in listing and "test_replay.py" in listing
     source = jitted.source
     assert source.startswith("def replay(inputs):")
     assert "Linear.forward" not in source or "forward(" in source

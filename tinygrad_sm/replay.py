@@ -106,15 +106,15 @@ class Jitted:
                 grad_mode.enabled,
                 _tensor._default_dtype,
             )
-            hash(key)
+            variants = self._entries.setdefault(key, [])
         except TypeError:  # an unhashable non-Tensor argument: nothing to key a record on
             self._warn("an argument is neither a Tensor, an array nor a hashable value", None)
             return self.fn(*args, **kwargs)
-        variants = self._entries.setdefault(key, [])
+        for entry in variants:
+            if entry.replay is not None and entry.guards_hold():
+                self._last = entry
+                return entry.replay(leaves)
         entry = next((e for e in variants if e.guards_hold()), None)
-        if entry is not None and entry.replay is not None:
-            self._last = entry
-            return entry.replay(leaves)
         if entry is not None and entry.unsafe:
             return self.fn(*args, **kwargs)
         record = _record(self.fn, args, kwargs, leaves)
@@ -204,12 +204,17 @@ class _Entry:
         self.replay = record.compile()
 
     def guards_hold(self) -> bool:
-        return all(module.training is training for module, training in self.record.guards)
+        for module, training in self.record.guards:
+            if module.training is not training:
+                return False
+        return True
 
 
 # ----- the argument structure (the key of a record) and its leaves -----------------------------
 def _structure(value: Any, leaves: list) -> Any:
     """A hashable description of an argument tree; Tensors and arrays go into ``leaves``."""
+    if type(value) is tuple and len(value) == 2 and type(value[1]) is dict and not value[1]:
+        return tuple(_structure(v, leaves) for v in value[0])  # (the common call: no keywords)
     if isinstance(value, Tensor):
         leaves.append(value)
         data = value._data
@@ -383,6 +388,9 @@ class _Record:
         self.explained: list[str] = []  # print(step)
         self.namespace: dict[str, Any] = {
             "np": np,
+            "_ndarray": np.ndarray,
+            "_float32": _FLOAT32,
+            "_tensor": _tensor,
             "_make": Tensor._make,
             "_output_array": _output_array,
             "_match_inputs": _match_inputs,
@@ -530,8 +538,10 @@ class _Record:
         self.namespace[f"K{index}"] = cls
         call = ", ".join([f"c{index}", *arguments, *settings])
         self.code.append(f"{out} = K{index}.forward({call})  # {name}")
-        if fix:
+        if fix:  # (as apply: NumPy's scalars and its other float dtypes become PyTorch's result)
             self.code.append(
+                f"if type({out}) is not _ndarray or {out}.dtype is not _float32 or "
+                f"_tensor._default_dtype is not _float32: "
                 f"{out} = _output_array(K{index}, c{index}, {out}, [{', '.join(arguments)}])"
             )
         self.explained.append(
@@ -775,7 +785,8 @@ class _Record:
         """The replay function: the generated code, with each op's ctx made and checked once."""
         for index, op in enumerate(self.ops):
             cls, record_ctx = op.cls, op.record_ctx
-            ctx = cls.__new__(cls)
+            ctx = cls.__new__(cls)  # (as apply makes it)
+            ctx._saved = ()
             ctx.needs_input_grad = record_ctx.needs_input_grad
             inputs = getattr(record_ctx, "inputs", None)
             if (
