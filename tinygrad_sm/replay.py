@@ -48,6 +48,7 @@ import functools
 import inspect
 import linecache
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -372,12 +373,12 @@ def _literal(value: Any) -> bool:
 class _OpRecord:
     """One op of a record: its class, a fresh ctx (checked once), argument and output slots."""
 
-    __slots__ = ("cls", "record_ctx", "args", "kwargs", "arrays", "out", "fix", "line", "ctx")
+    __slots__ = ("cls", "record_ctx", "args", "kwargs", "arrays", "out", "fix", "line", "klass")
 
     def __init__(self, cls, record_ctx, args, kwargs, arrays, out, fix, line):
         self.cls, self.record_ctx, self.args, self.kwargs = cls, record_ctx, args, kwargs
         self.arrays, self.out, self.fix, self.line = arrays, out, fix, line
-        self.ctx = None
+        self.klass = ""
 
 
 class _Record:
@@ -409,6 +410,8 @@ class _Record:
         self.op_of_ctx: dict[int, int] = {}  # id(ctx) -> index into self.ops
         self.guards: list[tuple[Any, bool]] = []  # (module, its training flag when called)
         self.modes_set: set[int] = set()  # ids of modules whose mode the function sets itself
+        self.modules: list[Any] = []  # every module called, the outermost first
+        self.parameters: dict[str, Tensor] = {}  # variable -> the Tensor from outside it reads
         self.unsafe: tuple[str, str | None] | None = None
         self.counter = 0
         self.backward_state: dict | None = None
@@ -452,6 +455,16 @@ class _Record:
             self.keep.append(leaf)
             self.input_arrays.append((name, leaf._data if isinstance(leaf, Tensor) else leaf))
 
+    def class_name(self, cls: type) -> str:
+        """The op's class under its own name in the code (``Linear.forward(...)``)."""
+        name = cls.__name__ if cls.__name__.isidentifier() else "Op"
+        candidate, i = name, 1
+        while self.namespace.get(candidate, cls) is not cls:
+            i += 1
+            candidate = f"{name}_{i}"
+        self.namespace[candidate] = cls
+        return candidate
+
     def mark_unsafe(self, reason: str) -> None:
         if self.unsafe is None:
             self.unsafe = (reason, _user_line())
@@ -466,6 +479,7 @@ class _Record:
         holder = self.tensor_name(t)
         name = self.fresh("p")
         self.code.append(f"{name} = {holder}._data")
+        self.parameters[name] = t
         self.slot_of[id(t._data)] = name
         self.keep.append(t._data)
         return name
@@ -533,16 +547,17 @@ class _Record:
         index = len(self.ops)
         name = cls.name or cls.__name__
         line = _user_line()
-        self.ops.append(_OpRecord(cls, ctx, args, dict(kwargs), arrays, out, fix, line))
+        op = _OpRecord(cls, ctx, args, dict(kwargs), arrays, out, fix, line)
+        self.ops.append(op)
         self.op_of_ctx[id(ctx)] = index
-        self.namespace[f"K{index}"] = cls
+        op.klass = klass = self.class_name(cls)
         call = ", ".join([f"c{index}", *arguments, *settings])
-        self.code.append(f"{out} = K{index}.forward({call})  # {name}")
+        self.code.append(f"{out} = {klass}.forward({call})  # {name}")
         if fix:  # (as apply: NumPy's scalars and its other float dtypes become PyTorch's result)
             self.code.append(
                 f"if type({out}) is not _ndarray or {out}.dtype is not _float32 or "
                 f"_tensor._default_dtype is not _float32: "
-                f"{out} = _output_array(K{index}, c{index}, {out}, [{', '.join(arguments)}])"
+                f"{out} = _output_array({klass}, c{index}, {out}, [{', '.join(arguments)}])"
             )
         self.explained.append(
             f"{out} = {name}({', '.join([*arguments, *settings])})"
@@ -579,6 +594,8 @@ class _Record:
         BatchNorm), unless the function itself sets the mode (``model.train()`` inside it)."""
         if id(module) not in self.modes_set and all(m is not module for m, _ in self.guards):
             self.guards.append((module, module.training))
+        if all(m is not module for m in self.modules):
+            self.modules.append(module)
 
     # ----- changes outside the graph ------------------------------------------------------------
     def effect(
@@ -681,7 +698,7 @@ class _Record:
         grad_name = entry[0]
         label = op.cls.name or op.cls.__name__
         result_name = self.fresh("r")
-        self.code.append(f"{result_name} = K{index}.backward(c{index}, {grad_name})  # {label}")
+        self.code.append(f"{result_name} = {op.klass}.backward(c{index}, {grad_name})  # {label}")
         # (the observer sees the rule's result matched to the inputs; the rule may return less)
         self.code.append(
             f"if type({result_name}) is not tuple or len({result_name}) != {len(node.inputs)}: "
@@ -739,6 +756,28 @@ class _Record:
         if self.backward_state is not None:
             self.mark_unsafe("backward() did not finish")
         self.return_code = self.returned(result)
+        self.name_the_parameters()
+
+    def name_the_parameters(self) -> None:
+        """Call the tensors read from outside by their names in the modules called
+        (``layers.0.weight``), in the listing and in a comment of the code."""
+        names: dict[int, str] = {}
+        for module in self.modules:
+            for name, tensor in (*module.named_parameters(), *module.named_buffers()):
+                names.setdefault(id(tensor), name)
+        shown = {var: names[id(t)] for var, t in self.parameters.items() if id(t) in names}
+        holders = {var: names[key] for key, var in self.tensor_names.items() if key in names}
+        if not shown:
+            return
+        listed = {**shown, **holders}
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, listed)) + r")\b")
+        self.explained = [
+            pattern.sub(lambda m: listed[m.group(1)], line) for line in self.explained
+        ]
+        self.code = [
+            f"{line}  # {shown[line.split(' = ')[0]]}" if line.split(" = ")[0] in shown else line
+            for line in self.code
+        ]
 
     def returned(self, value: Any) -> str:
         if isinstance(value, Tensor):
