@@ -409,3 +409,42 @@ def test_a_replayed_step_does_not_grow_memory():
 def test_jit_refuses_what_is_not_callable():
     with pytest.raises(TypeError, match="jit: expected a function"):
         jit(3)
+
+
+def test_clearing_a_gradient_inside_the_function_is_replayed():
+    z = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    g = Tensor(np.ones((2, 3)))
+
+    @jit
+    def softmax_grad():
+        z.grad = None
+        z.softmax(axis=-1).backward(g * 2)
+        return z.grad
+
+    first = softmax_grad().data.copy()
+    for _ in range(4):
+        assert np.array_equal(softmax_grad().data, first)
+    assert softmax_grad.replaying
+    z.zero_grad()
+
+    @jit
+    def with_zero_grad():
+        z.zero_grad()
+        (z * z).sum().backward()
+
+    for _ in range(4):
+        with_zero_grad()
+        assert np.array_equal(z.grad.data, 2 * z.data)
+    assert with_zero_grad.replaying
+
+
+def test_returning_an_inputs_gradient():
+    @jit
+    def grad_of_cube(x):
+        (x * x * x).sum().backward()
+        return x.grad
+
+    for i in range(4):
+        x = Tensor(np.full(2, float(i)), requires_grad=True)
+        assert np.array_equal(grad_of_cube(x).data, 3 * x.data**2)
+    assert grad_of_cube.replaying

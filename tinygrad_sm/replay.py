@@ -288,7 +288,7 @@ _ARRAY_METHODS = ("argmax", "argmin", "__lt__", "__le__", "__gt__", "__ge__", "_
 def _patch_tensor(record: _Record) -> list[tuple[str, Any]]:
     """Wrap Tensor's value reads, ``.data``, its array methods, ``__init__`` and ``backward``
     for the duration of one record; returns what to put back."""
-    names = (*_VALUE_READS, *_ARRAY_METHODS, "data", "__init__", "backward", "retain_grad")
+    names = (*_VALUE_READS, *_ARRAY_METHODS, "data", "grad", "__init__", "backward", "retain_grad")
     originals = [(name, Tensor.__dict__.get(name, _MISSING)) for name in names]
 
     def value_read(name, original):
@@ -327,6 +327,15 @@ def _patch_tensor(record: _Record) -> list[tuple[str, Any]]:
         data_property.fset(self, value)
 
     Tensor.data = property(get_data, set_data)
+
+    grad_property = Tensor.__dict__["grad"]
+
+    def set_grad(self, value):
+        grad_property.fset(self, value)
+        if hooks.recorder is record:
+            record.grad_set(self, value)
+
+    Tensor.grad = property(grad_property.fget, set_grad)
 
     original_init = Tensor.__dict__["__init__"]
 
@@ -416,6 +425,7 @@ class _Record:
         self.counter = 0
         self.backward_state: dict | None = None
         self.tensor_names: dict[int, str] = {}  # id(free Tensor) -> its name
+        self.holders: dict[str, Tensor] = {}  # that name -> the Tensor (inputs[i] for an input)
         self.result: Any = None
         self.input_arrays: list[tuple[str, np.ndarray]] = []
         self.return_code: str = "None"
@@ -447,6 +457,7 @@ class _Record:
             if isinstance(leaf, Tensor):
                 self.code.append(f"{name} = inputs[{i}]._data")
                 self.tensor_names[id(leaf)] = f"inputs[{i}]"
+                self.holders[f"inputs[{i}]"] = leaf
                 self.slot_of[id(leaf._data)] = name
                 self.keep.append(leaf._data)
             else:
@@ -489,6 +500,7 @@ class _Record:
         if name is None:
             name = self.tensor_names[id(t)] = self.fresh("P")
             self.namespace[name] = t
+            self.holders[name] = t
             self.keep.append(t)
         return name
 
@@ -588,6 +600,15 @@ class _Record:
         else:
             out = self.output(t._data)
             self.code.append(f"{out} = {name}.astype({self.constant(t._data.dtype)})")
+
+    def grad_set(self, t: Tensor, value: Any) -> None:
+        """``t.grad = None`` (or ``t.zero_grad()``) inside the function: done on every replay."""
+        if value is not None:
+            self.mark_unsafe(".grad = a tensor inside the function is not replayed")
+            return
+        holder = self.tensor_name(t)
+        self.code.append(f"{holder}._grad = None")
+        self.explained.append(f"{holder}.grad = None")
 
     def module_called(self, module: Any) -> None:
         """A replay is right only while the module is in the mode it was recorded in (Dropout,
@@ -781,6 +802,9 @@ class _Record:
 
     def returned(self, value: Any) -> str:
         if isinstance(value, Tensor):
+            for holder, t in self.holders.items():  # a gradient the call stored: t.grad
+                if t._grad is value:
+                    return f"{holder}._grad"
             name = self.slot_of.get(id(value._data))
             if name is None or name.startswith("p"):
                 return self.tensor_name(value)
