@@ -1,28 +1,39 @@
-"""The engine: reverse topological order, backward() and grad().
+"""The engine: backward() and grad().
 
-Reverse-mode autodiff in four steps, which ``run_backward`` follows line by line:
+Reverse-mode autodiff runs each node's rule once the gradient of its output is complete, that is,
+once every node its output was handed to has run. PyTorch's engine finds that order without sorting
+the graph, and so does this one: every node gets a creation number (``Function.apply``), and a node
+is always created after the nodes of its inputs, so running the nodes that have a gradient newest
+first (a heap on the creation numbers) runs each one after all of its consumers.
 
-1. order the graph so that every tensor comes after all tensors it was computed from
-   (an iterative depth-first search, so a 10,000-op chain is no problem), and walk it backwards;
-2. seed each output with its gradient (1 for a scalar);
-3. at each tensor, its gradient is now complete (everything computed from it came earlier):
-   hand it to the *sink*, and through its node's rule send each input its share, with
-   broadcasting undone (``send_to_inputs``), added to what that input has so far;
-4. the sink decides what a finished gradient is for: ``backward()``'s ``LeafSink`` adds it to
-   ``.grad`` of each leaf; ``grad()``'s ``InputsSink`` keeps it for the tensors asked about
-   and stops where nothing asked about lies further on.
+``backward()`` (``run_newest_first``), step by step:
 
-Everything mode-specific sits outside the loop: the sinks, ``send_to_inputs`` (the rule,
-its ``create_graph`` variant and the checks of what it returned), and ``seed_gradient``.
+1. seed each output with its gradient (1 for a scalar);
+2. take the newest node whose output has a gradient: that gradient is complete. Run the node's rule
+   and send each input its share, with broadcasting undone, added to what that input has so far
+   (in arrival order); an input that gets its first gradient goes on the heap (a chain, where
+   nothing else waits, runs its next node straight away);
+3. when no node is left, the leaves' gradients are complete: the *sink* adds them to ``.grad``
+   (``LeafSink``, which also keeps a ``retain_grad()`` tensor's gradient on the way).
+
+``grad()`` and ``create_graph=True`` take the general walk (``run_in_order``): the graph in
+topological order (an iterative depth-first search, so a 10,000-op chain is no problem), walked
+backwards, with ``InputsSink`` keeping the gradients asked for and pruning the branches that lead
+to none of them, and the rules' arithmetic recorded under ``create_graph``.
+
+Everything mode-specific sits outside the loops: the sinks, ``send_to_inputs`` (the rule, its
+``create_graph`` variant and the checks of what it returned), and ``seed_gradient``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from heapq import heappop, heappush, heappushpop
 from typing import Any
 
 import numpy as np
 
+from . import function as _function
 from .function import Function
 from .grad_mode import grad_mode, hooks, no_grad
 from .shapes import unbroadcast
@@ -50,7 +61,87 @@ class BackwardOfNumpyRule(Function):
         )
 
 
-# ----- 1. topological order ---------------------------------------------------------------
+# ----- the loops ------------------------------------------------------------------------------
+def run_backward(
+    roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bool, create_graph: bool, sink
+) -> None:
+    """The engine behind ``backward()`` and ``grad()``: newest node first for a plain backward(),
+    the general walk for ``grad()`` and ``create_graph`` (the module docstring)."""
+    # the rules' own arithmetic is recorded (create_graph) or not; this thread's mode only
+    outer_mode, grad_mode.enabled = grad_mode.enabled, create_graph
+    try:
+        if isinstance(sink, LeafSink) and not create_graph:
+            run_newest_first(roots, seeds, retain_graph, sink)
+        else:
+            run_in_order(roots, seeds, retain_graph, create_graph, sink)
+    finally:
+        grad_mode.enabled = outer_mode
+
+
+def run_newest_first(
+    roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bool, sink: LeafSink
+) -> None:
+    """``backward()``: the nodes newest first, each once its output's gradient is complete."""
+    pending: dict[int, Any] = {}  # id(tensor) -> the gradient summed so far
+    waiting: list[tuple[int, Tensor]] = []  # a heap of (-creation number, tensor): newest first
+    leaves: list[Tensor] = []  # the leaves that got a gradient, in order of arrival
+    for root, seed in zip(roots, seeds):  # 1.
+        if root._requires_grad:
+            sink.owned_elsewhere(seed)  # the caller's own array: a leaf root's .grad gets a copy
+            so_far = pending.get(id(root))
+            pending[id(root)] = seed if so_far is None else add_gradients(so_far, seed)
+            if so_far is None:
+                if root._node is None:
+                    leaves.append(root)
+                else:
+                    heappush(waiting, (-root._node._sequence_nr, root))
+    tensor = heappop(waiting)[1] if waiting else None
+    while tensor is not None:  # 2.
+        grad = pending.pop(id(tensor))
+        if tensor._retains_grad:
+            sink.store(tensor, grad)
+        node = tensor._node
+        if node._saved is None:
+            raise _freed_error(node)
+        results = type(node).backward(node, grad)
+        inputs = node.inputs
+        if type(results) is not tuple or len(results) != len(inputs):
+            results = _match_inputs(results, node)
+        if hooks.observer is not None:
+            hooks.observer.after_backward(node, grad, results)
+        follow = None  # an input that got its first gradient here: it may run next, off the heap
+        for parent, parent_grad in zip(inputs, results):  # (send_to_inputs, written out)
+            if parent_grad is None or parent is None or not parent._requires_grad:
+                continue
+            if type(parent_grad) is not np.ndarray:
+                parent_grad = _as_gradient_array(parent_grad, node)
+            data = parent._data
+            if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
+                parent_grad = fit_gradient_to_input(parent_grad, parent, node)
+            so_far = pending.get(id(parent))
+            if so_far is not None:
+                pending[id(parent)] = add_gradients(so_far, parent_grad)
+                continue
+            pending[id(parent)] = parent_grad
+            if parent._node is None:
+                leaves.append(parent)
+            elif follow is None:
+                follow = parent
+            else:
+                heappush(waiting, (-parent._node._sequence_nr, parent))
+        if not retain_graph:
+            node.release()
+        if follow is not None:  # the newest of it and the heap
+            if waiting:
+                tensor = heappushpop(waiting, (-follow._node._sequence_nr, follow))[1]
+            else:
+                tensor = follow
+        else:
+            tensor = heappop(waiting)[1] if waiting else None
+    for leaf in leaves:  # 3.
+        sink.store(leaf, pending.pop(id(leaf)))
+
+
 def topological_order(*roots: Tensor) -> list[Tensor]:
     """Tensors of the graph behind ``roots`` that require grad, each after all of its inputs.
 
@@ -80,32 +171,27 @@ def topological_order(*roots: Tensor) -> list[Tensor]:
     return order
 
 
-# ----- the loop -----------------------------------------------------------------------------
-def run_backward(
+def run_in_order(
     roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bool, create_graph: bool, sink
 ) -> None:
-    """The engine behind ``backward()`` and ``grad()``: the four steps of the module docstring."""
-    order = topological_order(*roots)  # 1.
+    """``grad()`` and ``create_graph``: the graph in topological order, walked backwards; the sink
+    receives every tensor's finished gradient and says where to go on."""
+    order = topological_order(*roots)
     pending: dict[int, Any] = {}  # id(tensor) -> the gradient summed so far
-    for root, seed in zip(roots, seeds):  # 2.
+    for root, seed in zip(roots, seeds):
         if root._requires_grad:
             previous = pending.get(id(root))
             pending[id(root)] = seed if previous is None else add_gradients(previous, seed)
             sink.owned_elsewhere(seed)  # the caller's own array: a leaf root's .grad gets a copy
     prune = sink.needed(order)  # ids worth a gradient (None: every input that requires grad)
-    # the rules' own arithmetic is recorded (create_graph) or not; this thread's mode only
-    outer_mode, grad_mode.enabled = grad_mode.enabled, create_graph
-    try:
-        for tensor in reversed(order):  # 3.
-            grad = pending.pop(id(tensor), None)
-            if grad is None or not sink.receive(tensor, grad):  # 4.
-                continue
-            node = tensor._node
-            send_to_inputs(node, grad, pending, prune, create_graph)  # each input gets its share
-            if not retain_graph:
-                node.release()
-    finally:
-        grad_mode.enabled = outer_mode
+    for tensor in reversed(order):
+        grad = pending.pop(id(tensor), None)
+        if grad is None or not sink.receive(tensor, grad):
+            continue
+        node = tensor._node
+        send_to_inputs(node, grad, pending, prune, create_graph, tensor)  # each input its share
+        if not retain_graph:
+            node.release()
 
 
 def add_gradients(previous: Any, grad: Any) -> Any:
@@ -114,21 +200,23 @@ def add_gradients(previous: Any, grad: Any) -> Any:
     return total if type(total) is np.ndarray or isinstance(total, Tensor) else np.asarray(total)
 
 
-# ----- 3. one node: its rule, and what it returned sent to its inputs ---------------------------
+# ----- one node: its rule, and what it returned sent to its inputs ----------------------------
 def send_to_inputs(
-    node: Function, grad: Any, pending: dict[int, Any], prune: set[int] | None, create_graph: bool
+    node: Function,
+    grad: Any,
+    pending: dict[int, Any],
+    prune: set[int] | None,
+    create_graph: bool,
+    output: Tensor,
 ) -> None:
-    """Run ``node``'s rule on ``grad`` and add each input's share to what that input has so far: one
-    gradient per input (None where an input needs none, or where ``prune`` says no sink wants it),
-    each with its input's shape (broadcasting undone) and dtype."""
+    """Run ``node``'s rule on ``grad`` (the gradient of its output, ``output``) and add each input's
+    share to what that input has so far: one gradient per input (None where an input needs none, or
+    where ``prune`` says no sink wants it), each with its input's shape (broadcasting undone) and
+    dtype. (``run_newest_first`` does the same, written out in its loop.)"""
     if node._saved is None:
-        raise RuntimeError(
-            "Trying to backward through the graph a second time: the saved values of "
-            f"{type(node).__name__}Backward were freed by the first backward(). "
-            "Pass retain_graph=True to the first backward() to keep them."
-        )
+        raise _freed_error(node)
     if create_graph:
-        results = _call_backward_recorded(node, grad)
+        results = _call_backward_recorded(node, grad, output)
     else:
         results = type(node).backward(node, grad)
         if type(results) is not tuple or len(results) != len(node.inputs):
@@ -149,16 +237,26 @@ def send_to_inputs(
         pending[id(parent)] = parent_grad if so_far is None else add_gradients(so_far, parent_grad)
 
 
-def _call_backward_recorded(ctx: Function, grad: Tensor) -> tuple:
+def _freed_error(node: Function) -> RuntimeError:
+    return RuntimeError(
+        "Trying to backward through the graph a second time: the saved values of "
+        f"{type(node).__name__}Backward were freed by the first backward(). "
+        "Pass retain_graph=True to the first backward() to keep them."
+    )
+
+
+def _call_backward_recorded(ctx: Function, grad: Tensor, output: Tensor) -> tuple:
     """Under create_graph: run one node's rule
     so that its own arithmetic is recorded on the graph."""
     cls = type(ctx)
     if cls.differentiable_backward:
-        ctx.create_graph = True  # saved_tensors now hands out the Tensors the arrays came from
+        # saved_tensors now hands out the Tensors the arrays came from, ``output`` among them
+        ctx.create_graph = True
+        ctx._graph_output = output
         try:
             result = cls.backward(ctx, grad)
         finally:
-            ctx.create_graph = False
+            del ctx.create_graph, ctx._graph_output
     else:
         with no_grad():
             result = cls.backward(ctx, grad.data)
@@ -226,6 +324,8 @@ def _as_graph_gradient(value: Any, ctx: Function, grad: Tensor, cls: type[Functi
     marker.name = cls.__name__
     marker.inputs = depends_on
     marker.needs_input_grad = (True,) * len(depends_on)
+    marker._saved = ()
+    marker._sequence_nr = next(_function._sequence_numbers)  # (after its inputs' nodes)
     out = Tensor._make(value, True, marker)
     return out
 
@@ -245,7 +345,7 @@ def fit_gradient_to_input(grad: Any, parent: Tensor, ctx: Function) -> Any:
     return grad
 
 
-# ----- 4. the sinks: what a finished gradient is for ---------------------------------------------
+# ----- the sinks: what a finished gradient is for ---------------------------------------------
 class LeafSink:
     """``backward()``: add each leaf's gradient to its ``.grad`` (and a ``retain_grad()`` tensor's).
 

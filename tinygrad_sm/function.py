@@ -35,7 +35,8 @@ Two ways of running ``backward``:
 from __future__ import annotations
 
 import inspect
-import weakref
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,11 +46,18 @@ from .grad_mode import grad_mode, hooks
 from .shapes import accepts_pytorch_spellings, pytorch_spellings, respell
 from .tensor import Tensor
 
-_make_tensor = Tensor._make
-
 
 class Function:
     """Base class of every op; an instance is a node of the graph (the ``ctx``)."""
+
+    # The engine's fields are slots: cheap to set on every op, and kept out of ``__dict__``, which
+    # a subclass gets as well, on purpose: forward may store anything on ctx (ctx.axis = ...), and
+    # that is all ``release`` looks through.
+    #   inputs            the argument Tensors (None for one that is not a Tensor), once recorded
+    #   needs_input_grad  per argument, whether it requires grad
+    #   _saved            what forward gave save_for_backward (None once released)
+    #   _sequence_nr      the node's creation number, once recorded (PyTorch's ``sequence_nr``)
+    __slots__ = ("inputs", "needs_input_grad", "_saved", "_sequence_nr")
 
     #: the name the op is registered under (set by ``register_op``)
     name: str = ""
@@ -59,9 +67,6 @@ class Function:
     #: True when the result's float dtype comes from the inputs' (PyTorch's promotion); False for
     #: an op that picks it itself (``astype``)
     dtype_from_inputs: bool = True
-
-    # Instances get a __dict__ on purpose: forward may store anything on ctx (ctx.axis = ...).
-    _saved: tuple | None = ()
     #: True while a create_graph backward runs this node's differentiable rule
     create_graph: bool = False
 
@@ -108,14 +113,17 @@ class Function:
 
         Matched by the argument, not by the array alone: in ``t * t.detach()`` both arguments
         hold one array, and only the first is ``t`` (``apply`` gave the second its own view).
+        The output is the tensor whose gradient the engine is handing this rule (a node keeps no
+        reference to its output: that would be a reference cycle, output → node → output).
         """
         if not isinstance(value, np.ndarray):
             return value
-        handed = self.__dict__.get("_forward_arrays")
+        state = self.__dict__
+        handed = state.get("_forward_arrays")
         for i, parent in enumerate(self.inputs):
             if parent is not None and (parent._data if handed is None else handed[i]) is value:
                 return parent
-        output = self._output()
+        output = state.get("_graph_output")
         if output is not None and output._data is value:
             return output
         return Tensor._make(value)  # an intermediate: a constant as far as the graph knows
@@ -129,30 +137,48 @@ class Function:
                 if isinstance(value, Tensor):
                     args, kwargs = _bind_keywords(cls, args, kwargs)
                     break
-        ctx = cls.__new__(cls)
+        ctx = _new(cls)
+        ctx._saved = ()
         # forward sees ndarrays: unwrap Tensors, pass other arguments (scalars, axes, ...) through;
         # a NumPy scalar becomes a Python scalar so that, as in PyTorch, it never upcasts a float32
-        # tensor.
-        # (one plain loop: this runs for every op)
-        arrays, parents, needs_grad = [], [], []
-        for arg in args:
-            if isinstance(arg, Tensor):
-                arrays.append(arg._data)
-                parents.append(arg)
-                needs_grad.append(arg._requires_grad)
+        # tensor. This runs for every op, so the one- and two-argument cases (nearly all calls) are
+        # written out; ``inputs`` is the Tensors, None for the other arguments.
+        count = len(args)
+        if count == 1 and isinstance(args[0], Tensor):
+            arrays, inputs = (args[0]._data,), args
+            ctx.needs_input_grad = _NEEDS_ONE[args[0]._requires_grad]
+            recording = args[0]._requires_grad and grad_mode.enabled
+        elif count == 2:
+            a, b = args
+            if isinstance(a, Tensor):
+                x, grad_a = a._data, a._requires_grad
             else:
-                arrays.append(arg.item() if isinstance(arg, np.generic) else arg)
-                parents.append(None)
-                needs_grad.append(False)
-        ctx.needs_input_grad = needs_grad = tuple(needs_grad)
-        recording = grad_mode.enabled and True in needs_grad
-        if (
-            recording
-            and len(arrays) > 1
-            and (arrays[0] is arrays[1] or len(arrays) > 2)
-            and _repeats_an_array(arrays)
-        ):
-            _separate_aliases(ctx, arrays, parents)
+                x, grad_a, a = a.item() if isinstance(a, np.generic) else a, False, None
+            if isinstance(b, Tensor):
+                y, grad_b = b._data, b._requires_grad
+            else:
+                y, grad_b, b = b.item() if isinstance(b, np.generic) else b, False, None
+            arrays, inputs = (x, y), (a, b)
+            ctx.needs_input_grad = _NEEDS_TWO[grad_a][grad_b]
+            recording = (grad_a or grad_b) and grad_mode.enabled
+            if recording and x is y and a is not b and type(x) is np.ndarray:
+                arrays = _separate_aliases(ctx, list(arrays), list(inputs))
+        else:
+            arrays, inputs, needs_grad = [], [], []
+            for arg in args:
+                if isinstance(arg, Tensor):
+                    arrays.append(arg._data)
+                    inputs.append(arg)
+                    needs_grad.append(arg._requires_grad)
+                else:
+                    arrays.append(arg.item() if isinstance(arg, np.generic) else arg)
+                    inputs.append(None)
+                    needs_grad.append(False)
+            inputs = tuple(inputs)
+            ctx.needs_input_grad = needs_grad = tuple(needs_grad)
+            recording = True in needs_grad and grad_mode.enabled
+            if recording and _repeats_an_array(arrays):
+                arrays = _separate_aliases(ctx, arrays, inputs)
         try:
             if cls.check is not None:
                 cls.check(ctx, *arrays, **kwargs)
@@ -172,11 +198,20 @@ class Function:
             data = _output_array(cls, ctx, data, arrays)
         if hooks.observer is not None:
             hooks.observer.after_forward(cls, ctx, data, args, kwargs)
-        if not recording:
-            return _make_tensor(data)
-        out = _make_tensor(data, True, ctx)
-        ctx.inputs = tuple(parents)
-        ctx._output = weakref.ref(out)
+        # the output, as Tensor._make makes it (its fields written out here: one call fewer per op)
+        out = _new(Tensor)
+        out._data = data
+        out._grad = None
+        out._retains_grad = False
+        out.name = None
+        if recording:
+            out._requires_grad = True
+            out._node = ctx
+            ctx.inputs = inputs
+            ctx._sequence_nr = next(_sequence_numbers)
+        else:
+            out._requires_grad = False
+            out._node = None
         return out
 
     def __repr__(self) -> str:
@@ -185,7 +220,7 @@ class Function:
     @property
     def freed(self) -> bool:
         """True once a backward without ``retain_graph`` has released the values this node needs."""
-        return self._saved is None
+        return getattr(self, "_saved", ()) is None
 
     def release(self) -> None:
         """Free the arrays forward kept for backward (done by backward unless ``retain_graph``).
@@ -194,12 +229,18 @@ class Function:
         holds an array (``ctx.mask``, an index tuple of arrays); small settings (axes, shapes,
         flags) stay. A node that kept no array (``add``, ``sum``, ``reshape``, ...) can
         therefore run its backward again; one that did is marked freed, and a second
-        backward through it raises.
+        backward through it raises. Only what forward stored is looked at: the saved values,
+        and ``__dict__``, which holds nothing else (the engine's own fields are slots).
         """
+        saved = self._saved
+        held = False
+        if saved:
+            for value in saved:
+                if type(value) is np.ndarray or _holds_array(value):
+                    held = True
+                    break
         state = self.__dict__
-        saved = state.get("_saved", ())
-        held = saved is not None and _holds_array(saved)
-        if not state.keys() <= _ENGINE_FIELDS:  # forward stored more on ctx (ctx.axes = ...)
+        if state:  # forward stored more on ctx (ctx.axes = ...)
             arrays = [
                 name
                 for name, value in state.items()
@@ -215,8 +256,10 @@ class Function:
 def _holds_array(value: Any) -> bool:
     """True for an ndarray or Tensor, or a tuple/list or an object of forward's own (cross_entropy's
     targets) with one inside (at any depth)."""
-    if isinstance(value, np.ndarray | Tensor):
+    if type(value) is np.ndarray or isinstance(value, np.ndarray | Tensor):
         return True
+    if type(value) in _PLAIN_VALUES:
+        return False
     if isinstance(value, tuple | list):
         return any(_holds_array(part) for part in value)
     attributes = getattr(value, "__dict__", None)
@@ -225,10 +268,18 @@ def _holds_array(value: Any) -> bool:
     return any(_holds_array(part) for part in attributes.values())
 
 
+_new = object.__new__
+#: the creation numbers of the nodes: a node is numbered after the nodes of its inputs, so running
+#: nodes newest first runs each one after every node its output was handed to (the engine's order)
+_sequence_numbers = itertools.count()
+#: needs_input_grad of one- and two-argument ops: shared tuples, one fewer allocation per op
+_NEEDS_ONE = ((False,), (True,))
+_NEEDS_TWO = (((False, False), (False, True)), ((True, False), (True, True)))
+#: settings that hold no array, whatever their value (what ``_holds_array`` need not look into)
+_PLAIN_VALUES = frozenset((int, float, bool, str, type(None), slice))
 _FLOAT32 = np.dtype(np.float32)
-_FLOAT64 = np.dtype(np.float64)
-#: what apply stores on a node for the engine (never freed by ``release``)
-_ENGINE_FIELDS = frozenset(("needs_input_grad", "inputs", "_output", "_saved", "_forward_arrays"))
+#: what the engine stores in a node's ``__dict__`` (never freed by ``release``)
+_ENGINE_FIELDS = frozenset(("_forward_arrays", "_graph_output", "create_graph"))
 
 
 class Op(Function):
@@ -252,8 +303,9 @@ def _repeats_an_array(arrays: list) -> bool:
     return len(ids) != len(set(ids))
 
 
-def _separate_aliases(ctx: Function, arrays: list, parents: list) -> None:
-    """Give each argument its own array object, where one array came in as two different arguments.
+def _separate_aliases(ctx: Function, arrays: list, parents: Sequence) -> list:
+    """``arrays``, each argument with its own array object where one array came in as two
+    different arguments.
 
     ``t * t.detach()`` hands forward the same array twice, once as ``t`` and once as a constant.
     The second gets a view of it (same numbers, a distinct object), and the arrays forward saw are
@@ -267,6 +319,7 @@ def _separate_aliases(ctx: Function, arrays: list, parents: list) -> None:
         if j != i and parents[j] is not parents[i]:
             arrays[i] = array.view()
             ctx._forward_arrays = arrays
+    return arrays
 
 
 def _bind_keywords(cls: type[Function], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -444,6 +497,7 @@ def register_op(
             raise ValueError(f"register_op: Tensor already has an attribute {name!r}")
         cls.name = name
         _REGISTRY[name] = cls
+        setattr(_tensor._ops, name, cls.apply)  # (what the operators call: ``a * b`` is mul's)
         if callable(method):
             method.__doc__ = method_docstring(cls, method.__doc__)
             respelled = accepts_pytorch_spellings(method)

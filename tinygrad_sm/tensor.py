@@ -2,8 +2,8 @@
 
 Every differentiable method (``exp``, ``sum``, ``softmax``, ``cross_entropy``,
 ...) is attached to this class by :func:`tinygrad_sm.register_op` from the op's
-``Function`` class in ``tinygrad_sm/operations/``; the operators below only delegate to
-those methods. The engine that walks the graph lives in ``autograd.py``.
+``Function`` class in ``tinygrad_sm/operations/``; the operators below call those ops'
+``apply`` directly. The engine that walks the graph lives in ``autograd.py``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import types
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,10 @@ from .random import as_generator
 from .shapes import accepts_pytorch_spellings, normalize_axis, shape_argument
 
 _default_dtype = np.dtype(np.float32)
+
+#: each registered op's ``apply`` under its name (``register_op`` fills this in: the ops are defined
+#: after Tensor), which the operators call directly
+_ops = types.SimpleNamespace()
 
 
 def set_default_dtype(dtype: Any) -> None:
@@ -356,48 +361,48 @@ class Tensor:
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
-    # ----- operators: each delegates to a registered op ---------------------------------
+    # ----- operators: each is a registered op's apply (a * b is Mul.apply(a, b), one call) ------
     def __add__(self, other):
-        return self.add(other)
+        return _ops.add(self, other)
 
     def __radd__(self, other):
-        return Tensor.add(other, self)
+        return _ops.add(other, self)
 
     def __sub__(self, other):
-        return self.sub(other)
+        return _ops.sub(self, other)
 
     def __rsub__(self, other):
-        return Tensor.sub(other, self)
+        return _ops.sub(other, self)
 
     def __mul__(self, other):
-        return self.mul(other)
+        return _ops.mul(self, other)
 
     def __rmul__(self, other):
-        return Tensor.mul(other, self)
+        return _ops.mul(other, self)
 
     def __truediv__(self, other):
-        return self.div(other)
+        return _ops.div(self, other)
 
     def __rtruediv__(self, other):
-        return Tensor.div(other, self)
+        return _ops.div(other, self)
 
     def __pow__(self, other):
-        return self.pow(other)
+        return _ops.pow(self, other)
 
     def __rpow__(self, other):
-        return Tensor.pow(other, self)
+        return _ops.pow(other, self)
 
     def __neg__(self):
-        return self.neg()
+        return _ops.neg(self)
 
     def __matmul__(self, other):
-        return self.matmul(other)
+        return _ops.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return Tensor.matmul(other, self)
+        return _ops.matmul(other, self)
 
     def __getitem__(self, index):
-        return self.getitem(index)
+        return _ops.getitem(self, index)
 
     # Comparisons give boolean tensors outside the graph, as in PyTorch.
     def __lt__(self, other):

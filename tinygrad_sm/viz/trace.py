@@ -143,8 +143,9 @@ def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> B
 
     position = {id(t): i for i, t in enumerate(reversed(order))}  # the engine's order
     entries: list[tuple[int, Tensor, Function | None, np.ndarray, tuple]] = []
+    output_of = {id(t._node): t for t in order if t._node is not None}  # (a node keeps no output)
     for ctx, grad, input_grads in recorder.records:
-        output = ctx._output()
+        output = output_of.get(id(ctx))
         if output is not None:
             at = position.get(id(output), len(position))
             entries.append((at, output, ctx, np.asarray(grad), input_grads))
