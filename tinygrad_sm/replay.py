@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import linecache
 import os
 import re
@@ -58,7 +59,7 @@ import numpy as np
 
 from . import anomaly as _anomaly
 from . import tensor as _tensor
-from .autograd import _as_gradient_array, _match_inputs, add_gradients, seed_gradient
+from .autograd import _as_gradient_array, add_gradients, seed_gradient
 from .function import Function, _output_array
 from .grad_mode import grad_mode, hooks
 from .shapes import unbroadcast
@@ -68,6 +69,7 @@ __all__ = ["JitWarning", "jit"]
 
 _FLOAT32 = np.dtype(np.float32)
 _MISSING = object()
+_replay_numbers = itertools.count(1)
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -403,7 +405,6 @@ class _Record:
             "_tensor": _tensor,
             "_make": Tensor._make,
             "_output_array": _output_array,
-            "_match_inputs": _match_inputs,
             "_as_gradient_array": _as_gradient_array,
             "_add": add_gradients,
             "_fit": _fit,
@@ -720,11 +721,9 @@ class _Record:
         label = op.cls.name or op.cls.__name__
         result_name = self.fresh("r")
         self.code.append(f"{result_name} = {op.klass}.backward(c{index}, {grad_name})  # {label}")
-        # (the observer sees the rule's result matched to the inputs; the rule may return less)
-        self.code.append(
-            f"if type({result_name}) is not tuple or len({result_name}) != {len(node.inputs)}: "
-            f"{result_name} = _match_inputs({result_name}, c{index})"
-        )
+        # (the observer sees the rule's result matched to the inputs; a rule may return a lone
+        # gradient, or leave out trailing Nones: the replay reads only the entries that were there)
+        self.code.append(f"if type({result_name}) is not tuple: {result_name} = ({result_name},)")
         raw = results
         sent = []
         for i, (parent, value) in enumerate(zip(node.inputs, raw)):
@@ -860,7 +859,11 @@ class _Record:
                 cls.check(ctx, *op.arrays, **{k: _unwrap(v) for k, v in op.kwargs.items()})
             self.namespace[f"c{index}"] = ctx
         self.snapshots = {}
-        exec(compile(self.source(), "<tinygrad_sm.jit replay>", "exec"), self.namespace)  # noqa: S102
+        source = self.source()
+        filename = f"<tinygrad_sm.jit replay {next(_replay_numbers)}>"
+        # (in linecache, a traceback through the replay shows the generated line that raised)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), self.namespace)  # noqa: S102
         replay = self.namespace["replay"]
         # the record's own arrays are no longer needed: drop them
         self.keep = []
