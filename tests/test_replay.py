@@ -302,7 +302,7 @@ def _unsafe_cases():
         return tinygrad_sm.grad((w * x).sum(), w)[0]
 
     def random_constant(x):
-        return w * x * Tensor(np.random.default_rng().standard_normal(3))
+        return (w * x * Tensor(np.random.default_rng().standard_normal(3))).detach()
 
     def data_read(x):
         return Tensor((w * x).data * 2)
@@ -448,3 +448,18 @@ def test_returning_an_inputs_gradient():
         x = Tensor(np.full(2, float(i)), requires_grad=True)
         assert np.array_equal(grad_of_cube(x).data, 3 * x.data**2)
     assert grad_of_cube.replaying
+
+
+def test_a_returned_tensor_that_needs_its_graph_runs_eagerly():
+    model = nn.Linear(3, 2, rng=0)
+    forward = jit(lambda x: model(x))
+    with pytest.warns(JitWarning, match="no backward"):
+        for _ in range(3):
+            out = forward(Tensor(np.ones((4, 3))))
+            out.sum().backward()  # (needs the graph: eagerly, it is there)
+    assert model.weight.grad is not None
+    with tinygrad_sm.no_grad():  # (no graph wanted: replayed)
+        inference = jit(lambda x: model(x))
+        for _ in range(3):
+            inference(Tensor(np.ones((4, 3))))
+    assert inference.replaying

@@ -421,6 +421,7 @@ class _Record:
         self.guards: list[tuple[Any, bool]] = []  # (module, its training flag when called)
         self.modes_set: set[int] = set()  # ids of modules whose mode the function sets itself
         self.modules: list[Any] = []  # every module called, the outermost first
+        self.backwarded: set[int] = set()  # the ops whose backward ran in the call
         self.parameters: dict[str, Tensor] = {}  # variable -> the Tensor from outside it reads
         self.unsafe: tuple[str, str | None] | None = None
         self.counter = 0
@@ -718,6 +719,7 @@ class _Record:
             self.mark_unsafe("jit could not follow the engine's backward pass")
             return
         grad_name = entry[0]
+        self.backwarded.add(index)
         label = op.cls.name or op.cls.__name__
         result_name = self.fresh("r")
         self.code.append(f"{result_name} = {op.klass}.backward(c{index}, {grad_name})  # {label}")
@@ -801,6 +803,12 @@ class _Record:
 
     def returned(self, value: Any) -> str:
         if isinstance(value, Tensor):
+            node = value._node
+            if node is not None and self.op_of_ctx.get(id(node)) not in self.backwarded:
+                self.mark_unsafe(
+                    "the function returns a tensor with a graph that no backward() inside it used: "
+                    "a replay builds none (jit the whole training step, or call it under no_grad)"
+                )
             for holder, t in self.holders.items():  # a gradient the call stored: t.grad
                 if t._grad is value:
                     return f"{holder}._grad"
