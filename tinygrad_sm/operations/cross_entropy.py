@@ -31,6 +31,7 @@ then nearly flat and training stalls) give a ``SoftmaxTwiceWarning``, once per l
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import warnings
@@ -42,7 +43,8 @@ from .._checks import label_smoothing_value, reduction_name
 from ..function import Op, register_op
 from ..grad_mode import grad_mode
 from ..tensor import Tensor
-from .rule_helpers import shift_by_max, where
+from .rule_helpers import where
+from .softmax import exp_and_sums, row_max
 
 
 class SoftmaxTwiceWarning(UserWarning):
@@ -61,15 +63,14 @@ class CrossEntropy(Op):
     rule = "(softmax(z)·Σq − q)·g/N   (q: the target distribution)"
 
     @staticmethod
-    def forward(
+    def check(
         ctx, input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
     ):
-        reduction = reduction_name("cross_entropy", reduction)
+        ctx.reduction = reduction_name("cross_entropy", reduction)
         smoothing = label_smoothing_value("cross_entropy", label_smoothing)
-        shape = np.shape(input)
-        z = _logits_as_rows(input)
+        shape = ctx.logits_shape = _logits_shape(input)
         if _is_probabilities(target, shape):
-            targets = ProbabilityTargets(target, weight, smoothing, z, ignore_index, shape)
+            ctx.targets = ProbabilityTargets(shape, input.dtype, weight, smoothing, ignore_index)
         else:
             weight_needs_grad = len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]
             if weight_needs_grad and grad_mode.enabled:
@@ -78,31 +79,35 @@ class CrossEntropy(Op):
                     "is not differentiable with respect to the class weights (as in PyTorch); "
                     "pass weight.detach()"
                 )
-            targets = ClassTargets(target, weight, smoothing, z, ignore_index, shape)
+            ctx.targets = ClassTargets(shape, input.dtype, weight, smoothing, ignore_index, target)
+
+    @staticmethod
+    def forward(
+        ctx, input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+    ):
+        targets, shape = ctx.targets, ctx.logits_shape
+        z = input if len(shape) == 2 else as_rows(input, shape)
+        targets.read(target, weight)  # (the class indices are checked here: they change)
         if z.size and 0.0 <= z.flat[0] <= 1.0:  # (one number decides for ordinary logits)
             _warn_if_probabilities(z)
 
-        shifted = shift_by_max(z, (1,))
-        parts = targets.before_exp(shifted)  # what the loss needs of the shifted logits
-        exp_shifted = np.exp(shifted, out=shifted)  # (in place: shifted is not needed any more)
-        sum_exp = exp_shifted.sum(axis=1, keepdims=True)
+        top = row_max(z)
+        parts = targets.before_exp(z, top)  # what the loss needs of the shifted logits z − max
+        exp_shifted, sum_exp = exp_and_sums(z, top)  # e^{z − max} and its row sums
         log_sum_exp = np.log(sum_exp[:, 0])
         losses = targets.losses(parts, log_sum_exp).astype(z.dtype, copy=False)
 
-        ctx.targets, ctx.reduction, ctx.logits_shape = targets, reduction, shape
         ctx.save_for_backward(input, targets.given, exp_shifted, sum_exp, targets.given_weight)
-        if reduction == "none":  # one loss per row: (N,), () for 1-D logits, (N, d1, …, dK)
+        if ctx.reduction == "none":  # one loss per row: (N,), () for 1-D logits, (N, d1, …, dK)
             return losses if len(shape) == 2 else losses.reshape(loss_shape(shape))
         total = losses.sum()
-        if reduction == "sum":
-            return total
+        if ctx.reduction == "sum":
+            return np.asarray(total)
         # a mean over no weight (every row ignored, or weights summing to 0) is 0/0: nan, as in
         # PyTorch
-        return (
-            total / z.dtype.type(targets.denominator)
-            if targets.denominator
-            else np.array(np.nan, z.dtype)
-        )
+        if not targets.denominator:
+            return np.array(np.nan, z.dtype)
+        return np.asarray(total / z.dtype.type(targets.denominator))
 
     @staticmethod
     def backward(ctx, grad):
@@ -204,22 +209,22 @@ _NO_CHANGE = contextlib.nullcontext()
 # ----- the two kinds of target: one distribution q each, never built densely for class indices ---
 class ClassTargets:
     """q for class indices: mass at (i, yᵢ) = (1 − ε)·w[yᵢ] on kept rows, plus (ε/C)·w on every
-    kept row."""
+    kept row. Made by check (from the shapes and settings), filled in by ``read`` on every
+    forward (from the indices and the weights)."""
 
     # (nothing to save for backward: neither the indices nor the weights are differentiable)
     given = given_weight = None
 
     def __init__(
         self,
-        target: Any,
+        logits_shape: tuple,
+        dtype: np.dtype,
         weight: Any,
         smoothing: float,
-        z: np.ndarray,
         ignore_index: int,
-        logits_shape: tuple,
+        target: Any,
     ):
-        rows, classes = z.shape
-        target = np.asarray(target.data if isinstance(target, Tensor) else target)
+        target = np.asarray(target)
         expected = loss_shape(logits_shape)
         if target.dtype.kind not in "iu":
             raise ValueError(
@@ -232,28 +237,55 @@ class ClassTargets:
                 f"cross_entropy: class-index target must have shape {expected} "
                 f"for logits of shape {logits_shape}, got {target.shape}"
             )
-        target = target.reshape(rows).astype(np.int64, copy=False)  # (the rows' order)
-        self.kept = target != ignore_index
-        self.all_kept = bool(self.kept.all())
-        if target.size and (target.min() < 0 or target.max() >= classes):
-            _check_class_range(target, self.kept, classes, ignore_index)
-        # (ignored rows: any valid column)
-        self.index = target if self.all_kept else np.where(self.kept, target, 0)
-        self.rows = np.arange(rows)
-        self.weight, self.smoothing, self.classes = _class_weights(weight, z), smoothing, classes
-        if weight is None:  # w[yᵢ] is 1 on kept rows, 0 on ignored ones
-            target_weight = self.kept.astype(z.dtype)
-        else:
-            target_weight = np.where(self.kept, self.weight[self.index], 0).astype(z.dtype)
-        self.denominator = target_weight.sum()
-        # q at (i, yᵢ), before smoothing
-        self.mass = (1 - smoothing) * target_weight if smoothing else target_weight
+        self.classes = logits_shape[1] if len(logits_shape) > 1 else logits_shape[0]
+        _check_class_weights(weight, self.classes)
+        self.count = math.prod(expected)  # (the rows)
+        # where each row starts in the flat (rows · C) logits: row i's class yᵢ is element
+        # starts[i] + yᵢ (a flat index is 3x faster than the pair (i, yᵢ))
+        self.starts = np.arange(self.count) * self.classes
+        self.dtype, self.smoothing, self.ignore_index = dtype, smoothing, ignore_index
+        # an ignore_index no class has cannot be confused with a class: then indices all in
+        # 0..C − 1 mean that no row is ignored
+        self.ignore_is_a_class = 0 <= ignore_index < self.classes
 
-    def before_exp(self, shifted: np.ndarray) -> tuple:
-        """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ]; the smoothing term needs
-        Σ_c w_c·shifted_ic."""
-        smooth = shifted @ self.weight if self.smoothing else None
-        return shifted[self.rows, self.index], smooth
+    def read(self, target: Any, weight: Any) -> None:
+        """The indices (as rows, checked to be classes) and the weights of this forward."""
+        target = np.asarray(target).reshape(self.count).astype(np.int64, copy=False)
+        in_range = not target.size or (target.min() >= 0 and target.max() < self.classes)
+        self.all_kept = in_range and not self.ignore_is_a_class
+        if self.all_kept:
+            self.kept, self.index = None, target
+        else:
+            self.kept = target != self.ignore_index
+            self.all_kept = bool(self.kept.all())
+            if not in_range:
+                _check_class_range(target, self.kept, self.classes, self.ignore_index)
+            # (ignored rows: any valid column)
+            self.index = target if self.all_kept else np.where(self.kept, target, 0)
+        self.flat = self.starts + self.index
+        self.weight = None if weight is None else _as_weights(weight, self.dtype)
+        if self.weight is not None:  # w[yᵢ] on kept rows, 0 on ignored ones
+            target_weight = self.weight[self.index]
+            if not self.all_kept:
+                target_weight = np.where(self.kept, target_weight, 0).astype(self.dtype)
+            self.denominator = target_weight.sum()
+        elif self.all_kept:  # w[yᵢ] = 1 on every row: one number
+            target_weight, self.denominator = 1.0, self.count
+        else:
+            target_weight = self.kept.astype(self.dtype)
+            self.denominator = target_weight.sum()
+        # q at (i, yᵢ), before smoothing
+        self.mass = (1 - self.smoothing) * target_weight if self.smoothing else target_weight
+
+    def weights(self) -> np.ndarray:
+        """w, (C,) (all 1 if not given)."""
+        return np.ones(self.classes, self.dtype) if self.weight is None else self.weight
+
+    def before_exp(self, z: np.ndarray, top: np.ndarray) -> tuple:
+        """−log pᵢ = lse_i − shifted[i, yᵢ] needs shifted[i, yᵢ] = z[i, yᵢ] − maxᵢ; the smoothing
+        term needs Σ_c w_c·shifted_ic."""
+        smooth = (z - top) @ self.weights() if self.smoothing else None
+        return z.reshape(-1)[self.flat] - top[:, 0], smooth
 
     def losses(self, parts: tuple, log_sum_exp: np.ndarray) -> np.ndarray:
         """lossᵢ = −Σ_c q_ic log p_ic = mass_i·(lse_i − shifted[i, yᵢ])
@@ -261,21 +293,22 @@ class ClassTargets:
         shifted_target, smooth = parts
         # (an ignored row's log p may be inf or nan: it adds 0 below, without a warning)
         with np.errstate(invalid="ignore") if not self.all_kept else _NO_CHANGE:
-            losses = self.mass * (log_sum_exp - shifted_target)
+            losses = log_sum_exp - shifted_target
+            if type(self.mass) is not float or self.mass != 1.0:  # (1: the plain case)
+                losses *= self.mass
             if self.smoothing:
                 losses = losses + self.smoothing / self.classes * (
-                    log_sum_exp * self.weight.sum() - smooth
+                    log_sum_exp * self.weights().sum() - smooth
                 )
         return losses if self.all_kept else np.where(self.kept, losses, 0)
 
-    def row_mass(self, given_target: Any = None, given_weight: Any = None) -> np.ndarray:
-        """Σ_c q_ic, shaped (N, 1)."""
-        mass = (
-            self.mass + self.kept * (self.smoothing / self.classes * self.weight.sum())
-            if self.smoothing
-            else self.mass
-        )
-        return mass[:, None]
+    def row_mass(self, given_target: Any = None, given_weight: Any = None) -> Any:
+        """Σ_c q_ic, shaped (N, 1) (or one number for every row)."""
+        if not self.smoothing:
+            return self.mass[:, None] if isinstance(self.mass, np.ndarray) else self.mass
+        spread = self.smoothing / self.classes * self.weights().sum()
+        mass = self.mass + (spread if self.all_kept else self.kept * spread)
+        return mass[:, None] if isinstance(mass, np.ndarray) else mass
 
     def subtract_from(
         self, grad_logits: Any, scale: Any, given_target: Any, given_weight: Any = None
@@ -284,60 +317,62 @@ class ClassTargets:
         # (create_graph: q is a constant, so subtract it as a Tensor op)
         if isinstance(grad_logits, Tensor):
             return grad_logits - self.dense() * scale
-        grad_logits[self.rows, self.index] -= self.mass * scale[:, 0]
+        if not grad_logits.flags.c_contiguous:  # (then reshape(-1) below is a view)
+            grad_logits = np.ascontiguousarray(grad_logits)
+        grad_logits.reshape(-1)[self.flat] -= self.mass * scale[:, 0]
         if self.smoothing:
-            grad_logits -= (self.kept[:, None] * scale) * (
-                self.smoothing / self.classes * self.weight
-            )
+            kept_scale = scale if self.all_kept else self.kept[:, None] * scale
+            grad_logits -= kept_scale * (self.smoothing / self.classes * self.weights())
         return grad_logits
 
     def dense(self) -> np.ndarray:
         """q as an (N, C) array (for create_graph, where the rule's arithmetic is recorded)."""
-        q = np.zeros((len(self.rows), self.classes), dtype=self.mass.dtype)
-        q[self.rows, self.index] = self.mass
+        q = np.zeros((self.count, self.classes), dtype=self.dtype)
+        q.reshape(-1)[self.flat] = self.mass
         if self.smoothing:
-            q += self.kept[:, None] * (self.smoothing / self.classes * self.weight)
+            kept = 1.0 if self.all_kept else self.kept[:, None]
+            q += kept * (self.smoothing / self.classes * self.weights())
         return q
 
 
 class ProbabilityTargets:
     """q for class probabilities t (the logits' shape):
     qᵢ = w ⊙ rᵢ with rᵢ = (1 − ε)·tᵢ + ε/C, on every row (differentiable in t and in w, as
-    PyTorch)."""
+    PyTorch). Made by check, filled in by ``read`` on every forward."""
 
     all_kept = True
 
     def __init__(
-        self,
-        target: Any,
-        weight: Any,
-        smoothing: float,
-        z: np.ndarray,
-        ignore_index: int,
-        logits_shape: tuple,
+        self, logits_shape: tuple, dtype: np.dtype, weight: Any, smoothing: float, ignore_index: int
     ):
-        given_weight, weight = weight, _class_weights(weight, z)
         if ignore_index >= 0:  # (PyTorch's rule: the default -100, or any negative index, is fine)
             raise ValueError(
                 "cross_entropy: ignore_index is not supported for probability targets, "
                 f"got ignore_index={ignore_index}"
             )
+        self.classes = logits_shape[1] if len(logits_shape) > 1 else logits_shape[0]
+        _check_class_weights(weight, self.classes)
+        self.dtype, self.smoothing, self.logits_shape = dtype, smoothing, logits_shape
+        self.denominator = math.prod(loss_shape(logits_shape))  # (the rows)
+
+    def read(self, target: Any, weight: Any) -> None:
+        """The probabilities (as rows) and the weights of this forward."""
         # (saved: they may require grad)
         self.given = np.asarray(target) if isinstance(target, list | tuple) else target
-        self.given_weight = given_weight if isinstance(given_weight, np.ndarray) else None
-        self.weight, self.smoothing, self.classes = weight, smoothing, z.shape[1]
-        self.logits_shape = logits_shape
-        rows = as_rows(np.asarray(target), logits_shape).astype(z.dtype, copy=False)
+        self.given_weight = weight if isinstance(weight, np.ndarray) else None
+        self.weight = (
+            np.ones(self.classes, self.dtype) if weight is None else _as_weights(weight, self.dtype)
+        )
+        rows = as_rows(np.asarray(target), self.logits_shape).astype(self.dtype, copy=False)
         self.smoothed = self.smooth(rows)
         self.q = self.weight * self.smoothed
-        self.denominator = z.shape[0]
 
     def smooth(self, target: Any) -> Any:
         """r = (1 − ε)·t + ε/C."""
         return (1 - self.smoothing) * target + self.smoothing / self.classes
 
-    def before_exp(self, shifted: np.ndarray) -> np.ndarray:
-        return shifted.copy()  # (the loss needs every shifted logit, and exp overwrites them)
+    def before_exp(self, z: np.ndarray, top: np.ndarray) -> np.ndarray:
+        return z - top  # (the loss needs every shifted logit)
 
     def losses(self, shifted: np.ndarray, log_sum_exp: np.ndarray) -> np.ndarray:
         """lossᵢ = −Σ_c q_ic · log p_ic = −Σ_c q_ic·(shifted_ic − lse_i)."""
@@ -375,30 +410,28 @@ class ProbabilityTargets:
 
 
 # ----- arguments ---------------------------------------------------------------------------------
-def _logits_as_rows(logits: np.ndarray) -> np.ndarray:
-    """The logits as rows (M, C): (C,) is one row, (N, C, d1, …, dK) has M = N·d1·…·dK."""
-    logits = np.asarray(logits)
+def _logits_shape(logits: np.ndarray) -> tuple:
+    """The logits' shape, checked: (N, C), (C,) or (N, C, d1, …, dK), floating point."""
     if logits.ndim == 0:
         raise ValueError(
             "cross_entropy: input must have shape (N, C), (C,) or (N, C, d1, ..., dK), got ()"
         )
     if logits.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
-    return logits if logits.ndim == 2 else as_rows(logits, logits.shape)
+    return logits.shape
 
 
-def _class_weights(weight: Any, z: np.ndarray) -> np.ndarray:
-    """The per-class weights w as a (C,) array of the logits' dtype (all 1 if not given)."""
-    classes = z.shape[1]
-    if weight is None:
-        return np.ones(classes, z.dtype)
-    weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
-    if weight.shape != (classes,):
+def _check_class_weights(weight: Any, classes: int) -> None:
+    if weight is not None and np.shape(weight) != (classes,):
         raise ValueError(
             f"cross_entropy: weight must have shape ({classes},) (one per class), "
-            f"got {weight.shape}"
+            f"got {np.shape(weight)}"
         )
-    return weight.astype(z.dtype)
+
+
+def _as_weights(weight: Any, dtype: np.dtype) -> np.ndarray:
+    """The per-class weights w as a (C,) array of the logits' dtype."""
+    return np.asarray(weight.data if isinstance(weight, Tensor) else weight).astype(dtype)
 
 
 def _is_probabilities(target: Any, logits_shape: tuple) -> bool:

@@ -20,6 +20,20 @@ from ..tensor import Tensor
 from .rule_helpers import array_of, as_operand, exp, log, where
 from .softmax import LogOfSoftmaxWarning, Softmax
 
+_PLAIN_OPERANDS = frozenset((np.ndarray, float, int))
+
+
+def _operands_check(op: str):
+    """The ``check`` of a binary op: each operand an ndarray, a number or a list of numbers
+    (``as_operand``'s rule; NumPy's ufuncs take the list as it is)."""
+
+    def check(ctx, a, b):
+        if type(a) not in _PLAIN_OPERANDS or type(b) not in _PLAIN_OPERANDS:
+            as_operand(a, op), as_operand(b, op)
+
+    return staticmethod(check)
+
+
 
 @register_op("add")
 class Add(Op):
@@ -27,9 +41,11 @@ class Add(Op):
 
     rule = "∂a = g,  ∂b = g"
 
+    check = _operands_check("add")
+
     @staticmethod
     def forward(ctx, a, b):
-        return np.add(as_operand(a, "add"), as_operand(b, "add"))
+        return np.add(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -42,9 +58,11 @@ class Sub(Op):
 
     rule = "∂a = g,  ∂b = −g"
 
+    check = _operands_check("sub")
+
     @staticmethod
     def forward(ctx, a, b):
-        return np.subtract(as_operand(a, "sub"), as_operand(b, "sub"))
+        return np.subtract(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -57,9 +75,10 @@ class Mul(Op):
 
     rule = "∂a = g·b,  ∂b = g·a"
 
+    check = _operands_check("mul")
+
     @staticmethod
     def forward(ctx, a, b):
-        a, b = as_operand(a, "mul"), as_operand(b, "mul")
         ctx.save_for_backward(a, b)
         return np.multiply(a, b)
 
@@ -81,9 +100,10 @@ class Div(Op):
 
     rule = "∂a = g/b,  ∂b = −g·(a/b)/b"
 
+    check = _operands_check("div")
+
     @staticmethod
     def forward(ctx, a, b):
-        a, b = as_operand(a, "div"), as_operand(b, "div")
         ctx.save_for_backward(a, b)
         return np.true_divide(a, b)
 
@@ -685,9 +705,10 @@ class Maximum(_Extremum):
 
     rule = "∂a = g·[a > b] + ½g·[a = b],  ∂b = g·[b > a] + ½g·[a = b]"
 
+    check = _operands_check("maximum")
+
     @staticmethod
     def forward(ctx, a, b):
-        a, b = as_operand(a, "maximum"), as_operand(b, "maximum")
         Maximum.record(ctx, a, b, a_loses=np.less(a, b), b_loses=np.greater(a, b))
         return np.maximum(a, b)
 
@@ -699,9 +720,10 @@ class Minimum(_Extremum):
 
     rule = "∂a = g·[a < b] + ½g·[a = b],  ∂b = g·[b < a] + ½g·[a = b]"
 
+    check = _operands_check("minimum")
+
     @staticmethod
     def forward(ctx, a, b):
-        a, b = as_operand(a, "minimum"), as_operand(b, "minimum")
         Minimum.record(ctx, a, b, a_loses=np.greater(a, b), b_loses=np.less(a, b))
         return np.minimum(a, b)
 

@@ -23,9 +23,9 @@ class MatMul(Op):
     rule = "∂A = g @ Bᵀ,  ∂B = Aᵀ @ g"
 
     @staticmethod
-    def forward(ctx, a, b):
-        a, b = as_operand(a, "matmul"), as_operand(b, "matmul")
-        a_shape, b_shape = np.shape(a), np.shape(b)
+    def check(ctx, a, b):
+        a_shape = np.asarray(as_operand(a, "matmul")).shape
+        b_shape = np.asarray(as_operand(b, "matmul")).shape
         if len(a_shape) == 0 or len(b_shape) == 0:
             raise ValueError(
                 "matmul: both operands need at least one dimension, "
@@ -35,13 +35,21 @@ class MatMul(Op):
         k_b = b_shape[-2] if len(b_shape) > 1 else b_shape[0]
         if k_a != k_b:
             raise ValueError(f"matmul: shapes {a_shape} and {b_shape} do not align: {k_a} != {k_b}")
-        ctx.save_for_backward(a, b)
+        batch_a, batch_b = a_shape[:-2], b_shape[:-2]
         try:
-            return np.matmul(a, b)
+            if batch_a and batch_b and batch_a != batch_b:
+                np.broadcast_shapes(batch_a, batch_b)
         except ValueError:
             raise ValueError(
                 f"matmul: batch shapes of {a_shape} and {b_shape} cannot be broadcast together"
             ) from None
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if type(a) is not np.ndarray or type(b) is not np.ndarray:  # (a list operand, checked)
+            a, b = np.asarray(a), np.asarray(b)
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -82,17 +90,22 @@ class Linear(Op):
     rule = "∂x = g W,  ∂W = gᵀ x,  ∂b = Σ_rows g"
 
     @staticmethod
+    def check(ctx, x, weight, bias=None):
+        x_shape, weight_shape = np.asarray(x).shape, np.asarray(weight).shape
+        if len(weight_shape) != 2 or not x_shape or x_shape[-1] != weight_shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x_shape} does not fit weight of shape {weight_shape} "
+                f"(expected input (..., {weight_shape[-1] if weight_shape else '?'}))"
+            )
+        if bias is not None and np.shape(bias) != weight_shape[:1]:
+            raise ValueError(
+                f"linear: bias must have shape ({weight_shape[0]},), got {np.shape(bias)}"
+            )
+
+    @staticmethod
     def forward(ctx, x, weight, bias=None):
-        x, weight = np.asarray(x), np.asarray(weight)
-        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-            raise ValueError(
-                f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
-                f"(expected input (..., {weight.shape[-1] if weight.ndim else '?'}))"
-            )
-        if bias is not None and np.shape(bias) != weight.shape[:1]:
-            raise ValueError(
-                f"linear: bias must have shape ({weight.shape[0]},), got {np.shape(bias)}"
-            )
+        if type(x) is not np.ndarray or type(weight) is not np.ndarray:  # (a list, checked)
+            x, weight = np.asarray(x), np.asarray(weight)
         ctx.save_for_backward(x, weight)
         out = _rowwise_matmul(x, weight.T)
         if bias is not None:
