@@ -82,22 +82,23 @@ def run_newest_first(
     roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bool, sink: LeafSink
 ) -> None:
     """``backward()``: the nodes newest first, each once its output's gradient is complete."""
-    pending: dict[int, Any] = {}  # id(tensor) -> the gradient summed so far
+    pending: dict[Tensor, Any] = {}  # tensor -> the gradient summed so far (hashed by identity)
     waiting: list[tuple[int, Tensor]] = []  # a heap of (-creation number, tensor): newest first
     leaves: list[Tensor] = []  # the leaves that got a gradient, in order of arrival
     for root, seed in zip(roots, seeds):  # 1.
         if root._requires_grad:
             sink.owned_elsewhere(seed)  # the caller's own array: a leaf root's .grad gets a copy
-            so_far = pending.get(id(root))
-            pending[id(root)] = seed if so_far is None else add_gradients(so_far, seed)
+            so_far = pending.get(root)
+            pending[root] = seed if so_far is None else add_gradients(so_far, seed)
             if so_far is None:
                 if root._node is None:
                     leaves.append(root)
                 else:
                     heappush(waiting, (-root._node._sequence_nr, root))
     tensor = heappop(waiting)[1] if waiting else None
+    observer = hooks.observer  # (installed before a backward starts: anomaly mode, a trace, jit)
     while tensor is not None:  # 2.
-        grad = pending.pop(id(tensor))
+        grad = pending.pop(tensor)
         if tensor._retains_grad:
             sink.store(tensor, grad)
         node = tensor._node
@@ -107,29 +108,29 @@ def run_newest_first(
         inputs = node.inputs
         if type(results) is not tuple or len(results) != len(inputs):
             results = _match_inputs(results, node)
-        if hooks.observer is not None:
-            hooks.observer.after_backward(node, grad, results)
+        if observer is not None:
+            observer.after_backward(node, grad, results)
         follow = None  # an input that got its first gradient here: it may run next, off the heap
         for parent, parent_grad in zip(inputs, results):  # (send_to_inputs, written out)
             if parent_grad is None or parent is None or not parent._requires_grad:
                 continue
-            if type(parent_grad) is not np.ndarray:
+            if type(parent_grad) is not _ndarray:
                 parent_grad = _as_gradient_array(parent_grad, node)
             data = parent._data
             if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
                 parent_grad = fit_gradient_to_input(parent_grad, parent, node)
-            so_far = pending.get(id(parent))
+            so_far = pending.get(parent)
             if so_far is not None:
-                pending[id(parent)] = add_gradients(so_far, parent_grad)
+                pending[parent] = add_gradients(so_far, parent_grad)
                 continue
-            pending[id(parent)] = parent_grad
+            pending[parent] = parent_grad
             if parent._node is None:
                 leaves.append(parent)
             elif follow is None:
                 follow = parent
             else:
                 heappush(waiting, (-parent._node._sequence_nr, parent))
-        if not retain_graph:
+        if not retain_graph and (node._saved or node.__dict__):  # (else nothing to free)
             node.release()
         if follow is not None:  # the newest of it and the heap
             if waiting:
@@ -139,7 +140,10 @@ def run_newest_first(
         else:
             tensor = heappop(waiting)[1] if waiting else None
     for leaf in leaves:  # 3.
-        sink.store(leaf, pending.pop(id(leaf)))
+        sink.store(leaf, pending.pop(leaf))
+
+
+_ndarray = np.ndarray  # (one global lookup, not two: the loop above checks every gradient)
 
 
 def topological_order(*roots: Tensor) -> list[Tensor]:
@@ -267,32 +271,39 @@ def _match_inputs(result: Any, ctx: Function) -> tuple:
     """One gradient per forward argument: a lone gradient becomes a 1-tuple;
     trailing ones may be omitted."""
     cls = type(ctx)
-    if result is None and any(ctx.needs_input_grad):
-        raise RuntimeError(
-            f"{cls.__name__}.backward returned None (did it forget to `return`?): "
-            "return one gradient per forward input, None for an input that needs none"
-        )
-    if isinstance(result, list):
-        raise TypeError(
-            f"{cls.__name__}.backward returned a list; return a tuple of gradients "
-            "(one per forward input), or a single gradient for a single input"
-        )
     if type(result) is not tuple:
+        if result is None and True in ctx.needs_input_grad:
+            raise RuntimeError(
+                f"{cls.__name__}.backward returned None (did it forget to `return`?): "
+                "return one gradient per forward input, None for an input that needs none"
+            )
+        if isinstance(result, list):
+            raise TypeError(
+                f"{cls.__name__}.backward returned a list; return a tuple of gradients "
+                "(one per forward input), or a single gradient for a single input"
+            )
         result = (result,)
-    if len(result) != len(ctx.inputs):
+    inputs = ctx.inputs
+    count = len(inputs)
+    if len(result) != count:
         # gradients for trailing arguments that need none (shapes, axes, an omitted bias) may be
         # left out, or given as None for arguments that were not passed
-        count = len(ctx.inputs)
-        missing = ctx.inputs[len(result) :]
-        if any(p is not None and p._requires_grad for p in missing) or any(
-            g is not None for g in result[count:]
-        ):
-            raise RuntimeError(
-                f"{cls.__name__}.backward returned {len(result)} gradient(s) "
-                f"but forward took {count} input(s)"
-            )
+        missing = inputs[len(result) :]
+        for parent in missing:
+            if parent is not None and parent._requires_grad:
+                raise _count_error(cls, result, count)
+        for extra in result[count:]:
+            if extra is not None:
+                raise _count_error(cls, result, count)
         result = (result + (None,) * len(missing))[:count]
     return result
+
+
+def _count_error(cls: type[Function], result: tuple, count: int) -> RuntimeError:
+    return RuntimeError(
+        f"{cls.__name__}.backward returned {len(result)} gradient(s) "
+        f"but forward took {count} input(s)"
+    )
 
 
 def _as_gradient_array(value: Any, ctx: Function) -> np.ndarray:
@@ -380,11 +391,12 @@ class LeafSink:
                 previous.data = previous._data + grad
             return
         array = grad._data if self.create_graph else grad
+        flags = array.flags
         if (
             id(grad) in self.stored
-            or not array.flags.owndata
-            or not array.flags.writeable
             or array is tensor._data
+            or not flags.owndata
+            or not flags.writeable
         ):
             # (clone: a recorded copy, the graph stays)
             grad = grad.clone() if self.create_graph else grad.copy()

@@ -145,9 +145,10 @@ class Function:
         # written out; ``inputs`` is the Tensors, None for the other arguments.
         count = len(args)
         if count == 1 and isinstance(args[0], Tensor):
-            arrays, inputs = (args[0]._data,), args
-            ctx.needs_input_grad = _NEEDS_ONE[args[0]._requires_grad]
-            recording = args[0]._requires_grad and grad_mode.enabled
+            (a,) = inputs = args
+            arguments = (ctx, a._data)  # what forward and check are called with
+            ctx.needs_input_grad = _NEEDS_ONE[a._requires_grad]
+            recording = a._requires_grad and grad_mode.enabled
         elif count == 2:
             a, b = args
             if isinstance(a, Tensor):
@@ -158,11 +159,11 @@ class Function:
                 y, grad_b = b._data, b._requires_grad
             else:
                 y, grad_b, b = b.item() if isinstance(b, np.generic) else b, False, None
-            arrays, inputs = (x, y), (a, b)
+            arguments, inputs = (ctx, x, y), (a, b)
             ctx.needs_input_grad = _NEEDS_TWO[grad_a][grad_b]
             recording = (grad_a or grad_b) and grad_mode.enabled
             if recording and x is y and a is not b and type(x) is np.ndarray:
-                arrays = _separate_aliases(ctx, list(arrays), list(inputs))
+                arguments = (ctx, *_separate_aliases(ctx, [x, y], inputs))
         else:
             arrays, inputs, needs_grad = [], [], []
             for arg in args:
@@ -179,10 +180,16 @@ class Function:
             recording = True in needs_grad and grad_mode.enabled
             if recording and _repeats_an_array(arrays):
                 arrays = _separate_aliases(ctx, arrays, inputs)
+            arguments = (ctx, *arrays)
         try:
-            if cls.check is not None:
-                cls.check(ctx, *arrays, **kwargs)
-            data = cls.forward(ctx, *arrays, **kwargs)
+            if kwargs:
+                if cls.check is not None:
+                    cls.check(*arguments, **kwargs)
+                data = cls.forward(*arguments, **kwargs)
+            else:  # (no keyword dict to build)
+                if cls.check is not None:
+                    cls.check(*arguments)
+                data = cls.forward(*arguments)
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as error:
             # the message gains the op's name and the input shapes; the traceback keeps the line
             # that raised
@@ -191,11 +198,11 @@ class Function:
                 raise
             raise renamed.with_traceback(error.__traceback__) from None
         if (
-            type(data) is not np.ndarray
+            type(data) is not _ndarray
             or data.dtype is not _FLOAT32
             or _tensor._default_dtype is not _FLOAT32
         ):
-            data = _output_array(cls, ctx, data, arrays)
+            data = _output_array(cls, ctx, data, arguments[1:])
         if hooks.observer is not None:
             hooks.observer.after_forward(cls, ctx, data, args, kwargs)
         # the output, as Tensor._make makes it (its fields written out here: one call fewer per op)
@@ -236,7 +243,7 @@ class Function:
         held = False
         if saved:
             for value in saved:
-                if type(value) is np.ndarray or _holds_array(value):
+                if type(value) is _ndarray or _holds_array(value):
                     held = True
                     break
         state = self.__dict__
@@ -244,7 +251,9 @@ class Function:
             arrays = [
                 name
                 for name, value in state.items()
-                if name not in _ENGINE_FIELDS and _holds_array(value)
+                if type(value) not in _PLAIN_VALUES
+                and name not in _ENGINE_FIELDS
+                and _holds_array(value)
             ]
             for name in arrays:
                 del state[name]
@@ -255,13 +264,20 @@ class Function:
 
 def _holds_array(value: Any) -> bool:
     """True for an ndarray or Tensor, or a tuple/list or an object of forward's own (cross_entropy's
-    targets) with one inside (at any depth)."""
-    if type(value) is np.ndarray or isinstance(value, np.ndarray | Tensor):
+    targets) with one inside (at any depth). Numbers, strings and the like are not looked into,
+    nor are the parts of a tuple of them (a shape)."""
+    kind = type(value)
+    if kind is _ndarray or kind is Tensor:
         return True
-    if type(value) in _PLAIN_VALUES:
+    if kind in _PLAIN_VALUES:
         return False
-    if isinstance(value, tuple | list):
-        return any(_holds_array(part) for part in value)
+    if kind is tuple or kind is list or isinstance(value, tuple | list):
+        for part in value:
+            if type(part) is _ndarray or (type(part) not in _PLAIN_VALUES and _holds_array(part)):
+                return True
+        return False
+    if isinstance(value, np.ndarray | Tensor):
+        return True
     attributes = getattr(value, "__dict__", None)
     if attributes is None or isinstance(value, type):
         return False
@@ -269,6 +285,7 @@ def _holds_array(value: Any) -> bool:
 
 
 _new = object.__new__
+_ndarray = np.ndarray
 #: the creation numbers of the nodes: a node is numbered after the nodes of its inputs, so running
 #: nodes newest first runs each one after every node its output was handed to (the engine's order)
 _sequence_numbers = itertools.count()
@@ -379,7 +396,7 @@ def _positional_parameters(cls: type[Function]) -> tuple[tuple[str, Any], ...]:
     return parameters
 
 
-def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: list) -> np.ndarray:
+def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: Sequence) -> np.ndarray:
     """forward's result as an ndarray of PyTorch's result dtype, or a clear error.
 
     NumPy gives scalars for 0-d results (``np.exp(np.array(1.0))`` is an ``np.float64``), and
@@ -409,7 +426,7 @@ def _output_array(cls: type[Function], ctx: Function, data: Any, arrays: list) -
     return result
 
 
-def float_result_dtype(arrays: list) -> np.dtype:
+def float_result_dtype(arrays: Sequence) -> np.dtype:
     """The float dtype of an op's result, as PyTorch picks it: that of the float arrays that went in
     (float32 and float64 together give float64, NumPy's promotion, as API.md says), or the default
     dtype when only integers, bools and Python numbers did (int64 + 0.5 is float32,
