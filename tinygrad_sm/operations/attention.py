@@ -65,39 +65,35 @@ def _check_inputs(query: Any, key: Any, value: Any) -> tuple[int, ...]:
         ) from None
 
 
-def _bool_bias(
-    attn_mask: Any, is_causal: bool, scores_shape: tuple[int, ...], dtype: np.dtype
-) -> np.ndarray | None:
-    """The scores' bias for a bool mask or ``is_causal``: 0 where attending is allowed, −∞ elsewhere
-    (added, as PyTorch does, so a NaN or +∞ score stays NaN there too); None for a float mask or
-    none. Checks the mask first."""
-    length, keys = scores_shape[-2:]
+def _check_mask(attn_mask: Any, is_causal: bool, scores_shape: tuple[int, ...]) -> None:
+    """A clear error unless the mask (if any) is bool or float and broadcasts to the scores."""
     if is_causal:
         if attn_mask is not None:
             raise ValueError(
                 f"{_OP}: give either attn_mask or is_causal=True, not both (as PyTorch)"
             )
-        allowed = np.tri(length, keys, dtype=bool)  # top-left aligned: key j ≤ query i
-    elif attn_mask is None:
-        return None
-    else:
-        mask_shape, mask_dtype = np.shape(attn_mask), np.asarray(attn_mask).dtype
-        if mask_dtype.kind not in "bf":
-            raise TypeError(
-                f"{_OP}: attn_mask must be bool (True = attend) or float, got dtype {mask_dtype}"
-            )
-        try:
-            fits = np.broadcast_shapes(mask_shape, scores_shape) == scores_shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(
-                f"{_OP}: attn_mask of shape {mask_shape} cannot be broadcast to the attention "
-                f"scores' shape {scores_shape} (..., L, S)"
-            )
-        if mask_dtype.kind == "f":
-            return None
-        allowed = np.asarray(attn_mask)
+        return
+    if attn_mask is None:
+        return
+    mask_shape, mask_dtype = np.shape(attn_mask), np.asarray(attn_mask).dtype
+    if mask_dtype.kind not in "bf":
+        raise TypeError(
+            f"{_OP}: attn_mask must be bool (True = attend) or float, got dtype {mask_dtype}"
+        )
+    try:
+        fits = np.broadcast_shapes(mask_shape, scores_shape) == scores_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{_OP}: attn_mask of shape {mask_shape} cannot be broadcast to the attention "
+            f"scores' shape {scores_shape} (..., L, S)"
+        )
+
+
+def _bias(allowed: Any, dtype: np.dtype) -> np.ndarray:
+    """The scores' bias for a bool mask (or the causal one): 0 where attending is allowed, −∞
+    elsewhere (added, as PyTorch does, so a NaN or +∞ score stays NaN there too)."""
     return np.where(allowed, dtype.type(0), dtype.type(-np.inf))
 
 
@@ -152,7 +148,7 @@ class ScaledDotProductAttention(Op):
     )
 
     @staticmethod
-    def forward(
+    def check(
         ctx,
         query,
         key,
@@ -164,13 +160,34 @@ class ScaledDotProductAttention(Op):
         rng=None,
     ):
         batch = _check_inputs(query, key, value)
-        scores_shape = (*batch, query.shape[-2], key.shape[-2])
-        ctx.bool_bias = _bool_bias(attn_mask, is_causal, scores_shape, query.dtype)
-        keep_scale = _keep_scale(dropout_p)
+        length, keys = query.shape[-2], key.shape[-2]
+        _check_mask(attn_mask, is_causal, (*batch, length, keys))
+        ctx.causal_bias = None
+        if is_causal:  # (top-left aligned: query i sees the keys j ≤ i)
+            ctx.causal_bias = _bias(np.tri(length, keys, dtype=bool), query.dtype)
+        ctx.keep_scale = _keep_scale(dropout_p)
         if scale is None:  # 1/√E (with no features, E = 0, every score is an empty sum: 0)
             scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else math.inf
         ctx.scale = float(scale)
 
+    @staticmethod
+    def forward(
+        ctx,
+        query,
+        key,
+        value,
+        attn_mask=None,
+        dropout_p=0.0,
+        is_causal=False,
+        scale=None,
+        rng=None,
+    ):
+        if is_causal:
+            ctx.bool_bias = ctx.causal_bias
+        elif attn_mask is not None and np.asarray(attn_mask).dtype == bool:
+            ctx.bool_bias = _bias(attn_mask, query.dtype)
+        else:
+            ctx.bool_bias = None
         scores = (query * query.dtype.type(ctx.scale)) @ key.swapaxes(-1, -2)
         bias = attn_mask if ctx.bool_bias is None else ctx.bool_bias  # (M: either kind, or None)
         if bias is not None:
@@ -180,8 +197,7 @@ class ScaledDotProductAttention(Op):
         dropped = weights
         if dropout_p > 0.0:
             ctx.keep = as_generator(rng).random(weights.shape) >= dropout_p
-            ctx.keep_scale = keep_scale
-            dropped = np.where(ctx.keep, weights * weights.dtype.type(keep_scale), 0)
+            dropped = np.where(ctx.keep, weights * weights.dtype.type(ctx.keep_scale), 0)
         ctx.save_for_backward(query, key, value, attn_mask, weights, dropped)
         return dropped @ value
 

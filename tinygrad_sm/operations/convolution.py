@@ -205,7 +205,7 @@ class Unfold(Op):
     rule = "fold(g): each window's gradient added back where it came from"
 
     @staticmethod
-    def forward(ctx, input, kernel_size, dilation=1, padding=0, stride=1):
+    def check(ctx, input, kernel_size, dilation=1, padding=0, stride=1):
         ctx.windows = windows = windows_of(kernel_size, dilation, padding, stride, "unfold")
         if input.ndim not in (3, 4):
             raise ValueError(
@@ -215,8 +215,11 @@ class Unfold(Op):
         check_not_empty("unfold", input.shape, input.ndim == 4)
         ctx.input_shape = input.shape
         windows.check_fits("unfold", *input.shape[-2:])
+
+    @staticmethod
+    def forward(ctx, input, kernel_size, dilation=1, padding=0, stride=1):
         batched = input if input.ndim == 4 else input[None]
-        cols = unfold_array(batched, windows)
+        cols = unfold_array(batched, ctx.windows)
         return cols if input.ndim == 4 else cols[0]
 
     @staticmethod
@@ -238,7 +241,7 @@ class Fold(Op):
     rule = "unfold(g): each window of g becomes a column again"
 
     @staticmethod
-    def forward(ctx, input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    def check(ctx, input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         ctx.windows = windows = windows_of(kernel_size, dilation, padding, stride, "fold")
         size = ctx.size = int_tuple(output_size, 2, "output_size", "fold", 1)
         if input.ndim not in (2, 3):
@@ -262,7 +265,10 @@ class Fold(Op):
                 f"{_by(size)}"
             )
         ctx.batched = input.ndim == 3
-        out = fold_array(input if ctx.batched else input[None], size, windows)
+
+    @staticmethod
+    def forward(ctx, input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        out = fold_array(input if ctx.batched else input[None], ctx.size, ctx.windows)
         return out if ctx.batched else out[0]
 
     @staticmethod
@@ -274,9 +280,9 @@ class Fold(Op):
 
 # ----- conv2d and conv1d --------------------------------------------------------------------------
 def _conv_arguments(op, input, weight, bias, stride, padding, dilation, groups, axes):
-    """Check a convolution's arguments (``axes``: 2 for conv2d, 1 for conv1d) and return them as
-    a batched 2-D problem: input (N, C, H, W), weight (O, C/groups, kh, kw), and the Windows
-    (conv1d: a height-1 image and a height-1 kernel)."""
+    """Check a convolution's arguments (``axes``: 2 for conv2d, 1 for conv1d) and return the shape
+    of the batched 2-D problem they make, input (N, C, H, W), and its Windows (conv1d: a height-1
+    image under a height-1 kernel)."""
     input, weight = np.asarray(input), np.asarray(weight)
     kind = "(N, C, H, W)" if axes == 2 else "(N, C, L)"
     if input.ndim not in (axes + 1, axes + 2):
@@ -334,13 +340,13 @@ def _conv_arguments(op, input, weight, bias, stride, padding, dilation, groups, 
     else:
         padding = padding_pairs(padding, axes, op)
     check_kernel_fits(op, kernel, dilation, padding, input.shape[-axes:])
+    image = input.shape
     if axes == 1:  # a height-1 image under a height-1 kernel
-        input = input.reshape(input.shape[:-1] + (1, input.shape[-1]))
-        weight = weight.reshape(weight.shape[:2] + (1, weight.shape[2]))
+        image = image[:-1] + (1, image[-1])
         windows = Windows((1, kernel[0]), (1, dilation[0]), ((0, 0), padding[0]), (1, stride[0]))
     else:
         windows = Windows(tuple(kernel), dilation, padding, stride)
-    return (input if input.ndim == 4 else input[None]), weight, windows
+    return (image if len(image) == 4 else (1, *image)), windows
 
 
 class _Convolution(Op):
@@ -351,24 +357,33 @@ class _Convolution(Op):
     axes = 2
 
     @staticmethod
-    def forward(ctx, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    def check(ctx, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         op, axes = type(ctx).name, type(ctx).axes
-        x, w, windows = _conv_arguments(
+        image, ctx.windows = _conv_arguments(
             op, input, weight, bias, stride, padding, dilation, groups, axes
         )
-        ctx.windows, ctx.groups = windows, groups
+        ctx.groups, ctx.image_shape = groups, image
         ctx.input_shape, ctx.weight_shape = np.shape(input), np.shape(weight)
-        n, channels, height, width = x.shape
-        out_channels = w.shape[0]
-        out_size = windows.output_size(height, width)
+        n, channels, height, width = image
+        out_channels = ctx.weight_shape[0]
+        out_size = ctx.windows.output_size(height, width)
         ctx.shapes = (n, channels, height, width, out_channels) + out_size
-        cols = unfold_array(x, windows)  # (N, C·kh·kw, L)
+        out_shape = (n, out_channels) + out_size  # (N, O, H', W'); conv1d: (N, O, L')
+        if axes == 1:
+            out_shape = out_shape[:2] + out_shape[3:]
+        ctx.out_shape = out_shape if len(ctx.input_shape) == axes + 2 else out_shape[1:]
+
+    @staticmethod
+    def forward(ctx, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        n, _, _, _, out_channels, out_height, out_width = ctx.shapes
+        x = np.reshape(input, ctx.image_shape)  # (N, C, H, W)
+        cols = unfold_array(x, ctx.windows)  # (N, C·kh·kw, L)
         # out[n, g, o, l] = Σ_k W[g, o, k] cols[n, g, k, l]: one matrix product per group
         kernel_size = cols.shape[1] // groups
-        out = w.reshape(groups, out_channels // groups, kernel_size) @ cols.reshape(
+        out = np.reshape(weight, (groups, out_channels // groups, kernel_size)) @ cols.reshape(
             n, groups, kernel_size, cols.shape[2]
         )
-        out = out.reshape((n, out_channels) + out_size)
+        out = out.reshape(n, out_channels, out_height, out_width)
         if bias is not None:
             bias = np.asarray(bias).reshape(out_channels, 1, 1)
             if out.dtype == bias.dtype:
@@ -378,9 +393,7 @@ class _Convolution(Op):
         ctx.save_for_backward(input, weight)
         if ctx.needs_input_grad[1]:
             ctx.cols = cols  # ∂W needs the columns; a create_graph backward unfolds again
-        if axes == 1:
-            out = out.reshape(out.shape[:2] + out.shape[3:])
-        return out if len(ctx.input_shape) == axes + 2 else out[0]
+        return out.reshape(ctx.out_shape)
 
     @staticmethod
     def backward(ctx, grad):

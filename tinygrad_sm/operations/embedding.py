@@ -18,11 +18,16 @@ from ..tensor import Tensor
 from .rule_helpers import scatter_add
 
 
+def _check_dtype(indices: Any) -> None:
+    dtype = np.asarray(indices).dtype
+    if dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {dtype}")
+
+
 def _indices(indices: Any, rows: int) -> np.ndarray:
-    """The indices as an integer ndarray, each checked to be a row of the table."""
+    """The indices as an integer ndarray, each checked to be a row of the table (they change from
+    batch to batch: forward checks them)."""
     indices = np.asarray(indices)
-    if indices.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
     if indices.size:
         outside = (indices < 0) | (indices >= rows)
         if outside.any():
@@ -56,16 +61,19 @@ class Embedding(Op):
     rule = "∂W = g added back at the rows i (repeats accumulate; none to padding_idx)"
 
     @staticmethod
-    def forward(ctx, indices, weight, padding_idx=None):
+    def check(ctx, indices, weight, padding_idx=None):
         if np.ndim(weight) != 2:
             raise ValueError(
                 f"embedding: weight must be a 2-D table (rows, dim), got shape {np.shape(weight)}"
             )
-        rows = weight.shape[0]
-        indices = _indices(indices, rows)
-        ctx.padding_row = _padding_row(padding_idx, rows)
-        ctx.indices, ctx.weight_shape = indices, weight.shape
-        return np.take(weight, indices, axis=0)
+        _check_dtype(indices)
+        ctx.padding_row = _padding_row(padding_idx, weight.shape[0])
+        ctx.weight_shape = weight.shape
+
+    @staticmethod
+    def forward(ctx, indices, weight, padding_idx=None):
+        ctx.indices = _indices(indices, ctx.weight_shape[0])
+        return np.take(weight, ctx.indices, axis=0)
 
     @staticmethod
     def backward(ctx, grad):

@@ -97,7 +97,7 @@ class LayerNorm(Op):
     rule = "∂x = (1/σ)(ĝ − mean ĝ − x̂·mean(ĝ·x̂)), ĝ = g·γ;  ∂γ = Σ g·x̂,  ∂β = Σ g"
 
     @staticmethod
-    def forward(ctx, x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    def check(ctx, x, normalized_shape, weight=None, bias=None, eps=1e-5):
         _float_input(x, "layer_norm")
         shape = _normalized_shape(normalized_shape, np.shape(x))
         _check_parameter(weight, "weight", shape, "layer_norm")
@@ -105,6 +105,9 @@ class LayerNorm(Op):
         ctx.axes = tuple(range(x.ndim - len(shape), x.ndim))  # the normalised axes
         ctx.leading_axes = tuple(range(x.ndim - len(shape)))  # the axes γ and β are broadcast along
         ctx.eps = eps
+
+    @staticmethod
+    def forward(ctx, x, normalized_shape, weight=None, bias=None, eps=1e-5):
         xhat, inv_std = _normalize(x, ctx.axes, eps)
         ctx.save_for_backward(x, weight, xhat, inv_std)
         out = xhat if weight is None else xhat * weight
@@ -207,7 +210,7 @@ class BatchNorm(Op):
     )
 
     @staticmethod
-    def forward(
+    def check(
         ctx,
         x,
         running_mean,
@@ -237,6 +240,20 @@ class BatchNorm(Op):
         # an empty batch has no statistics: its (empty) output is x·1 + 0 and the buffers stay, as
         # in PyTorch
         ctx.training, ctx.eps = bool(training) and x.size > 0, eps
+        ctx.count = x.size // channels  # (the values per channel)
+
+    @staticmethod
+    def forward(
+        ctx,
+        x,
+        running_mean,
+        running_var,
+        weight=None,
+        bias=None,
+        training=False,
+        momentum=0.1,
+        eps=1e-5,
+    ):
         if training and not ctx.training:
             mean = np.zeros(ctx.channel_shape, x.dtype)
             inv_std = np.ones(ctx.channel_shape, x.dtype)
@@ -244,7 +261,7 @@ class BatchNorm(Op):
             mean, _, variance = _moments(x, ctx.axes)
             inv_std = (variance + eps) ** -0.5
             if running_mean is not None:
-                n = x.size // channels
+                n = ctx.count
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean.reshape(-1)
                 running_var *= 1 - momentum

@@ -130,14 +130,17 @@ def _first_max(x: np.ndarray, windows: Windows) -> tuple[np.ndarray, np.ndarray]
 # kernel dividing the image): every offset (i, j) of every window is one strided view
 # x[..., i::kh, j::kw], so the max is kh·kw − 1 np.maximum calls and the gradient kh·kw strided
 # writes, with no im2col copy.
-def _tiles(x: np.ndarray, windows: Windows):
-    """The kh·kw strided views of ``x`` (N, C, H, W), one per kernel offset, if the windows tile
-    it; else None."""
+def _tile(shape: tuple[int, ...], windows: Windows) -> bool:
+    """True if the windows tile an input of ``shape`` (..., H, W)."""
     (kh, kw), (dh, dw), (sh, sw) = windows.kernel, windows.dilation, windows.stride
-    height, width = x.shape[-2:]
+    height, width = shape[-2:]
     tiled = (sh, sw, dh, dw) == (kh, kw, 1, 1) and height % kh == 0 and width % kw == 0
-    if not tiled or windows.padding != ((0, 0), (0, 0)) or x.size == 0:
-        return None
+    return tiled and windows.padding == ((0, 0), (0, 0)) and math.prod(shape) > 0
+
+
+def _tiles(x: np.ndarray, windows: Windows) -> list[np.ndarray]:
+    """The kh·kw strided views of ``x`` (N, C, H, W), one per kernel offset."""
+    kh, kw = windows.kernel
     return [x[:, :, i::kh, j::kw] for i in range(kh) for j in range(kw)]
 
 
@@ -195,19 +198,22 @@ class MaxPool2d(Op):
     rule = "g to each window's max (the first, among ties)"
 
     @staticmethod
-    def forward(ctx, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    def check(ctx, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         windows = ctx.windows = _pool_arguments(
             "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode
         )
         ctx.input_shape = input.shape
+        ctx.tiled = _tile(input.shape, windows)
+        ctx.out_shape = input.shape[:-2] + windows.output_size(*input.shape[-2:])
+
+    @staticmethod
+    def forward(ctx, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         x = input if input.ndim == 4 else input[None]
-        tiles = _tiles(x, windows)
-        out, ctx.chosen = _tile_max(tiles) if tiles is not None else (None, None)
-        if out is not None:
-            return out if input.ndim == 4 else out[0]
-        out, ctx.first = _first_max(x, windows)
-        out = out.reshape(x.shape[:2] + windows.output_size(*x.shape[-2:]))
-        return out if input.ndim == 4 else out[0]
+        # (the tiling path leaves windows with a nan to the general path, PyTorch's nan rule)
+        out, ctx.chosen = _tile_max(_tiles(x, ctx.windows)) if ctx.tiled else (None, None)
+        if out is None:
+            out, ctx.first = _first_max(x, ctx.windows)
+        return out.reshape(ctx.out_shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -251,7 +257,7 @@ class AvgPool2d(Op):
     rule = "g / count to every element of each window"
 
     @staticmethod
-    def forward(
+    def check(
         ctx,
         input,
         kernel_size,
@@ -278,13 +284,26 @@ class AvgPool2d(Op):
             divisors = _divisors(windows, input.shape[-2:], count_include_pad)
         else:
             divisors = np.full((out_height, out_width), divisor_override)
-        ctx.divisors = divisors = divisors.astype(input.dtype)
-        padded = padded_array(input, windows)
+        ctx.divisors = divisors.astype(input.dtype)
+        ctx.out_shape = input.shape[:-2] + (out_height, out_width)
+
+    @staticmethod
+    def forward(
+        ctx,
+        input,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        divisor_override=None,
+    ):
+        padded = padded_array(input, ctx.windows)
         # one strided add per kernel offset: Σ of each window
-        out = np.zeros(input.shape[:-2] + (out_height, out_width), dtype=input.dtype)
-        for _, _, rows, columns in windows.offsets(out_height, out_width):
+        out = np.zeros(ctx.out_shape, dtype=input.dtype)
+        for _, _, rows, columns in ctx.windows.offsets(*ctx.out_shape[-2:]):
             out += padded[..., rows, columns]
-        out /= divisors
+        out /= ctx.divisors
         return out
 
     @staticmethod
@@ -525,9 +544,13 @@ class AdaptiveAvgPool2d(Op):
     rule = "A_hᵀ · g · A_w: g / (its window's area) to every pixel of the window"
 
     @staticmethod
-    def forward(ctx, input, output_size):
-        out = _adaptive_arguments("adaptive_avg_pool2d", input, output_size)
+    def check(ctx, input, output_size):
+        ctx.out_size = _adaptive_arguments("adaptive_avg_pool2d", input, output_size)
         ctx.input_shape = input.shape
+
+    @staticmethod
+    def forward(ctx, input, output_size):
+        out = ctx.out_size
         if out == (1, 1):  # the global pool: the mean over H, W, its sum as a (fast) dot product
             pixels = input.shape[-2] * input.shape[-1]
             sums = input.reshape(input.shape[:-2] + (pixels,)) @ np.ones(pixels, input.dtype)
@@ -581,9 +604,13 @@ class AdaptiveMaxPool2d(Op):
     rule = "g to each window's max (the first, among ties), added up where windows share it"
 
     @staticmethod
-    def forward(ctx, input, output_size):
-        size = _adaptive_arguments("adaptive_max_pool2d", input, output_size)
+    def check(ctx, input, output_size):
+        ctx.out_size = _adaptive_arguments("adaptive_max_pool2d", input, output_size)
         ctx.input_shape = input.shape
+
+    @staticmethod
+    def forward(ctx, input, output_size):
+        size = ctx.out_size
         x = input if input.ndim == 4 else input[None]
         out, positions = _adaptive_first_max(x, size)
         planes, plane = x.shape[0] * x.shape[1], x.shape[2] * x.shape[3]

@@ -38,13 +38,17 @@ class Reshape(Op):
     rule = "g reshaped back to the input's shape"
 
     @staticmethod
-    def forward(ctx, a, *shape):
+    def check(ctx, a, *shape):
         if not shape:
             raise TypeError(
                 "reshape: missing the new shape (e.g. x.reshape(2, 3) or x.reshape(-1))"
             )
         ctx.input_shape = a.shape
-        return a.reshape(shape_argument(shape))
+        ctx.shape = shape_argument(shape)
+
+    @staticmethod
+    def forward(ctx, a, *shape):
+        return a.reshape(ctx.shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -58,7 +62,7 @@ class Transpose(Op):
     rule = "g transposed back"
 
     @staticmethod
-    def forward(ctx, a, *axes):
+    def check(ctx, a, *axes):
         axes = shape_argument(axes)
         if not axes:
             axes = tuple(range(a.ndim))[::-1]
@@ -75,9 +79,12 @@ class Transpose(Op):
                 f"transpose: axes {axes} are not a permutation of the {a.ndim} axes "
                 f"of shape {a.shape}{hint}"
             )
-        axes = tuple(int(x) % a.ndim for x in axes)
-        ctx.inverse = tuple(np.argsort(axes))
-        return a.transpose(axes)
+        ctx.axes = axes = tuple(int(x) % a.ndim for x in axes)
+        ctx.inverse = tuple(int(i) for i in np.argsort(axes))
+
+    @staticmethod
+    def forward(ctx, a, *axes):
+        return a.transpose(ctx.axes)
 
     @staticmethod
     def backward(ctx, grad):
@@ -91,10 +98,13 @@ class SwapAxes(Op):
     rule = "g with the two axes swapped back"
 
     @staticmethod
-    def forward(ctx, a, axis1, axis2):
+    def check(ctx, a, axis1, axis2):
         normalize_axis((axis1,), a.ndim, "swapaxes", a.shape)
         normalize_axis((axis2,), a.ndim, "swapaxes", a.shape)
         ctx.axes = (axis1, axis2)
+
+    @staticmethod
+    def forward(ctx, a, axis1, axis2):
         # a 0-d tensor's only axis is 0 (or -1)
         return a.swapaxes(axis1, axis2) if a.ndim else a.view()
 
