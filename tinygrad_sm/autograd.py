@@ -96,9 +96,9 @@ def run_newest_first(
                 else:
                     heappush(waiting, (-root._node._sequence_nr, root))
     tensor = heappop(waiting)[1] if waiting else None
+    grad = pending.pop(tensor, None)
     observer = hooks.observer  # (installed before a backward starts: anomaly mode, a trace, jit)
     while tensor is not None:  # 2.
-        grad = pending.pop(tensor)
         if tensor._retains_grad:
             sink.store(tensor, grad)
         node = tensor._node
@@ -110,7 +110,9 @@ def run_newest_first(
             results = _match_inputs(results, node)
         if observer is not None:
             observer.after_backward(node, grad, results)
-        follow = None  # an input that got its first gradient here: it may run next, off the heap
+        # the first input that gets its first gradient here: it runs next if nothing else waits
+        # (a chain), without going through the heap and ``pending``
+        follow = follow_grad = None
         for parent, parent_grad in zip(inputs, results):  # (send_to_inputs, written out)
             if parent_grad is None or parent is None or not parent._requires_grad:
                 continue
@@ -119,26 +121,30 @@ def run_newest_first(
             data = parent._data
             if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
                 parent_grad = fit_gradient_to_input(parent_grad, parent, node)
+            if parent is follow:  # (one input twice: t * t)
+                follow_grad = add_gradients(follow_grad, parent_grad)
+                continue
             so_far = pending.get(parent)
             if so_far is not None:
                 pending[parent] = add_gradients(so_far, parent_grad)
-                continue
-            pending[parent] = parent_grad
-            if parent._node is None:
+            elif parent._node is None:
+                pending[parent] = parent_grad
                 leaves.append(parent)
             elif follow is None:
-                follow = parent
+                follow, follow_grad = parent, parent_grad
             else:
+                pending[parent] = parent_grad
                 heappush(waiting, (-parent._node._sequence_nr, parent))
         if not retain_graph and (node._saved or node.__dict__):  # (else nothing to free)
             node.release()
-        if follow is not None:  # the newest of it and the heap
-            if waiting:
-                tensor = heappushpop(waiting, (-follow._node._sequence_nr, follow))[1]
-            else:
-                tensor = follow
-        else:
-            tensor = heappop(waiting)[1] if waiting else None
+        if follow is not None and not waiting:
+            tensor, grad = follow, follow_grad
+            continue
+        if follow is not None:
+            pending[follow] = follow_grad
+            heappush(waiting, (-follow._node._sequence_nr, follow))
+        tensor = heappop(waiting)[1] if waiting else None
+        grad = pending.pop(tensor, None)
     for leaf in leaves:  # 3.
         sink.store(leaf, pending.pop(leaf))
 
