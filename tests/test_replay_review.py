@@ -14,6 +14,7 @@ import pytest
 
 import tinygrad_sm
 from tinygrad_sm import JitWarning, Tensor, jit, nn, optim
+from tinygrad_sm import function as function_module
 from tinygrad_sm.function import Function, register_op
 from tinygrad_sm.grad_mode import hooks
 from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
@@ -1226,22 +1227,37 @@ class _ScalarSum(Function):
         return np.ones_like(x) * grad
 
 
-register_op("review_cube", _Cube)
-register_op("review_scale", _CheckedScale)
-register_op("review_scalar_sum", _ScalarSum)
-
 CUSTOM = {
-    "without check": lambda h: h.review_cube(),
-    "with check": lambda h: h.review_scale(0.5),
-    "a Python float forward": lambda h: h + h.review_scalar_sum() * 0.01,
+    "without check": ("review_cube", _Cube, lambda h: h.review_cube()),
+    "with check": ("review_scale", _CheckedScale, lambda h: h.review_scale(0.5)),
+    "a Python float forward": ("review_scalar_sum", _ScalarSum, lambda h: h + h.review_scalar_sum() * 0.01),
 }
 
 
+@pytest.fixture
+def registered():
+    """Register an op for one test and forget it afterwards (the fuzzer checks the registry)."""
+    names = []
+
+    def register(name, op):
+        register_op(name, op)
+        names.append(name)
+
+    yield register
+    for name in names:
+        function_module._REGISTRY.pop(name, None)
+        if name in vars(Tensor):
+            delattr(Tensor, name)
+
+
 @pytest.mark.parametrize("name", sorted(CUSTOM))
-def test_user_defined_ops(name):
+def test_user_defined_ops(name, registered):
+    op_name, op, use = CUSTOM[name]
+    registered(op_name, op)
+
     def body(model, opt, x, y):
         opt.zero_grad()
-        loss = CUSTOM[name](model(Tensor(x))).cross_entropy(y)
+        loss = use(model(Tensor(x))).cross_entropy(y)
         loss.backward()
         opt.step()
         return loss
