@@ -248,13 +248,19 @@ class Function:
                     break
         state = self.__dict__
         if state:  # forward stored more on ctx (ctx.axes = ...)
-            arrays = [
-                name
-                for name, value in state.items()
-                if type(value) not in _PLAIN_VALUES
-                and name not in _ENGINE_FIELDS
-                and _holds_array(value)
-            ]
+            arrays = []
+            for name, value in state.items():
+                kind = type(value)
+                if kind in _PLAIN_VALUES or name in _ENGINE_FIELDS:
+                    continue
+                if kind is tuple:  # (most often a shape or axes: no call needed to see that)
+                    for part in value:
+                        if type(part) not in _PLAIN_VALUES:
+                            break
+                    else:
+                        continue
+                if _holds_array(value):
+                    arrays.append(name)
             for name in arrays:
                 del state[name]
             held = held or bool(arrays)
@@ -264,24 +270,25 @@ class Function:
 
 def _holds_array(value: Any) -> bool:
     """True for an ndarray or Tensor, or a tuple/list or an object of forward's own (cross_entropy's
-    targets) with one inside (at any depth). Numbers, strings and the like are not looked into,
-    nor are the parts of a tuple of them (a shape)."""
+    targets) with one inside (at any depth). Numbers, strings and the like are not looked into."""
     kind = type(value)
     if kind is _ndarray or kind is Tensor:
         return True
     if kind in _PLAIN_VALUES:
         return False
-    if kind is tuple or kind is list or isinstance(value, tuple | list):
-        for part in value:
-            if type(part) is _ndarray or (type(part) not in _PLAIN_VALUES and _holds_array(part)):
-                return True
-        return False
     if isinstance(value, np.ndarray | Tensor):
         return True
-    attributes = getattr(value, "__dict__", None)
-    if attributes is None or isinstance(value, type):
-        return False
-    return any(_holds_array(part) for part in attributes.values())
+    if isinstance(value, tuple | list):
+        parts = value
+    else:
+        attributes = getattr(value, "__dict__", None)
+        if attributes is None or isinstance(value, type):
+            return False
+        parts = attributes.values()
+    for part in parts:
+        if type(part) is _ndarray or (type(part) not in _PLAIN_VALUES and _holds_array(part)):
+            return True
+    return False
 
 
 _new = object.__new__
