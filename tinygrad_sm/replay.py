@@ -73,6 +73,10 @@ _replay_numbers = itertools.count(1)
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+#: how many kinds of call one jitted function keeps records of (each holds its constants)
+MAX_RECORDS = 8
+
+
 class JitWarning(UserWarning):
     """A jitted function could not be replayed and runs eagerly (the message says why and where)."""
 
@@ -114,11 +118,18 @@ class Jitted:
             self._warn("an argument is neither a Tensor, an array nor a hashable value", None)
             return self.fn(*args, **kwargs)
         for entry in variants:
-            if entry.replay is not None and entry.guards_hold():
+            if entry.replay is not None and entry.guards_hold() and entry.may_replay(leaves):
                 self._last = entry
                 return entry.replay(leaves)
         entry = next((e for e in variants if e.guards_hold()), None)
         if entry is not None and entry.unsafe:
+            return self.fn(*args, **kwargs)
+        if entry is None and sum(map(len, self._entries.values())) >= MAX_RECORDS:
+            self._warn(
+                f"{MAX_RECORDS} kinds of call (shapes, dtypes, other arguments' values) are recorded "
+                "already; a new kind",
+                None,
+            )
             return self.fn(*args, **kwargs)
         record = _record(self.fn, args, kwargs, leaves)
         if entry is None or record.unsafe is not None:
@@ -190,12 +201,20 @@ class Jitted:
 
 
 class _Entry:
-    """One kind of call: its first record, then (after a second, equal one) the compiled replay."""
+    """One kind of call: its first record, then (after a second, equal one) the compiled replay.
+
+    A constant of the record (an array made with NumPy inside the function) could have come from
+    an input: two records agree on it whenever the two calls had equal inputs. So the replay is
+    *verified* only once two records made from inputs of different values agree; until then it is
+    used only for inputs equal to the records' (``inputs``), and a call with other values is
+    recorded once more and compared.
+    """
 
     def __init__(self, record: _Record):
         self.record = record
         self.replay: Callable | None = None
         self.unsafe = False
+        self.verified = False
 
     def second(self, record: _Record) -> None:
         difference = self.record.differs_from(record)
@@ -203,14 +222,18 @@ class _Entry:
             record.unsafe = (difference, None)
             self.record = record
             return
-        self.record = record
-        self.replay = record.compile()
+        self.verified = self.verified or not _same_values(self.record.inputs, record.inputs)
+        if self.replay is None or self.verified:
+            self.record = record
+            self.replay = record.compile()
+
+    def may_replay(self, leaves: list) -> bool:
+        return self.replay is not None and (
+            self.verified or _same_values(self.record.inputs, _values(leaves))
+        )
 
     def guards_hold(self) -> bool:
-        for module, training in self.record.guards:
-            if module.training is not training:
-                return False
-        return True
+        return self.record.guard()
 
 
 # ----- the argument structure (the key of a record) and its leaves -----------------------------
@@ -252,6 +275,7 @@ def _called_from_package(depth: int = 2) -> bool:
 def _record(fn: Callable, args: tuple, kwargs: dict, leaves: list) -> _Record:
     """Run ``fn`` eagerly once with a recorder on the engine's hooks and Tensor's value reads."""
     record = _Record(leaves)
+    record.inputs = [array.copy() for array in _values(leaves)]  # (the values this record saw)
     previous_observer = hooks.observer
     hooks.observer = hooks.recorder = record
     patches = _patch_tensor(record)
@@ -265,6 +289,9 @@ def _record(fn: Callable, args: tuple, kwargs: dict, leaves: list) -> _Record:
                 setattr(Tensor, name, original)
         hooks.observer = previous_observer
         hooks.recorder = None
+    for leaf, before in zip(leaves, record.inputs):
+        if isinstance(leaf, np.ndarray) and not _equal(leaf, before):
+            record.mark_unsafe("the function changed an input array in place")
     record.finish(result)
     return record
 
@@ -409,6 +436,7 @@ class _Record:
             "_add": add_gradients,
             "_fit": _fit,
             "_store": _store,
+            "_view": _view,
         }
         self.constants: list[tuple[str, Any]] = []  # (name, value) of what the code uses as it is
         self.snapshots: dict[
@@ -418,7 +446,9 @@ class _Record:
         self.keep: list[Any] = []  # every array seen, alive, so that ids stay unique
         self.ops: list[_OpRecord] = []
         self.op_of_ctx: dict[int, int] = {}  # id(ctx) -> index into self.ops
-        self.guards: list[tuple[Any, bool]] = []  # (module, its training flag when called)
+        self.module_settings: list[dict] = []  # each module's plain attributes when first called
+        self.inputs: list[np.ndarray] = []  # copies of the arrays of the call's arguments
+        self.guard: Callable[[], bool] = _always
         self.modes_set: set[int] = set()  # ids of modules whose mode the function sets itself
         self.modules: list[Any] = []  # every module called, the outermost first
         self.backwarded: set[int] = set()  # the ops whose backward ran in the call
@@ -430,6 +460,9 @@ class _Record:
         self.holders: dict[str, Tensor] = {}  # that name -> the Tensor (inputs[i] for an input)
         self.result: Any = None
         self.input_arrays: list[tuple[str, np.ndarray]] = []
+        self.input_views: set[str] = (
+            set()
+        )  # the variables that are an input's array or a view of it
         self.return_code: str = "None"
         self._inputs(leaves)
 
@@ -467,6 +500,7 @@ class _Record:
                 self.slot_of[id(leaf)] = name
             self.keep.append(leaf)
             self.input_arrays.append((name, leaf._data if isinstance(leaf, Tensor) else leaf))
+            self.input_views.add(name)
 
     def class_name(self, cls: type) -> str:
         """The op's class under its own name in the code (``Linear.forward(...)``)."""
@@ -538,6 +572,7 @@ class _Record:
                 )
             out = self.output(array)
             self.code.append(f"{out} = {view}")
+            self.input_views.add(out)
             return out
         return None
 
@@ -593,15 +628,25 @@ class _Record:
     def tensor_made(self, t: Tensor, data: Any) -> None:
         """``Tensor(x)`` of an input or of an op's output copies it: the copy is that value."""
         source = data._data if isinstance(data, Tensor) else data
-        name = self.slot_of.get(id(source)) if isinstance(source, np.ndarray) else None
+        name = None
+        if isinstance(source, np.ndarray):
+            name = self.slot_of.get(id(source)) or self.view_of_input(source)
         if name is None:  # made from numbers: a constant, compared with the second call's
-            self.slot_of[id(t._data)] = self.constant(t._data)
+            name = self.constant(t._data)
+            self.slot_of[id(t._data)] = name
         elif t._data.dtype == source.dtype:
             self.slot_of[id(t._data)] = name
             self.keep.append(t._data)
         else:
             out = self.output(t._data)
             self.code.append(f"{out} = {name}.astype({self.constant(t._data.dtype)})")
+            name = out
+        if t._requires_grad:  # a leaf made inside the function: a new one on every replay
+            holder = self.fresh("T")
+            self.code.append(f"{holder} = _make({name}, True)")
+            self.tensor_names[id(t)] = holder
+            self.holders[holder] = t
+            self.keep.append(t)
 
     def grad_set(self, t: Tensor, value: Any) -> None:
         """``t.grad = None`` (or ``t.zero_grad()``) inside the function: done on every replay."""
@@ -615,10 +660,9 @@ class _Record:
     def module_called(self, module: Any) -> None:
         """A replay is right only while the module is in the mode it was recorded in (Dropout,
         BatchNorm), unless the function itself sets the mode (``model.train()`` inside it)."""
-        if id(module) not in self.modes_set and all(m is not module for m, _ in self.guards):
-            self.guards.append((module, module.training))
         if all(m is not module for m in self.modules):
             self.modules.append(module)
+            self.module_settings.append(_settings(module))
 
     # ----- changes outside the graph ------------------------------------------------------------
     def effect(
@@ -779,6 +823,53 @@ class _Record:
             self.mark_unsafe("backward() did not finish")
         self.return_code = self.returned(result)
         self.name_the_parameters()
+        self.guard = self.make_guard()
+
+    def make_guard(self) -> Callable[[], bool]:
+        """A function that says whether a replay is still right: every module called has the mode
+        and plain settings (Dropout's p, a LeakyReLU's slope) it had, holds the same parameters,
+        and every tensor read from outside has its shape, dtype and requires_grad."""
+        conditions = []
+        namespace = dict(self.namespace)
+        for index, (module, before) in enumerate(zip(self.modules, self.module_settings)):
+            name = f"module{index}"  # (not a constant of the record: it may be made in each call)
+            namespace[name] = module
+            after = _settings(module)
+            for key, value in before.items():
+                if value != value:  # (a nan setting equals nothing, itself included)
+                    continue
+                if key == "training" and id(module) in self.modes_set:
+                    continue  # (the function sets it itself)
+                if after.get(key, _MISSING) != value:
+                    self.mark_unsafe(
+                        f"the function changes {type(module).__name__}.{key}, which a replay "
+                        "does not change"
+                    )
+                    return _always
+                shown = self.constant(value)
+                test = "is" if value is None or type(value) is bool else "=="
+                conditions.append(f"{name}.{key} {test} {shown}")
+            for key, value in module.__dict__.items():
+                holder = self.tensor_names.get(id(value)) if isinstance(value, Tensor) else None
+                if holder is not None and holder.startswith("P") and key.isidentifier():
+                    conditions.append(f"{name}.{key} is {holder}")
+        for holder, t in self.holders.items():
+            if holder.startswith("P"):
+                data = t._data
+                conditions.append(f"{holder}._requires_grad is {t._requires_grad}")
+                conditions.append(f"{holder}._data.shape == {data.shape!r}")
+                conditions.append(f"{holder}._data.dtype == {self.constant(data.dtype)}")
+        if not conditions:
+            return _always
+        source = (
+            "def guard():\n    return (\n"
+            + "".join(f"        {c} and\n" for c in conditions)
+            + "        True\n    )\n"
+        )
+        self.guard_source = source
+        namespace.update(self.namespace)
+        exec(compile(source, "<tinygrad_sm.jit guard>", "exec"), namespace)  # noqa: S102
+        return namespace["guard"]
 
     def name_the_parameters(self) -> None:
         """Call the tensors read from outside by their names in the modules called
@@ -804,17 +895,24 @@ class _Record:
     def returned(self, value: Any) -> str:
         if isinstance(value, Tensor):
             node = value._node
-            if node is not None and self.op_of_ctx.get(id(node)) not in self.backwarded:
+            if node is not None and not self.backwarded:
                 self.mark_unsafe(
-                    "the function returns a tensor with a graph that no backward() inside it used: "
+                    "the function returns a tensor with a graph and runs no backward() itself: "
                     "a replay builds none (jit the whole training step, or call it under no_grad)"
                 )
             for holder, t in self.holders.items():  # a gradient the call stored: t.grad
                 if t._grad is value:
                     return f"{holder}._grad"
+            holder = self.tensor_names.get(id(value))
+            if holder is not None and holder.startswith("T"):  # a leaf made inside the function
+                return holder
             name = self.slot_of.get(id(value._data))
             if name is None or name.startswith("p"):
                 return self.tensor_name(value)
+            if (
+                name in self.input_views
+            ):  # (Tensor(x) copies x: a replay's result must not share it)
+                return f"_make({name}.copy())"
             return f"_make({name})"
         if isinstance(value, np.ndarray):
             name = self.slot_of.get(id(value))
@@ -866,7 +964,6 @@ class _Record:
             if cls.check is not None:
                 cls.check(ctx, *op.arrays, **{k: _unwrap(v) for k, v in op.kwargs.items()})
             self.namespace[f"c{index}"] = ctx
-        self.snapshots = {}
         source = self.source()
         filename = f"<tinygrad_sm.jit replay {next(_replay_numbers)}>"
         # (in linecache, a traceback through the replay shows the generated line that raised)
@@ -887,6 +984,37 @@ def _stand_in(t: Tensor) -> Tensor:
     return Tensor._make(
         np.broadcast_to(np.zeros((), t._data.dtype), t._data.shape), t._requires_grad
     )
+
+
+def _always() -> bool:
+    return True
+
+
+def _settings(module: Any) -> dict:
+    """A module's plain settings: its public attributes that hold a number, a string, None or a
+    tuple of those (``training``, ``p``, ``eps``, ``negative_slope``, ...)."""
+    settings = {
+        key: value
+        for key, value in vars(module).items()
+        if not key.startswith("_") and key.isidentifier() and _plain(value)
+    }
+    settings["training"] = module.training  # (a class attribute until train() or eval() sets it)
+    return settings
+
+
+def _plain(value: Any) -> bool:
+    if value is None or type(value) in (bool, int, float, str):
+        return True
+    return type(value) is tuple and all(_plain(v) for v in value)
+
+
+def _values(leaves: list) -> list:
+    """The arrays of a call's Tensor and array arguments."""
+    return [leaf._data if isinstance(leaf, Tensor) else leaf for leaf in leaves]
+
+
+def _same_values(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
 
 
 def _unwrap(value: Any) -> Any:
