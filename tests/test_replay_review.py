@@ -6,7 +6,9 @@ Only behaviour that is right is here; the review's report lists what differs."""
 
 from __future__ import annotations
 
+import gc
 import random
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -15,6 +17,7 @@ import pytest
 import tinygrad_sm
 from tinygrad_sm import JitWarning, Tensor, jit, nn, optim
 from tinygrad_sm import function as function_module
+from tinygrad_sm.distributions import Categorical
 from tinygrad_sm.function import Function, register_op
 from tinygrad_sm.grad_mode import hooks
 from tinygrad_sm.nn import functional as F  # noqa: N812 - the usual name
@@ -95,10 +98,7 @@ def twin_run(make, calls, between=None, warning=None):
 
 def batches(shape=(8, 4), classes=3, count=CALLS, seed=0, dtype=np.float32):
     rng = _rng(seed)
-    return [
-        ((rng.standard_normal(shape).astype(dtype), rng.integers(0, classes, shape[0])), {})
-        for _ in range(count)
-    ]
+    return [((rng.standard_normal(shape).astype(dtype), rng.integers(0, classes, shape[0])), {}) for _ in range(count)]
 
 
 def mlp():
@@ -148,9 +148,7 @@ OPTIMIZERS = {
     "Adam maximize": lambda p: optim.Adam(p, lr=0.01, maximize=True),
     "AdamW amsgrad": lambda p: optim.AdamW(p, lr=0.01, amsgrad=True),
     "RMSprop": lambda p: optim.RMSprop(p, lr=0.01),
-    "RMSprop centered momentum weight_decay": lambda p: optim.RMSprop(
-        p, lr=0.01, centered=True, momentum=0.9, weight_decay=0.1
-    ),
+    "RMSprop centered momentum weight_decay": lambda p: optim.RMSprop(p, lr=0.01, centered=True, momentum=0.9, weight_decay=0.1),
     "two parameter groups": lambda p: (
         lambda ps: optim.SGD([{"params": ps[:2], "lr": 0.5}, {"params": ps[2:]}], lr=0.1, momentum=0.9)
     )(list(p)),
@@ -255,9 +253,7 @@ LAYERS = {
         (8, 4),
     ),
     "LayerNorm without bias, Softplus": (
-        lambda: nn.Sequential(
-            nn.Linear(4, 6, rng=0), nn.LayerNorm(6, bias=False), nn.Softplus(), nn.Linear(6, 3, rng=1)
-        ),
+        lambda: nn.Sequential(nn.Linear(4, 6, rng=0), nn.LayerNorm(6, bias=False), nn.Softplus(), nn.Linear(6, 3, rng=1)),
         (8, 4),
     ),
     "Sigmoid, tanh-GELU, LogSoftmax, Identity": (
@@ -294,9 +290,7 @@ def test_batch_norm_with_cumulative_momentum_warns_and_runs_eagerly():
 
 def tokens(count=CALLS, n=4, length=5, vocabulary=11, seed=0):
     rng = _rng(seed)
-    return [
-        ((rng.integers(0, vocabulary, (n, length)), rng.integers(0, 3, n)), {}) for _ in range(count)
-    ]
+    return [((rng.integers(0, vocabulary, (n, length)), rng.integers(0, 3, n)), {}) for _ in range(count)]
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
@@ -375,9 +369,7 @@ def test_default_generator_dropout_follows_manual_seed_between_calls():
 
 # ----- losses ----------------------------------------------------------------------------------------
 LOSSES = {
-    "cross_entropy ignore_index label_smoothing": lambda out, y: F.cross_entropy(
-        out, y, ignore_index=1, label_smoothing=0.1
-    ),
+    "cross_entropy ignore_index label_smoothing": lambda out, y: F.cross_entropy(out, y, ignore_index=1, label_smoothing=0.1),
     "cross_entropy weight, sum": lambda out, y: F.cross_entropy(
         out, y, weight=np.array([1.0, 2.0, 0.5], np.float32), reduction="sum"
     ),
@@ -702,9 +694,7 @@ def test_a_scalar_argument_as_numpy_or_tensor(scale):
 
 def test_train_and_eval_inside_the_step():
     def model():
-        return nn.Sequential(
-            nn.Linear(4, 6, rng=0), nn.Dropout(0.5, rng=_rng(1)), nn.BatchNorm1d(6), nn.Linear(6, 3, rng=1)
-        )
+        return nn.Sequential(nn.Linear(4, 6, rng=0), nn.Dropout(0.5, rng=_rng(1)), nn.BatchNorm1d(6), nn.Linear(6, 3, rng=1))
 
     def body(net, opt, x, y):
         net.train()
@@ -1270,3 +1260,361 @@ def test_user_defined_ops(name, registered):
 )
 def test_views_of_inputs_and_leaves_made_inside_replay(make):
     twin_run(make, batches(count=6))
+
+
+# ----- the review's reproducers, after the fixes ---------------------------------------------------
+
+
+# 1. NumPy work on an input inside the step becomes a constant; with equal first two calls it is frozen
+def test_numpy_on_an_input_is_frozen_when_the_first_two_batches_are_equal():
+    def body(model, opt, x, y):
+        opt.zero_grad()
+        loss = model(Tensor(x / 255.0)).cross_entropy(y.flatten())
+        loss.backward()
+        opt.step()
+        return loss
+
+    data = batches(count=7)
+    data = [data[0], data[0], *data[1:]]  # e.g. "overfit one batch first", or a warm-up on one batch
+    # (equal first two calls cannot tell a constant from NumPy on an input: a third call with other
+    # values is recorded and compared, and the difference warns)
+    twin_run(maker(body), data, warning="changed between two calls")
+
+
+# 2. The same, inside the library: MultiheadAttention's key_padding_mask is combined with NumPy
+def test_attention_padding_mask_is_frozen_when_the_first_two_batches_have_no_padding():
+    def make():
+        rng = np.random.default_rng
+        emb, mha, head = (
+            nn.Embedding(11, 8, rng=rng(0)),
+            nn.MultiheadAttention(8, 2, batch_first=True, rng=rng(1)),
+            nn.Linear(8, 3, rng=rng(2)),
+        )
+        opt = optim.SGD([*emb.parameters(), *mha.parameters(), *head.parameters()], lr=0.1)
+
+        def step(tokens, pad, y):
+            opt.zero_grad()
+            h = emb(tokens)
+            out, _ = mha(h, h, h, key_padding_mask=pad, need_weights=False)
+            loss = head(out.mean(axis=1)).cross_entropy(y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, {"emb": emb, "mha": mha, "head": head}
+
+    g = np.random.default_rng(0)
+    data = []
+    for i in range(7):
+        t, pad = g.integers(1, 11, (4, 5)), np.zeros((4, 5), bool)
+        if i >= 2:  # the first two batches happen to need no padding
+            pad[:, 3:], t[:, 3:] = True, 0
+        data.append(((t, pad, g.integers(0, 3, 4)), {}))
+    twin_run(make, data, warning="key_padding_mask")  # (a mask made with NumPy: eagerly)
+
+
+# 3. Random draws in library code (Categorical.sample): frozen when the first two draws agree
+def test_a_sampled_action_is_frozen_when_the_first_two_samples_agree():
+    def make():
+        policy = nn.Linear(3, 2, rng=0)
+        opt = optim.SGD(policy.parameters(), lr=0.1)
+        gen = np.random.default_rng(0)
+
+        def step(obs, reward):
+            opt.zero_grad()
+            dist = Categorical(logits=policy(Tensor(obs)))
+            action = dist.sample(rng=gen)
+            loss = -(dist.log_prob(action) * reward).sum()
+            loss.backward()
+            opt.step()
+            return action, loss
+
+        return step, {"policy": policy}
+
+    g = np.random.default_rng(0)
+    twin_run(make, [((g.standard_normal((1, 3)).astype(np.float32), 1.0), {}) for _ in range(8)], warning="Categorical.sample")
+    # eager actions 1 1 1 1 0 0 1 0, jit 1 1 1 1 1 1 1 1 (no warning)
+
+
+# 4. An input array changed in place inside the step: not replayed, no warning
+def test_an_input_normalised_in_place_inside_the_step():
+    def make():
+        model = nn.Linear(4, 3, rng=0)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            x /= 2.0
+            return train(model, opt, x, y)
+
+        return step, model
+
+    (eager, _m1), (step, _m2) = make(), make()
+    jitted = jit(step)
+    for (x, y), _ in batches(count=6):
+        assert np.array_equal(eager(x.copy(), y).data, jitted(x.copy(), y).data)  # call 2: 1.0406 vs 1.0606
+
+
+# 5. requires_grad changed between calls (freeze / unfreeze for fine-tuning) is ignored
+@pytest.mark.parametrize("frozen_first", [False, True])
+def test_freezing_or_unfreezing_a_layer_between_calls(frozen_first):
+    def model():
+        net = mlp()
+        net[0].requires_grad_(not frozen_first) if frozen_first else None
+        return net
+
+    twin_run(
+        maker(train, model=model, optimizer=lambda p: optim.SGD(p, lr=0.1)),
+        batches(count=8),
+        between=at(4, lambda o: o["model"][0].requires_grad_(frozen_first)),
+    )
+    # frozen at call 4: the replay still updates model.0.weight; unfrozen at 4: the replay never trains it
+
+
+# 6. Objects replaced between calls: the record keeps the old ones
+def test_a_parameter_replaced_between_calls():
+    twin_run(
+        maker(train),
+        batches(count=8),
+        between=at(4, lambda o: setattr(o["model"][2], "bias", Tensor(np.ones(3, np.float32), requires_grad=True))),
+    )
+
+
+def test_globals_rebound_between_calls():
+    global model, opt
+    model, opt = nn.Linear(4, 3, rng=0), None
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def train_step(x, y):
+        return train(model, opt, x, y)
+
+    step = jit(train_step)
+    for (x, y), _ in batches(count=4):
+        step(x, y)
+    model = nn.Linear(4, 3, rng=1)  # "start again": a new model and optimiser under the same names
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    before = model.weight.data.copy()
+    (x, y), _ = batches(count=5)[4]
+    step(x, y)
+    assert not np.array_equal(model.weight.data, before)  # the replay trained the old model
+
+
+def test_a_dropped_grad_read_inside_the_step():
+    def body(m, o, x, y):
+        o.zero_grad(set_to_none=False)
+        loss = m(Tensor(x)).cross_entropy(y)
+        loss.backward()
+        norm = sum((p.grad * p.grad).sum() for p in m.parameters())
+        o.step()
+        return loss, norm
+
+    twin_run(maker(body), batches(count=8), between=at(4, lambda o: o["model"].zero_grad()))
+    # call 4: the norm is read from the .grad tensors zero_grad() dropped (0.2286 vs 0.1452)
+
+
+# 7. Module attributes read as constants are not guarded
+@pytest.mark.parametrize("change", ["dropout p", "batchnorm momentum", "batchnorm eps", "leaky slope"])
+def test_module_attributes_changed_between_calls(change):
+    middle = {"dropout p": lambda: nn.Dropout(0.5, rng=np.random.default_rng(3)), "leaky slope": lambda: nn.LeakyReLU(0.1)}.get(
+        change, lambda: nn.BatchNorm1d(6)
+    )
+    attribute, value = {
+        "dropout p": ("p", 0.1),
+        "batchnorm momentum": ("momentum", 0.5),
+        "batchnorm eps": ("eps", 0.5),
+        "leaky slope": ("negative_slope", 0.5),
+    }[change]
+    twin_run(
+        maker(train, model=lambda: nn.Sequential(nn.Linear(4, 6, rng=0), middle(), nn.Linear(6, 3, rng=1))),
+        batches(count=8),
+        between=at(4, lambda o: setattr(o["model"][1], attribute, value)),
+    )
+
+
+# 9. Every value of a non-Tensor argument keeps a record: memory grows without bound, no warning
+def test_a_float_argument_that_changes_every_call_does_not_grow_memory():
+    model = nn.Sequential(nn.Linear(64, 128, rng=0), nn.ReLU(), nn.Linear(128, 10, rng=1))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    @jit
+    def step(x, y, scale):
+        opt.zero_grad()
+        loss = model(Tensor(x)).cross_entropy(y) * scale
+        loss.backward()
+        opt.step()
+        return loss
+
+    g = np.random.default_rng(0)
+    x, y = g.standard_normal((256, 64)).astype(np.float32), g.integers(0, 10, 256)
+    for i in range(10):
+        step(x, y, 1.0 + i)
+    gc.collect()
+    tracemalloc.start()
+    for i in range(100):
+        step(x, y, 100.0 + i)
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert grown < 1_000_000, grown  # ~35 MB per 100 calls (one record per value), no JitWarning
+
+
+# 10. Hyper-parameter and data checks of the eager step are skipped on a replay
+def test_an_invalid_learning_rate_set_between_calls_raises_as_eagerly():
+    eager, eager_objects = maker(train)()
+    step, objects = maker(train)()
+    jitted = jit(step)
+    for (x, y), _ in batches(count=3):
+        eager(x, y), jitted(x, y)
+    eager_objects["opt"].param_groups[0]["lr"] = objects["opt"].param_groups[0]["lr"] = -1.0
+    (x, y), _ = batches(count=4)[3]
+    with pytest.raises(ValueError, match="invalid learning rate"):
+        eager(x, y)
+    with pytest.raises(ValueError, match="invalid learning rate"):
+        jitted(x, y)  # the replay updates with lr = -1
+
+
+def test_a_parameter_of_another_shape_between_calls_raises_the_eager_error():
+    eager, eager_objects = maker(train)()
+    step, objects = maker(train)()
+    jitted = jit(step)
+    for (x, y), _ in batches(count=3):
+        eager(x, y), jitted(x, y)
+    for o in (eager_objects, objects):
+        o["model"][0].bias.data = np.zeros(1, np.float32)
+    (x, y), _ = batches(count=4)[3]
+    with pytest.raises(ValueError, match="linear: bias must have shape"):
+        jitted(x, y)  # NumPy's "non-broadcastable output operand with shape (1,) ..."
+
+
+# 11. requires_grad_() on an input inside the step is not replayed
+def test_requires_grad_set_on_an_input_inside_the_step():
+    model = nn.Linear(4, 3, rng=0)
+
+    @jit
+    def saliency(x, y):
+        x.requires_grad_()
+        model(x).cross_entropy(y).backward()
+        return x.grad
+
+    for (x, y), _ in batches(count=4):
+        t = Tensor(x)
+        saliency(t, y)
+        assert t.requires_grad  # False on a replay (t.grad is set all the same)
+
+
+# 12. Tensor(x) of an input is not copied on a replay: the result aliases the caller's array
+def test_tensor_of_an_input_is_a_copy_on_a_replay_too():
+    @jit
+    def f(x):
+        return Tensor(x) * 1.0, Tensor(x)
+
+    buffer = np.zeros((2, 4), np.float32)
+    kept = []
+    for i in range(5):
+        buffer[...] = i  # a loader refilling one buffer
+        kept.append(f(buffer)[1])
+    assert [t.data[0, 0] for t in kept] == [0, 1, 2, 3, 4]  # replays: 4, 4, 4
+
+
+# 13. A custom op's ctx is reused from call to call on a replay (a fresh one per call eagerly)
+class MaybeScale(Function):
+    @staticmethod
+    def forward(ctx, x):
+        if (x > 1).any():
+            ctx.big = True
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * (2.0 if getattr(ctx, "big", False) else 1.0)
+
+
+def test_a_custom_op_sees_a_fresh_ctx_on_every_replay():
+    def body(m, o, x, y):
+        o.zero_grad()
+        loss = MaybeScale.apply(m(Tensor(x))).cross_entropy(y)
+        loss.backward()
+        o.step()
+        return loss
+
+    twin_run(maker(body, model=lambda: nn.Linear(4, 3, rng=0), optimizer=lambda p: optim.SGD(p, lr=0.1)), batches(count=8))
+
+
+# 14. @jit on a method
+def test_jit_as_a_method_decorator():
+    class Trainer:
+        def __init__(self):
+            self.model = nn.Linear(4, 3, rng=0)
+            self.opt = optim.SGD(self.model.parameters(), lr=0.1)
+
+        @jit
+        def step(self, x, y):
+            return train(self.model, self.opt, x, y)
+
+    (x, y), _ = batches(count=1)[0]
+    Trainer().step(x, y)  # TypeError: Trainer.step() missing 1 required positional argument: 'y'
+
+
+# 15. False alarms (correct but eager, with a misleading reason)
+def test_returning_attention_weights_or_probabilities_replays():
+    def body(m, o, x, y):
+        o.zero_grad()
+        out = m(Tensor(x))
+        loss = out.cross_entropy(y)
+        loss.backward()
+        o.step()
+        return loss, out.softmax(axis=1)  # a backward outside would fail eagerly too (graph freed)
+
+    twin_run(maker(body), batches())
+
+
+def test_accuracy_by_astype_replays():
+    def body(m, o, x, y):
+        loss = train(m, o, x, y)
+        return loss, (m(Tensor(x)).argmax(axis=1) == y).astype(np.float32).mean()
+
+    twin_run(maker(body), batches())  # warns "two calls used different tensors from outside (P..)"
+
+
+def test_micro_batches_sliced_from_the_input_array_replay():
+    def body(m, o, x, y):
+        for i in range(2):
+            (m(Tensor(x[i::2])).cross_entropy(y[i::2]) / 2).backward()
+        o.step()
+        o.zero_grad()
+
+    twin_run(maker(body), batches())  # warns "an array made inside the function changed"
+
+
+def test_input_gradient_of_a_tensor_made_inside_replays():
+    def make():
+        model = nn.Linear(4, 3, rng=0)
+
+        def step(x, y):
+            image = Tensor(x, requires_grad=True)
+            model(image).cross_entropy(y).backward()
+            return image.grad
+
+        return step, {"model": model}
+
+    twin_run(make, batches())  # warns "two calls used different tensors from outside the function"
+
+
+def test_attention_with_a_padding_mask_runs_eagerly():
+    def make():
+        rng = np.random.default_rng
+        emb, mha = nn.Embedding(11, 8, rng=rng(0)), nn.MultiheadAttention(8, 2, batch_first=True, rng=rng(1))
+        opt = optim.SGD([*emb.parameters(), *mha.parameters()], lr=0.1)
+
+        def step(tokens, pad):
+            opt.zero_grad()
+            h = emb(tokens)
+            out, _ = mha(h, h, h, key_padding_mask=pad, need_weights=False)
+            loss = (out**2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, {"emb": emb, "mha": mha}
+
+    g = np.random.default_rng(0)
+    twin_run(make, [((g.integers(0, 11, (4, 5)), g.random((4, 5)) < 0.3), {}) for _ in range(7)], warning="key_padding_mask")

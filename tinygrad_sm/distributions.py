@@ -18,6 +18,7 @@ import numpy as np
 from . import operations as _operations  # noqa: F401  (the ops register themselves on Tensor)
 from .grad_mode import enable_grad
 from .random import RngLike, as_generator
+from .replay import mark_unsafe, replayed_by_jit
 from .shapes import accepts_pytorch_spellings
 from .tensor import Tensor, get_default_dtype
 
@@ -112,6 +113,7 @@ class Categorical:
         shape = tuple(int(n) for n in shape)
         if any(n < 0 for n in shape):
             raise ValueError(f"Categorical.sample: sample_shape must not be negative, got {shape}")
+        mark_unsafe("Categorical.sample draws from the probabilities' values with NumPy")
         cumulative = np.cumsum(self.probs.data.astype(np.float64), axis=-1)
         u = 1.0 - as_generator(rng).random(shape + self.batch_shape)
         threshold = (u * cumulative[..., -1])[..., None]
@@ -121,6 +123,7 @@ class Categorical:
         """log p(value): the normalised logits picked at ``value`` (integers in [0, K − 1], as a
         number, list, array or Tensor), broadcast against ``batch_shape`` as PyTorch does;
         differentiable with respect to the logits or probs."""
+        mark_unsafe("Categorical.log_prob picks its values with NumPy")
         index = np.asarray(value.data if isinstance(value, Tensor) else value)
         categories = self.num_categories
         if index.dtype.kind not in "iuf" or (
@@ -151,6 +154,7 @@ class Categorical:
     def mode(self) -> Tensor:
         """The most probable category of each batch entry (the first on a tie), int64, as
         PyTorch's ``Categorical.mode``."""
+        mark_unsafe("Categorical.mode reads the probabilities' values with NumPy")
         return Tensor(self.probs.data.argmax(axis=-1).astype(np.int64))
 
     def entropy(self) -> Tensor:
@@ -190,14 +194,21 @@ def gumbel_softmax(
         raise ValueError(f"gumbel_softmax: tau must be a number > 0, got {tau!r}")
     if not isinstance(hard, bool | np.bool_):
         raise TypeError(f"gumbel_softmax: hard must be a bool, got {type(hard).__name__}")
-    noise = -np.log(as_generator(rng).standard_exponential(logits.shape))
+    noise = -np.log(_exponential_noise(logits.shape, rng))
     soft = ((logits + noise.astype(logits.dtype, copy=False)) / tau).softmax(axis=axis)
     if not hard:
         return soft
+    mark_unsafe("gumbel_softmax(hard=True) picks the winners with NumPy")
     one_hot = np.zeros(soft.shape, soft.dtype)
     winners = np.expand_dims(soft.data.argmax(axis=axis), axis)
     np.put_along_axis(one_hot, winners, 1.0, axis=axis)
     return one_hot + (soft - soft.detach())
+
+
+@replayed_by_jit  # (inside a jitted step: new noise on every replay)
+def _exponential_noise(shape: tuple, rng: RngLike) -> np.ndarray:
+    """Standard exponential draws: −log of them is Gumbel noise."""
+    return as_generator(rng).standard_exponential(shape)
 
 
 __all__ = ["Categorical", "gumbel_softmax"]

@@ -27,19 +27,34 @@ function is made; its ``forward`` and ``backward`` run on every replay, so a rep
 exactly what the eager call computes, with the same NumPy calls in the same order: the numbers
 are bit-identical.
 
-A record is kept per kind of call: the shapes and dtypes of the Tensor and array arguments,
-the values of the other arguments, grad mode, the default dtype, and the ``training`` flag of
-every module called. Anything else makes the record unsafe to replay, and the function then
-runs eagerly each call, after one warning that names the file and line:
+A record is kept per kind of call (at most ``MAX_RECORDS``): the shapes, dtypes and strides of
+the Tensor and array arguments, the values of the other arguments, grad mode and the default
+dtype. A replay runs only while its *guard* holds: every module called has the mode and the
+plain settings (Dropout's ``p``, a LeakyReLU's slope) it had and holds the same parameters, each
+tensor read from outside has its shape, dtype and ``requires_grad``, and the global and closure
+names of the function still name the same modules, optimisers and tensors; else the call is
+recorded again. The second call is compared with the first, and a replay is trusted for inputs
+of other values only once two records made from different input values agree (an array made
+with NumPy inside the function is a constant of the record: only the comparison can tell that
+it came from an input).
+
+What a record cannot hold makes it unsafe to replay: the function then runs eagerly each call,
+after one warning (``JitWarning``) that names the file and line:
 
 * a Python value read from a tensor inside the function (``.item()``, ``float()``, ``bool()``,
   ``.numpy()``, ``.tolist()``, ``.data``, printing it): what Python does with it is not in the
-  record;
+  record; so is library code that does the same (``Categorical.sample``, a MultiheadAttention
+  mask given as an argument, BatchNorm with ``momentum=None``);
 * ``backward(retain_graph=True)`` or ``create_graph=True``, ``tinygrad_sm.grad``,
-  ``retain_grad()``, ``optimizer.step(closure)``, anomaly detection;
-* anything that differs between the first two calls besides their inputs (a constant array
-  made with NumPy inside the function, ``np.random`` numbers, a Python counter that changes the
-  ops): that is why the second call runs eagerly too and is compared with the first.
+  ``retain_grad()``, a ``requires_grad`` change, ``optimizer.step(closure)``, an input array
+  changed in place, anomaly detection, a returned tensor whose graph a backward outside would
+  need (the function ran no backward itself: a replay builds no graph);
+* anything that differs between two records besides the inputs (a constant array computed
+  with NumPy from an input, ``np.random`` numbers, a Python counter that changes the ops).
+
+What no record can see stays the user's to keep: Python state that changes the ops only after
+the calls that were compared (``if step % 100 == 0:`` inside the function), and state outside
+the tensors, modules and optimisers named above. A replayed result is a Tensor with no graph.
 """
 
 from __future__ import annotations
@@ -51,6 +66,7 @@ import linecache
 import os
 import re
 import sys
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +85,7 @@ __all__ = ["JitWarning", "jit"]
 
 _FLOAT32 = np.dtype(np.float32)
 _MISSING = object()
+_BUILT_IN = __name__.rpartition(".")[0] + ".operations"  # the module prefix of the built-in ops
 _replay_numbers = itertools.count(1)
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -126,8 +143,8 @@ class Jitted:
             return self.fn(*args, **kwargs)
         if entry is None and sum(map(len, self._entries.values())) >= MAX_RECORDS:
             self._warn(
-                f"{MAX_RECORDS} kinds of call (shapes, dtypes, other arguments' values) are recorded "
-                "already; a new kind",
+                f"{MAX_RECORDS} kinds of call (shapes, dtypes, values of other arguments) are "
+                "recorded already; a new kind",
                 None,
             )
             return self.fn(*args, **kwargs)
@@ -157,6 +174,11 @@ class Jitted:
             JitWarning,
             stacklevel=3,
         )
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """``@jit`` on a method: ``obj.step`` is the jitted function with ``obj`` bound first
+        (``obj`` is a non-Tensor argument: each object has its own records)."""
+        return self if instance is None else types.MethodType(self, instance)
 
     # ----- looking at the record ------------------------------------------------------------
     def _shown(self) -> _Entry | None:
@@ -197,7 +219,7 @@ class Jitted:
     def replaying(self) -> bool:
         """True if the last call was (or the next call of the same kind will be) a replay."""
         entry = self._shown()
-        return entry is not None and entry.replay is not None
+        return entry is not None and entry.replay is not None and not entry.unsafe
 
 
 class _Entry:
@@ -220,7 +242,7 @@ class _Entry:
         difference = self.record.differs_from(record)
         if difference is not None:
             record.unsafe = (difference, None)
-            self.record = record
+            self.record, self.replay = record, None
             return
         self.verified = self.verified or not _same_values(self.record.inputs, record.inputs)
         if self.replay is None or self.verified:
@@ -228,8 +250,10 @@ class _Entry:
             self.replay = record.compile()
 
     def may_replay(self, leaves: list) -> bool:
-        return self.replay is not None and (
-            self.verified or _same_values(self.record.inputs, _values(leaves))
+        return (
+            self.replay is not None
+            and not self.unsafe
+            and (self.verified or _same_values(self.record.inputs, _values(leaves)))
         )
 
     def guards_hold(self) -> bool:
@@ -275,6 +299,7 @@ def _called_from_package(depth: int = 2) -> bool:
 def _record(fn: Callable, args: tuple, kwargs: dict, leaves: list) -> _Record:
     """Run ``fn`` eagerly once with a recorder on the engine's hooks and Tensor's value reads."""
     record = _Record(leaves)
+    record.fn = fn
     record.inputs = [array.copy() for array in _values(leaves)]  # (the values this record saw)
     previous_observer = hooks.observer
     hooks.observer = hooks.recorder = record
@@ -311,13 +336,24 @@ _VALUE_READS = (
     "__dlpack__",
 )
 #: Tensor methods computed on the arrays outside the ops (not differentiable): replayed as calls
-_ARRAY_METHODS = ("argmax", "argmin", "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__")
+_ARRAY_METHODS = (
+    "argmax",
+    "argmin",
+    "astype",  # (to or from a non-float dtype: a copy outside the graph)
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__eq__",
+    "__ne__",
+)
 
 
 def _patch_tensor(record: _Record) -> list[tuple[str, Any]]:
     """Wrap Tensor's value reads, ``.data``, its array methods, ``__init__`` and ``backward``
     for the duration of one record; returns what to put back."""
-    names = (*_VALUE_READS, *_ARRAY_METHODS, "data", "grad", "__init__", "backward", "retain_grad")
+    names = (*_VALUE_READS, *_ARRAY_METHODS, "data", "grad", "requires_grad", "__init__")
+    names += ("backward", "retain_grad")
     originals = [(name, Tensor.__dict__.get(name, _MISSING)) for name in names]
 
     def value_read(name, original):
@@ -359,17 +395,36 @@ def _patch_tensor(record: _Record) -> list[tuple[str, Any]]:
 
     grad_property = Tensor.__dict__["grad"]
 
+    def get_grad(self):
+        grad = self._grad
+        if grad is not None and hooks.recorder is record and not _called_from_package():
+            record.grad_read(self, grad)
+        return grad
+
     def set_grad(self, value):
         grad_property.fset(self, value)
         if hooks.recorder is record:
             record.grad_set(self, value)
 
-    Tensor.grad = property(grad_property.fget, set_grad)
+    Tensor.grad = property(get_grad, set_grad)
+
+    requires_grad_property = Tensor.__dict__["requires_grad"]
+
+    def set_requires_grad(self, value):
+        if hooks.recorder is record and all(self is not t for t in record.initializing):
+            record.mark_unsafe("requires_grad is changed inside the function")
+        requires_grad_property.fset(self, value)
+
+    Tensor.requires_grad = property(requires_grad_property.fget, set_requires_grad)
 
     original_init = Tensor.__dict__["__init__"]
 
     def init(self, data, *args, **kwargs):
-        original_init(self, data, *args, **kwargs)
+        record.initializing.append(self)  # (Tensor(x, requires_grad=True) sets it: not a change)
+        try:
+            original_init(self, data, *args, **kwargs)
+        finally:
+            record.initializing.pop()
         if hooks.recorder is record:
             record.tensor_made(self, data)
 
@@ -437,6 +492,7 @@ class _Record:
             "_fit": _fit,
             "_store": _store,
             "_view": _view,
+            "_fresh_ctx": _fresh_ctx,
         }
         self.constants: list[tuple[str, Any]] = []  # (name, value) of what the code uses as it is
         self.snapshots: dict[
@@ -459,10 +515,11 @@ class _Record:
         self.tensor_names: dict[int, str] = {}  # id(free Tensor) -> its name
         self.holders: dict[str, Tensor] = {}  # that name -> the Tensor (inputs[i] for an input)
         self.result: Any = None
+        self.fn: Callable | None = None
         self.input_arrays: list[tuple[str, np.ndarray]] = []
-        self.input_views: set[str] = (
-            set()
-        )  # the variables that are an input's array or a view of it
+        self.initializing: list[Tensor] = []  # the Tensors whose __init__ runs now
+        # the variables that are an input's array or a view of it
+        self.input_views: set[str] = set()
         self.return_code: str = "None"
         self._inputs(leaves)
 
@@ -601,6 +658,8 @@ class _Record:
         self.op_of_ctx[id(ctx)] = index
         op.klass = klass = self.class_name(cls)
         call = ", ".join([f"c{index}", *arguments, *settings])
+        if not cls.__module__.startswith(_BUILT_IN):  # a user's op: a fresh ctx each call, as apply
+            self.code.append(f"c{index} = _fresh_ctx(c{index}_checked)")
         self.code.append(f"{out} = {klass}.forward({call})  # {name}")
         if fix:  # (as apply: NumPy's scalars and its other float dtypes become PyTorch's result)
             self.code.append(
@@ -616,6 +675,8 @@ class _Record:
     def array_method(self, method, tensor: Tensor, args: tuple, kwargs: dict, result: Any) -> None:
         """argmax, a comparison: computed on arrays, replayed as the same call on the new ones."""
         if self.backward_state is not None or not isinstance(result, Tensor):
+            return
+        if id(result._data) in self.slot_of:  # (astype between floats is an op: recorded as one)
             return
         arguments = [self.tensor(tensor), *(self.value(a) for a in args)]
         settings = [f"{key}={self.value(v)}" for key, v in kwargs.items()]
@@ -647,6 +708,20 @@ class _Record:
             self.tensor_names[id(t)] = holder
             self.holders[holder] = t
             self.keep.append(t)
+
+    def grad_read(self, t: Tensor, grad: Tensor) -> None:
+        """``t.grad`` read inside the function (a gradient norm for the log): on a replay, the
+        gradient ``t`` has at that point."""
+        holder = self.tensor_names.get(id(t))
+        if holder is None:
+            if id(t._data) in self.slot_of and not self.slot_of[id(t._data)].startswith("p"):
+                self.mark_unsafe(".grad of a tensor computed inside the function")
+                return
+            holder = self.tensor_name(t)
+        name = self.fresh("p")
+        self.code.append(f"{name} = {holder}._grad._data")
+        self.slot_of[id(grad._data)] = name
+        self.keep.append(grad._data)
 
     def grad_set(self, t: Tensor, value: Any) -> None:
         """``t.grad = None`` (or ``t.zero_grad()``) inside the function: done on every replay."""
@@ -825,6 +900,29 @@ class _Record:
         self.name_the_parameters()
         self.guard = self.make_guard()
 
+    def binding_conditions(self, namespace: dict) -> list[str]:
+        """The function still sees the same modules, optimisers and tensors under the global and
+        closure names it uses (a notebook cell that makes a new ``model`` records again)."""
+        fn = getattr(self.fn, "__func__", self.fn)
+        code, conditions = getattr(fn, "__code__", None), []
+        if code is None:
+            return conditions
+        namespace["_globals"] = fn.__globals__
+        for name in code.co_names:
+            value = fn.__globals__.get(name)
+            if _stateful(value):
+                namespace[f"bound_{name}"] = value
+                conditions.append(f"_globals.get({name!r}) is bound_{name}")
+        for i, cell in enumerate(fn.__closure__ or ()):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # (an empty cell)
+                continue
+            if _stateful(value):
+                namespace[f"cell{i}"], namespace[f"cell{i}_value"] = cell, value
+                conditions.append(f"cell{i}.cell_contents is cell{i}_value")
+        return conditions
+
     def make_guard(self) -> Callable[[], bool]:
         """A function that says whether a replay is still right: every module called has the mode
         and plain settings (Dropout's p, a LeakyReLU's slope) it had, holds the same parameters,
@@ -853,6 +951,7 @@ class _Record:
                 holder = self.tensor_names.get(id(value)) if isinstance(value, Tensor) else None
                 if holder is not None and holder.startswith("P") and key.isidentifier():
                     conditions.append(f"{name}.{key} is {holder}")
+        conditions += self.binding_conditions(namespace)
         for holder, t in self.holders.items():
             if holder.startswith("P"):
                 data = t._data
@@ -963,7 +1062,7 @@ class _Record:
                 ctx.inputs = tuple(None if t is None else _stand_in(t) for t in inputs)
             if cls.check is not None:
                 cls.check(ctx, *op.arrays, **{k: _unwrap(v) for k, v in op.kwargs.items()})
-            self.namespace[f"c{index}"] = ctx
+            self.namespace[f"c{index}"] = self.namespace[f"c{index}_checked"] = ctx
         source = self.source()
         filename = f"<tinygrad_sm.jit replay {next(_replay_numbers)}>"
         # (in linecache, a traceback through the replay shows the generated line that raised)
@@ -979,10 +1078,32 @@ class _Record:
         return replay
 
 
+def _fresh_ctx(checked: Function) -> Function:
+    """A new ctx for a user's op, as ``apply`` makes one for every call: what check stored, and the
+    engine's fields; nothing a forward of an earlier call left on it."""
+    ctx = type(checked).__new__(type(checked))
+    ctx._saved = ()
+    ctx.needs_input_grad = checked.needs_input_grad
+    inputs = getattr(checked, "inputs", None)
+    if inputs is not None:
+        ctx.inputs = inputs
+    ctx.__dict__.update(checked.__dict__)
+    return ctx
+
+
 def _stand_in(t: Tensor) -> Tensor:
     """A tensor of ``t``'s shape, dtype and requires_grad that holds no memory."""
     return Tensor._make(
         np.broadcast_to(np.zeros((), t._data.dtype), t._data.shape), t._requires_grad
+    )
+
+
+def _stateful(value: Any) -> bool:
+    """A module, an optimiser or a tensor: what a jitted function reads state from."""
+    return (
+        isinstance(value, Tensor)
+        or hasattr(value, "param_groups")
+        or (hasattr(value, "named_parameters") and hasattr(value, "training"))
     )
 
 
@@ -1102,8 +1223,18 @@ def replayed_by_jit(method: Callable | None = None, *, replay: str | None = None
     return decorate if method is None else decorate(method)
 
 
-def mark_unsafe(reason: str) -> None:
-    """Library code that hands a tensor's value to Python inside a recorded function says so."""
+def mark_unsafe(reason: str, value: Any = _MISSING) -> None:
+    """Library code that hands a tensor's value to Python inside a recorded function says so;
+    with ``value``, only if that tensor or array is one the call computed or was given (an
+    argument's mask), not a constant from outside it."""
     recorder = hooks.recorder
-    if recorder is not None:
-        recorder.mark_unsafe(reason)
+    if recorder is None:
+        return
+    if value is not _MISSING:
+        array = value._data if isinstance(value, Tensor) else value
+        if not isinstance(array, np.ndarray) or (
+            id(array) not in recorder.slot_of
+            and not any(np.shares_memory(array, a) for _, a in recorder.input_arrays)
+        ):
+            return
+    recorder.mark_unsafe(reason)

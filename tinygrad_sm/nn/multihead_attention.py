@@ -17,6 +17,7 @@ import numpy as np
 
 from .._checks import number_in_range, positive_int
 from ..random import RngLike, as_generator
+from ..replay import mark_unsafe
 from ..tensor import Tensor
 from . import functional as F
 from .layers import Linear
@@ -74,6 +75,7 @@ class MultiheadAttention(Module):
         attend (PyTorch's True = may not, inverted), or a float Tensor/array to add."""
         if mask is None:
             return None
+        mark_unsafe(f"MultiheadAttention's {name} is turned into SDPA's mask with NumPy", mask)
         array = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
         if array.shape not in expected:
             shapes = " or ".join(str(shape) for shape in expected)

@@ -154,6 +154,7 @@ class Optimizer:
         ``param_groups`` (a schedule's new lr) and the state afresh, on the gradients the replay has
         just stored; what ``step()`` checks was checked when the step was recorded."""
         for group in self.param_groups:
+            self._check_hyperparameters(group)  # (a schedule, or the user, may have changed them)
             pairs = [(p, p._grad._data) for p in group["params"] if p._grad is not None]
             self._step_group(group, _ascending(group, pairs))
 
