@@ -126,10 +126,9 @@ class Jitted:
         leaves: list[Any] = []
         try:
             key = (
-                _structure((args, kwargs), leaves),
-                grad_mode.enabled,
-                _tensor._default_dtype,
-            )
+                _fast_structure(args, leaves) if not kwargs else None
+            ) or _structure((args, kwargs), leaves)
+            key = (key, grad_mode.enabled, _tensor._default_dtype)
             variants = self._entries.setdefault(key, [])
         except TypeError:  # an unhashable non-Tensor argument: nothing to key a record on
             self._warn("an argument is neither a Tensor, an array nor a hashable value", None)
@@ -261,6 +260,23 @@ class _Entry:
 
 
 # ----- the argument structure (the key of a record) and its leaves -----------------------------
+def _fast_structure(args: tuple, leaves: list) -> tuple | None:
+    """``_structure`` of the common call, positional Tensors and arrays only, in one loop (this
+    runs on every call); None for any other call."""
+    parts = []
+    for arg in args:
+        kind = type(arg)
+        if kind is Tensor:
+            data = arg._data
+            parts.append((data.shape, data.dtype, data.strides, arg._requires_grad))
+        elif kind is np.ndarray:
+            parts.append((arg.shape, arg.dtype, arg.strides))
+        else:
+            return None
+    leaves.extend(args)
+    return ("positional", *parts)
+
+
 def _structure(value: Any, leaves: list) -> Any:
     """A hashable description of an argument tree; Tensors and arrays go into ``leaves``."""
     if type(value) is tuple and len(value) == 2 and type(value[1]) is dict and not value[1]:
