@@ -199,7 +199,12 @@ class Jitted:
             if entry.replay is not None
             else "recorded once; compiled after the second call"
         )
-        lines = [f"jit({name}): {len(entry.record.explained)} steps, {state}"]
+        record = entry.record
+        counts = (
+            f"{len(record.ops)} ops, {len(record.backwarded)} backward rules, "
+            f"{record.effects} calls outside the graph"
+        )
+        lines = [f"jit({name}): {counts}; {state}"]
         lines += [f"  {line}" for line in entry.record.explained]
         return "\n".join(lines)
 
@@ -523,6 +528,7 @@ class _Record:
         self.guard: Callable[[], bool] = _always
         self.modes_set: set[int] = set()  # ids of modules whose mode the function sets itself
         self.modules: list[Any] = []  # every module called, the outermost first
+        self.effects = 0  # calls of replayed_by_jit code
         self.backwarded: set[int] = set()  # the ops whose backward ran in the call
         self.parameters: dict[str, Tensor] = {}  # variable -> the Tensor from outside it reads
         self.unsafe: tuple[str, str | None] | None = None
@@ -781,6 +787,7 @@ class _Record:
         else:
             again = functools.partial(function, *args, **kwargs)
         name = self.constant(again, "E")
+        self.effects += 1
         label = function.__qualname__
         call = f"{name}()"
         if isinstance(result, Tensor):
