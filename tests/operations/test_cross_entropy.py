@@ -564,3 +564,27 @@ def test_k_dim_hessian_vector_product_matches_torch():
     (torch_gradient,) = torch.autograd.grad(torch_loss, torch_logits, create_graph=True)
     (torch_hvp,) = torch.autograd.grad((torch_gradient * torch.tensor(v)).sum(), torch_logits)
     np.testing.assert_allclose(hvp.data, torch_hvp.numpy(), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("shape", "target", "kwargs"),
+    [
+        ((6, 5), np.array([0, 4, 2, 1, 3, 0]), {}),
+        ((2, 4, 3), np.array([[0, 3, 1], [2, -100, 1]]), {"reduction": "none"}),
+        ((3, 4), None, {"label_smoothing": 0.2}),  # (probability targets)
+    ],
+)
+def test_a_second_backward_with_retain_graph_gives_the_same_gradient(shape, target, kwargs):
+    """The first backward writes the gradient into the forward's e^{z − max}; a second one (retain_graph)
+    makes e^{z − max} again, so both add the same gradient."""
+    z = random_array(40, shape).astype(np.float32)
+    if target is None:
+        target = random_array(41, shape).astype(np.float32) ** 2
+        target /= target.sum(axis=1, keepdims=True)
+    x = Tensor(z, requires_grad=True)
+    loss = F.cross_entropy(x, Tensor(target), **kwargs)
+    upstream = Tensor(random_array(42, loss.shape).astype(np.float32))
+    loss.backward(upstream, retain_graph=True)
+    first = x.grad.data.copy()
+    loss.backward(upstream)
+    np.testing.assert_array_equal(x.grad.data, 2 * first)
