@@ -297,3 +297,57 @@ def test_create_graph_sees_the_output_a_rule_saved():
     (gg,) = tinygrad_sm.grad(g.sum(), x)
     np.testing.assert_allclose(gg.data, np.exp(x.data), rtol=1e-15)
     assert vars(y.grad_fn) == {}  # the engine took back what it lent the rule (create_graph, the output)
+
+
+# ----- dispatch: operators and methods call the op's own apply function ----------------------------
+def test_a_subclass_of_an_op_records_nodes_of_its_own_class():
+    mul = tinygrad_sm.get_op("mul")
+
+    class LoudMul(mul):
+        calls = 0
+
+        @classmethod
+        def apply(cls, *args, **kwargs):
+            cls.calls += 1
+            return super().apply(*args, **kwargs)
+
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    out = LoudMul.apply(x, 3.0)
+    assert type(out.grad_fn) is LoudMul and LoudMul.calls == 1
+    assert type((x * 3.0).grad_fn) is mul  # the operator still makes mul's own node
+
+
+def test_a_registered_op_with_its_own_apply_is_called_through_it_by_its_method(registry_cleanup):
+    class Twice(Function):
+        seen: list = []
+
+        @classmethod
+        def apply(cls, x, axis=0):
+            cls.seen.append(axis)
+            return super().apply(x, axis=axis)
+
+        @staticmethod
+        def forward(ctx, x, axis=0):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2
+
+    tinygrad_sm.register_op("twice_engine_test", Twice)
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x.twice_engine_test(dim=0).sum().backward()  # (PyTorch's dim= for axis=, through the method)
+    assert Twice.seen == [0]
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+@pytest.fixture
+def registry_cleanup():
+    from tinygrad_sm import function as function_module
+
+    before = set(tinygrad_sm.ops())
+    yield
+    for name in set(tinygrad_sm.ops()) - before:
+        function_module._REGISTRY.pop(name)
+        if name in vars(Tensor):
+            delattr(Tensor, name)

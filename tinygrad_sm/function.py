@@ -129,10 +129,96 @@ class Function:
         return Tensor._make(value)  # an intermediate: a constant as far as the graph knows
 
     # ----- running an op ----------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._apply = staticmethod(_applier(cls))
+
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on Tensors (or plain values) and record the node if a gradient is needed."""
-        if kwargs:  # a Tensor given by keyword (``target=probs``) is an input like a positional one
+        return cls._apply(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+    @property
+    def freed(self) -> bool:
+        """True once a backward without ``retain_graph`` has released the values this node needs."""
+        return getattr(self, "_saved", ()) is None
+
+    def release(self) -> None:
+        """Free the arrays forward kept for backward (done by backward unless ``retain_graph``).
+
+        As in PyTorch, the saved values go, and so does everything forward stored on ctx that
+        holds an array (``ctx.mask``, an index tuple of arrays); small settings (axes, shapes,
+        flags) stay. A node that kept no array (``add``, ``sum``, ``reshape``, ...) can
+        therefore run its backward again; one that did is marked freed, and a second
+        backward through it raises. Only what forward stored is looked at: the saved values,
+        and ``__dict__``, which holds nothing else (the engine's own fields are slots).
+        """
+        saved = self._saved
+        held = False
+        if saved:
+            for value in saved:
+                if type(value) is _ndarray or _holds_array(value):
+                    held = True
+                    break
+        state = self.__dict__
+        if state:  # forward stored more on ctx (ctx.axes = ...)
+            arrays = []
+            for name, value in state.items():
+                kind = type(value)
+                if kind in _PLAIN_VALUES or name in _ENGINE_FIELDS:
+                    continue
+                if kind is tuple:  # (most often a shape or axes: no call needed to see that)
+                    for part in value:
+                        if type(part) not in _PLAIN_VALUES:
+                            break
+                    else:
+                        continue
+                if _holds_array(value):
+                    arrays.append(name)
+            for name in arrays:
+                del state[name]
+            held = held or bool(arrays)
+        if held:
+            self._saved = None
+
+
+def _holds_array(value: Any) -> bool:
+    """True for an ndarray or Tensor, or a tuple/list or an object of forward's own (cross_entropy's
+    targets) with one inside (at any depth). Numbers, strings and the like are not looked into."""
+    kind = type(value)
+    if kind is _ndarray or kind is Tensor:
+        return True
+    if kind in _PLAIN_VALUES:
+        return False
+    if isinstance(value, np.ndarray | Tensor):
+        return True
+    if isinstance(value, tuple | list):
+        parts = value
+    else:
+        attributes = getattr(value, "__dict__", None)
+        if attributes is None or isinstance(value, type):
+            return False
+        parts = attributes.values()
+    for part in parts:
+        if type(part) is _ndarray or (type(part) not in _PLAIN_VALUES and _holds_array(part)):
+            return True
+    return False
+
+
+def _applier(cls: type[Function], spellings: dict[str, str] | None = None) -> Any:
+    """``cls.apply`` as a plain function of the op's arguments, closing over ``cls``: every class
+    gets its own (``__init_subclass__``), and the operators and Tensor methods call it directly,
+    with no bound method and no wrapper in between (``a * b`` is one call into mul's). With
+    ``spellings`` it is a Tensor method, which also takes PyTorch's keyword names (``dim=``)."""
+
+    def apply(*args: Any, **kwargs: Any) -> Tensor:
+        if kwargs:
+            if spellings:
+                kwargs = respell(kwargs, spellings, cls.name)
+            # a Tensor given by keyword (``target=probs``) is an input like a positional one
             for value in kwargs.values():
                 if isinstance(value, Tensor):
                     args, kwargs = _bind_keywords(cls, args, kwargs)
@@ -221,74 +307,13 @@ class Function:
             out._node = None
         return out
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}Backward>"
-
-    @property
-    def freed(self) -> bool:
-        """True once a backward without ``retain_graph`` has released the values this node needs."""
-        return getattr(self, "_saved", ()) is None
-
-    def release(self) -> None:
-        """Free the arrays forward kept for backward (done by backward unless ``retain_graph``).
-
-        As in PyTorch, the saved values go, and so does everything forward stored on ctx that
-        holds an array (``ctx.mask``, an index tuple of arrays); small settings (axes, shapes,
-        flags) stay. A node that kept no array (``add``, ``sum``, ``reshape``, ...) can
-        therefore run its backward again; one that did is marked freed, and a second
-        backward through it raises. Only what forward stored is looked at: the saved values,
-        and ``__dict__``, which holds nothing else (the engine's own fields are slots).
-        """
-        saved = self._saved
-        held = False
-        if saved:
-            for value in saved:
-                if type(value) is _ndarray or _holds_array(value):
-                    held = True
-                    break
-        state = self.__dict__
-        if state:  # forward stored more on ctx (ctx.axes = ...)
-            arrays = []
-            for name, value in state.items():
-                kind = type(value)
-                if kind in _PLAIN_VALUES or name in _ENGINE_FIELDS:
-                    continue
-                if kind is tuple:  # (most often a shape or axes: no call needed to see that)
-                    for part in value:
-                        if type(part) not in _PLAIN_VALUES:
-                            break
-                    else:
-                        continue
-                if _holds_array(value):
-                    arrays.append(name)
-            for name in arrays:
-                del state[name]
-            held = held or bool(arrays)
-        if held:
-            self._saved = None
+    return apply
 
 
-def _holds_array(value: Any) -> bool:
-    """True for an ndarray or Tensor, or a tuple/list or an object of forward's own (cross_entropy's
-    targets) with one inside (at any depth). Numbers, strings and the like are not looked into."""
-    kind = type(value)
-    if kind is _ndarray or kind is Tensor:
-        return True
-    if kind in _PLAIN_VALUES:
-        return False
-    if isinstance(value, np.ndarray | Tensor):
-        return True
-    if isinstance(value, tuple | list):
-        parts = value
-    else:
-        attributes = getattr(value, "__dict__", None)
-        if attributes is None or isinstance(value, type):
-            return False
-        parts = attributes.values()
-    for part in parts:
-        if type(part) is _ndarray or (type(part) not in _PLAIN_VALUES and _holds_array(part)):
-            return True
-    return False
+def _overrides_apply(cls: type[Function]) -> bool:
+    """True if ``cls`` (or a base below Function) defines its own ``apply``: then its methods and
+    operators go through that, not the plain function."""
+    return getattr(cls.apply, "__func__", None) is not Function.apply.__func__
 
 
 _new = object.__new__
@@ -304,6 +329,9 @@ _PLAIN_VALUES = frozenset((int, float, bool, str, type(None), slice))
 _FLOAT32 = np.dtype(np.float32)
 #: what the engine stores in a node's ``__dict__`` (never freed by ``release``)
 _ENGINE_FIELDS = frozenset(("_forward_arrays", "_graph_output", "create_graph"))
+
+
+Function._apply = staticmethod(_applier(Function))
 
 
 class Op(Function):
@@ -521,7 +549,8 @@ def register_op(
             raise ValueError(f"register_op: Tensor already has an attribute {name!r}")
         cls.name = name
         _REGISTRY[name] = cls
-        setattr(_tensor._ops, name, cls.apply)  # (what the operators call: ``a * b`` is mul's)
+        # (what the operators call: ``a * b`` is mul's)
+        setattr(_tensor._ops, name, cls.apply if _overrides_apply(cls) else cls._apply)
         if callable(method):
             method.__doc__ = method_docstring(cls, method.__doc__)
             respelled = accepts_pytorch_spellings(method)
@@ -534,7 +563,6 @@ def register_op(
 
 
 def _make_method(cls: type[Function]):
-    apply = cls.apply
     parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
     # (x.sum(dim=1, keepdim=True) is x.sum(axis=1, keepdims=True))
     spellings = pytorch_spellings(parameter.name for parameter in parameters)
@@ -545,13 +573,16 @@ def _make_method(cls: type[Function]):
         and all(parameter.name != "input" for parameter in parameters)
     ):  # (F.softmax(input=x, dim=1): ``input`` is PyTorch's name for the tensor an op acts on)
         spellings["input"] = first.name
-    name = cls.name
+    if _overrides_apply(cls):
+        apply, name = cls.apply, cls.name
 
-    def method(*args, **kwargs):
-        if kwargs:
-            kwargs = respell(kwargs, spellings, name)
-        return apply(*args, **kwargs)
+        def method(*args, **kwargs):
+            if kwargs:
+                kwargs = respell(kwargs, spellings, name)
+            return apply(*args, **kwargs)
 
+    else:
+        method = _applier(cls, spellings)  # (its own function object: the method's name and help)
     method.__name__ = cls.name
     method.__qualname__ = f"Tensor.{cls.name}"
     method.__doc__ = method_docstring(cls)
