@@ -80,6 +80,12 @@ CASES: dict[str, list[tuple[str, Any]]] = {
     "div": [("broadcast", lambda r: ([G(normal(r, 3, 4)), G(positive(r, 3, 1))], {}))],
     "maximum": [("tensors", lambda r: ([G(normal(r, 3, 4)), G(normal(r, 3, 4))], {}))],
     "minimum": [("number", lambda r: ([G(normal(r, 3, 4)), 0.0], {}))],
+    "leaky_relu": [("slope", lambda r: ([G(normal(r, 3, 4)), 0.2], {}))],
+    "elu": [("alpha", lambda r: ([G(normal(r, 3, 4)), 0.5], {}))],
+    "gelu": [("tanh", lambda r: ([G(normal(r, 3, 4))], {"approximate": "tanh"})), ("erf", lambda r: ([G(normal(r, 3, 4))], {}))],
+    "softplus": [("beta-threshold", lambda r: ([G(normal(r, 3, 4) * 4), 2.0, 3.0], {}))],
+    "where": [("broadcast", lambda r: ([r.uniform(size=(3, 4)) > 0.5, G(normal(r, 3, 4)), G(normal(r, 4))], {}))],
+    "masked_fill": [("value", lambda r: ([G(normal(r, 3, 4)), D(r.uniform(size=(1, 4)) > 0.5), G(normal(r))], {}))],
     "softmax": [
         ("last-axis", lambda r: ([G(normal(r, 6, 5))], {})),
         ("axis-0", lambda r: ([G(normal(r, 6, 5))], {"axis": 0})),

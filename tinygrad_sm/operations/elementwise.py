@@ -365,11 +365,13 @@ class LeakyReLU(Op):
     rule = "g where a > 0, g·s elsewhere"
 
     @staticmethod
+    def check(ctx, a, negative_slope=0.01):
+        ctx.negative_slope = _number(negative_slope, "leaky_relu", "negative_slope")
+
+    @staticmethod
     def forward(ctx, a, negative_slope=0.01):
-        negative_slope = _number(negative_slope, "leaky_relu", "negative_slope")
         ctx.positive = a > 0
-        ctx.negative_slope = negative_slope
-        return np.where(ctx.positive, a, a * negative_slope)
+        return np.where(ctx.positive, a, a * ctx.negative_slope)
 
     @staticmethod
     def backward(ctx, grad):
@@ -388,13 +390,15 @@ class ELU(Op):
     rule = "g where a > 0, g·α·eᵃ elsewhere"
 
     @staticmethod
+    def check(ctx, a, alpha=1.0):
+        ctx.alpha = _number(alpha, "elu", "alpha")
+
+    @staticmethod
     def forward(ctx, a, alpha=1.0):
-        alpha = _number(alpha, "elu", "alpha")
         ctx.save_for_backward(a)
-        ctx.alpha = alpha
         ctx.positive = a > 0
         ctx.flat = a >= 0  # (where eᵃ is read as the constant e⁰ = 1)
-        return np.where(ctx.positive, a, alpha * np.expm1(np.minimum(a, 0)))
+        return np.where(ctx.positive, a, ctx.alpha * np.expm1(np.minimum(a, 0)))
 
     @staticmethod
     def backward(ctx, grad):
@@ -560,11 +564,14 @@ class GELU(Op):
     rule = "g·(Φ(a) + a·φ(a))  (the tanh form: its own derivative)"
 
     @staticmethod
-    def forward(ctx, a, approximate="none"):
+    def check(ctx, a, approximate="none"):
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r:.60}")
-        ctx.save_for_backward(a)
         ctx.approximate = approximate
+
+    @staticmethod
+    def forward(ctx, a, approximate="none"):
+        ctx.save_for_backward(a)
         if approximate == "tanh":
             ctx.tanh = np.tanh(_GELU_TANH_SCALE * (a + _GELU_TANH_CUBIC * (a * a * a)))
             return 0.5 * a * (1 + ctx.tanh)
@@ -613,11 +620,14 @@ class Softplus(Op):
     rule = "g·σ(βa), g where βa > threshold"
 
     @staticmethod
+    def check(ctx, a, beta=1.0, threshold=20.0):
+        ctx.beta = _number(beta, "softplus", "beta")
+        ctx.threshold = _number(threshold, "softplus", "threshold")
+
+    @staticmethod
     def forward(ctx, a, beta=1.0, threshold=20.0):
-        beta = _number(beta, "softplus", "beta")
-        threshold = _number(threshold, "softplus", "threshold")
         ctx.save_for_backward(a)
-        ctx.beta = beta
+        beta, threshold = ctx.beta, ctx.threshold
         scaled = a * beta if beta != 1 else a
         ctx.linear = scaled > threshold
         e = np.exp(-np.abs(scaled))

@@ -25,11 +25,14 @@ class Where(Op):
     rule = "∂x = g·[c],  ∂y = g·[¬c]"
 
     @staticmethod
+    def check(ctx, condition, x, y):
+        dtype = np.asarray(condition).dtype
+        if dtype != np.bool_:
+            raise TypeError(f"where: condition must be boolean, got dtype {dtype}")
+
+    @staticmethod
     def forward(ctx, condition, x, y):
-        condition = np.asarray(condition)
-        if condition.dtype != np.bool_:
-            raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
-        ctx.condition = condition
+        ctx.condition = condition = np.asarray(condition)
         return np.where(condition, x, y)
 
     @staticmethod
@@ -55,7 +58,7 @@ class MaskedFill(Op):
     dtype_from_inputs = False  # (a float64 value fills a float32 x: z stays float32, as PyTorch)
 
     @staticmethod
-    def forward(ctx, x, mask, value):
+    def check(ctx, x, mask, value):
         mask = np.asarray(mask)
         if mask.dtype != np.bool_:
             raise TypeError(
@@ -77,7 +80,10 @@ class MaskedFill(Op):
                 f"masked_fill: mask of shape {mask.shape} does not broadcast with the input's "
                 f"shape {x.shape}"
             ) from None
-        ctx.mask = mask
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        ctx.mask = mask = np.asarray(mask)
         return np.where(mask, value, x).astype(x.dtype, copy=False)
 
     @staticmethod
