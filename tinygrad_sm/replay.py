@@ -189,7 +189,7 @@ class Jitted:
         """The recorded program, one line per op (forward, then backward, and the updates), with
         the line of the user's code that made each op."""
         entry = self._shown()
-        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        name = getattr(self.fn, "__name__", repr(self.fn))
         if entry is None:
             return f"jit({name}): not called yet (the first call records the program)"
         state = (
