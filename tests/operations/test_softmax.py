@@ -462,3 +462,27 @@ def test_the_rules_log_of_a_softmax_output_does_not_warn_but_the_users_does():
     assert logged.grad_fn is not None
     with pytest.warns(LogOfSoftmaxWarning):
         p.log()  # (the user's own log of a softmax still warns)
+
+
+@pytest.mark.parametrize("shape", [(300, 600), (3, 70, 1100), (40, 2000)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_rows_taken_a_block_at_a_time_give_the_formula(name, shape):
+    """Along the last axis, large arrays go a cache-sized block of rows at a time (several blocks here,
+    the last one partial): forward and backward still match the float64 formulas, with an inf row too."""
+    z = random_array(50, shape).astype(np.float32) * 10
+    z[(0,) * (len(shape) - 1)][3] = np.inf  # (a row with +inf: nan, as PyTorch)
+    g = random_array(51, shape).astype(np.float32)
+    x = Tensor(z, requires_grad=True)
+    with np.errstate(invalid="ignore"):  # (inf − inf in the inf row, as NumPy's own formula warns)
+        out = getattr(x, name)(axis=-1)
+        out.backward(Tensor(g))
+    z64, g64 = z.astype(np.float64), g.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        p = np_softmax(z64, -1)
+        if name == "softmax":
+            expected, grad = p, p * (g64 - (g64 * p).sum(axis=-1, keepdims=True))
+        else:
+            expected, grad = np.log(p), g64 - p * g64.sum(axis=-1, keepdims=True)
+    assert out.dtype == np.float32 and x.grad.dtype == np.float32
+    np.testing.assert_allclose(out.data, expected, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.data, grad, rtol=2e-4, atol=1e-6)
