@@ -588,3 +588,21 @@ def test_a_second_backward_with_retain_graph_gives_the_same_gradient(shape, targ
     first = x.grad.data.copy()
     loss.backward(upstream)
     np.testing.assert_array_equal(x.grad.data, 2 * first)
+
+
+def test_logits_taken_a_block_of_rows_at_a_time_give_the_reference():
+    """Large logits go a cache-sized block of rows at a time (several blocks, a partial last one)."""
+    rows, classes = 300, 400
+    z = (random_array(43, (rows, classes)) * 8).astype(np.float32)
+    target = np.random.default_rng(44).integers(0, classes, rows)
+    target[::7] = -100
+    x = Tensor(z, requires_grad=True)
+    loss = F.cross_entropy(x, Tensor(target))
+    loss.backward()
+    np.testing.assert_allclose(loss.data, reference_cross_entropy(z, target), rtol=1e-5)
+    kept = target != -100
+    p = np.exp(log_softmax(z.astype(np.float64)))
+    expected = p.copy()
+    expected[np.arange(rows), np.where(kept, target, 0)] -= 1
+    expected = np.where(kept[:, None], expected, 0) / kept.sum()
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-4, atol=1e-8)
