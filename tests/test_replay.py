@@ -241,15 +241,20 @@ def test_switching_a_module_to_eval_records_again():
     def forward(x):
         return model(Tensor(x))
 
-    x = batches()[0][0]
-    model.eval()
-    for _ in range(3):
-        assert np.array_equal(forward(x).data, model(Tensor(x)).data)
-    model.train()
-    with tinygrad_sm.no_grad():
-        forward(x)  # (a new record: another mode, and grad mode is part of the key)
-    model.eval()
-    assert np.array_equal(forward(x).data, model(Tensor(x)).data)
+    data = [batch[0] for batch in batches()]
+    with tinygrad_sm.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error", JitWarning)
+        model.eval()
+        for x in data:
+            assert np.array_equal(forward(x).data, model(Tensor(x)).data)
+        assert forward.replaying
+        model.train()
+        forward(data[0])  # (a new record: the Dropout's mode is another)
+        assert not forward.replaying
+        model.eval()
+        for x in data:
+            assert np.array_equal(forward(x).data, model(Tensor(x)).data)
+        assert forward.replaying
 
 
 def test_new_shapes_dtypes_and_settings_record_again():
