@@ -9,7 +9,7 @@
 (b) one training step of a small MLP, with the parameters' names.
 
 Rendering uses the system Graphviz (`dot`) if installed, else graphviz-pure
-(pip install "tinygrad_sm[render]").
+(installed with tinygrad_sm; else pip install graphviz-pure).
 """
 
 from __future__ import annotations

@@ -89,3 +89,27 @@ def test_imports_run_one_way_with_no_circle():
 
     for module in graph:
         visit(module, [])
+
+
+def test_the_pure_pip_renderer_is_a_dependency_where_it_has_wheels():
+    """pip install alone gives a renderer: graphviz-pure is a dependency, with the platforms its
+    wheels exist for (Linux x86_64/aarch64, macOS, Windows x64) as its environment marker."""
+    from pathlib import Path
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text())["project"]
+    renderer = next(Requirement(r) for r in project["dependencies"] if r.startswith("graphviz-pure"))
+    where = {
+        ("linux", "x86_64"): True,
+        ("linux", "aarch64"): True,
+        ("darwin", "arm64"): True,
+        ("darwin", "x86_64"): True,
+        ("win32", "AMD64"): True,
+        ("linux", "armv7l"): False,
+        ("win32", "ARM64"): False,
+    }
+    for (platform, machine), expected in where.items():
+        assert renderer.marker.evaluate({"sys_platform": platform, "platform_machine": machine}) is expected

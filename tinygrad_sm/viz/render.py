@@ -5,8 +5,8 @@ without the system Graphviz it fails with ``ExecutableNotFound``. A
 :class:`GraphPicture` is a ``graphviz.Digraph`` that looks for a renderer itself:
 
 1. ``dot`` from the system Graphviz, when it is on PATH (the reference renderer);
-2. otherwise ``graphviz-pure`` (``pip install "tinygrad_sm[render]"``), a
-   self-contained port of ``dot`` that reads DOT on stdin;
+2. otherwise ``graphviz-pure`` (installed with tinygrad_sm where it has wheels; else
+   ``pip install graphviz-pure``), a self-contained port of ``dot`` that reads DOT on stdin;
 3. with neither, the picture still exists (``.source`` is its DOT text),
    rendering raises :class:`RendererNotFoundError` naming the fixes, and
    Jupyter shows the DOT text instead of a traceback.
@@ -58,8 +58,8 @@ ASCII_FALLBACK = {
 
 INSTALL_HINT = (
     "install one of: the system Graphviz (apt-get install graphviz, or brew install graphviz on "
-    'macOS), or the pure-Python-installable renderer: pip install "tinygrad_sm[render]" '
-    "(graphviz-pure)"
+    "macOS), or the renderer that installs with pip: pip install graphviz-pure (a dependency of "
+    "tinygrad_sm where it has wheels: Linux x86_64/aarch64, macOS, Windows x64)"
 )
 
 
