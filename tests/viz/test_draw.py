@@ -169,3 +169,23 @@ def test_example_script_writes_its_pictures(tmp_path):
         assert (tmp_path / name).stat().st_size > 1000
     mlp = (tmp_path / "mlp_step.svg").read_text(encoding="utf-8")
     assert "layers.0.weight" in mlp and "cross_entropy" in mlp and "grad [" in mlp
+
+
+def test_an_edge_is_labelled_with_the_argument_it_feeds():
+    """∂a = g·b: the arrows into a two-input op say which is a and which is b (linear's x, weight,
+    bias); a one-input op's arrow needs no name."""
+    from tinygrad_sm import nn
+
+    a = Tensor([1.0, 2.0], requires_grad=True, name="a")
+    b = Tensor([3.0, 4.0], requires_grad=True, name="b")
+    loss = (a * b).exp().sum()
+    loss.backward()
+    edges = [line.strip() for line in draw_graph(loss).source.splitlines() if "->" in line]
+    labelled = [line for line in edges if "label=" in line]
+    assert sorted(line.split("label=")[1].split()[0].strip("]") for line in labelled) == ["a", "b"]
+    assert len(labelled) == 2  # (exp and sum take one tensor: their arrows carry no name)
+    model = nn.Linear(2, 3, rng=0)
+    out = model(Tensor([[1.0, 2.0]])).sum()
+    source = draw_graph(out, names=model).source
+    for name in ("x", "weight", "bias"):
+        assert f"label={name}" in source

@@ -14,10 +14,13 @@ numbers and arrays become text in ``text.py``.
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -168,6 +171,33 @@ def _tensor_label(
     if grad is not None:
         rows.append(_values_html(grad, COLOURS["grad"], "grad "))
     return _table(rows)
+
+
+def _input_label(edge: Any, by_id: dict[int, Tensor]) -> str | None:
+    """The name of the argument an edge feeds (``a``/``b`` of mul, ``weight`` of linear), so a rule
+    such as ``∂a = g·b`` can be read off the arrows; None for an op of one tensor input, or for an
+    edge into a folded box (it stands for several)."""
+    if len(edge.keys) != 1 or edge.keys[0][0] != "in":
+        return None
+    _, tensor_id, position = edge.keys[0]
+    tensor = by_id.get(tensor_id)
+    node = tensor._node if tensor is not None else None
+    if node is None or sum(parent is not None for parent in node.inputs) < 2:
+        return None
+    names = _forward_parameters(type(node))
+    return names[position] if position < len(names) else None
+
+
+@functools.cache
+def _forward_parameters(cls: type) -> tuple[str, ...]:
+    """The names of an op's forward arguments after ctx."""
+    try:
+        parameters = list(inspect.signature(cls.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return ()
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return ()  # (concatenate's *tensors: no names to give)
+    return tuple(p.name for p in parameters)
 
 
 def _op_label(node: Function) -> str:
@@ -400,10 +430,14 @@ def _draw(
     if highlight is not None and highlight._node is not None:
         inputs = range(len(highlight._node.inputs))
         highlighted_keys = {("out", id(highlight))} | {("in", id(highlight), i) for i in inputs}
+    by_id = {id(t): t for t in tensors}
     for edge in layout.edges:
         style = _edge_style(edge_sizes.get(id(edge)), largest)
         if highlighted_keys.intersection(edge.keys) and id(edge) in edge_sizes:
             style["arrowsize"] = "1.0"
+        label = _input_label(edge, by_id)
+        if label:
+            style["label"] = label
         graph.edge(edge.source, edge.target, **style)
 
     # 12 pt: at 13-14 pt the renderer's hinting draws "=" and "−" twice as thick as the letters
