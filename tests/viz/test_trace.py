@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pytest
 from viz_helpers import softmax_loss
@@ -110,3 +112,23 @@ def test_trace_is_the_observer_only_while_it_runs_and_passes_calls_on():
         trace = trace_backward(loss)
         assert hooks.observer is checker
     assert len(trace) == 5
+
+
+def test_a_trace_at_the_end_of_a_notebook_cell_shows_its_table():
+    x = Tensor([2.0, 1.0, 0.1], requires_grad=True, name="x")
+    trace = trace_backward(x.softmax()[0])
+    page = trace._repr_html_()
+    assert page.startswith("<pre>") and page.endswith("</pre>")
+    table = str(trace)
+    assert "softmax" in table and html.escape(table) in page
+
+    class Printer:
+        def __init__(self):
+            self.shown = ""
+
+        def text(self, value):
+            self.shown += value
+
+    printer = Printer()
+    trace._repr_pretty_(printer, cycle=False)
+    assert printer.shown == table

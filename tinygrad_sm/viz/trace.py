@@ -12,6 +12,7 @@ It touches nothing: no ``.grad`` is written and no saved value is freed, so
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -102,6 +103,14 @@ class BackwardTrace(Sequence[BackwardStep]):
 
     def __str__(self) -> str:
         return format_table(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's text display: the table, not the one-line repr."""
+        printer.text(str(self) if not cycle else repr(self))
+
+    def _repr_html_(self) -> str:
+        """Jupyter: ``trace_backward(loss)`` at the end of a cell shows the table."""
+        return f"<pre>{html.escape(str(self))}</pre>"
 
 
 def trace_backward(loss: Tensor, gradient: Any = None, names: Names = None) -> BackwardTrace:
