@@ -469,3 +469,26 @@ def test_a_returned_tensor_that_needs_its_graph_runs_eagerly():
         for _ in range(3):
             inference(Tensor(np.ones((4, 3))))
     assert inference.replaying
+
+
+def test_broadcast_and_promoted_gradients_are_fitted_on_a_replay_as_eagerly():
+    def make():
+        w = Tensor(np.ones(3), requires_grad=True)  # (float64, broadcast over the rows)
+        b = Tensor(np.ones((), np.float32), requires_grad=True)  # (float32, promoted)
+
+        def step(x):
+            w.grad = b.grad = None
+            ((w * x + b) ** 2).sum().backward()
+
+        return w, b, step
+
+    w1, b1, eager = make()
+    w2, b2, step = make()
+    jitted = jit(step)
+    for i in range(5):
+        x = Tensor(np.random.default_rng(i).standard_normal((4, 3)))
+        eager(x)
+        jitted(x)
+        assert np.array_equal(w1.grad.data, w2.grad.data) and w2.grad.shape == (3,)
+        assert np.array_equal(b1.grad.data, b2.grad.data) and b2.grad.dtype == np.float32
+    assert jitted.replaying

@@ -75,10 +75,15 @@ import numpy as np
 
 from . import anomaly as _anomaly
 from . import tensor as _tensor
-from .autograd import _as_gradient_array, add_gradients, seed_gradient
+from .autograd import (
+    LeafSink,
+    _as_gradient_array,
+    add_gradients,
+    fit_gradient_to_input,
+    seed_gradient,
+)
 from .function import Function, _output_array
 from .grad_mode import grad_mode, hooks
-from .shapes import unbroadcast
 from .tensor import Tensor
 
 __all__ = ["JitWarning", "jit"]
@@ -125,9 +130,9 @@ class Jitted:
             return self.fn(*args, **kwargs)  # inside another record (or observed): eagerly
         leaves: list[Any] = []
         try:
-            key = (
-                _fast_structure(args, leaves) if not kwargs else None
-            ) or _structure((args, kwargs), leaves)
+            key = (_fast_structure(args, leaves) if not kwargs else None) or _structure(
+                (args, kwargs), leaves
+            )
             key = (key, grad_mode.enabled, _tensor._default_dtype)
             variants = self._entries.setdefault(key, [])
         except TypeError:  # an unhashable non-Tensor argument: nothing to key a record on
@@ -515,8 +520,8 @@ class _Record:
             "_output_array": _output_array,
             "_as_gradient_array": _as_gradient_array,
             "_add": add_gradients,
-            "_fit": _fit,
-            "_store": _store,
+            "_fit": fit_gradient_to_input,
+            "_LeafSink": LeafSink,
             "_view": _view,
             "_fresh_ctx": _fresh_ctx,
         }
@@ -831,10 +836,14 @@ class _Record:
         name = self.fresh("g")
         self.code.append(f"# backward of {self.slot_of.get(id(output._data), '?')}")
         self.code.append(f"{name} = {source}")
+        # (the engine's sink stores the gradients: the same copies where an array is shared)
+        sink = self.fresh("sink")
+        self.code.append(f"{sink} = _LeafSink(False)")
+        self.code.append(f"{sink}.owned_elsewhere({name})")
         self.explained.append(f"backward of {self.slot_of.get(id(output._data), '?')}")
         # key -> (variable, simulated value): ("op", index) for a node's output, ("leaf", id)
         pending: dict[Any, tuple[str, Any]] = {}
-        self.backward_state = {"pending": pending, "leaves": {}, "seed": seed}
+        self.backward_state = {"pending": pending, "leaves": {}, "sink": sink}
         pending[self.key(output)] = (name, seed)
         if output._retains_grad:
             self.mark_unsafe("retain_grad() keeps a gradient the replay does not make")
@@ -888,8 +897,8 @@ class _Record:
                 expression = f"_as_gradient_array({expression}, c{index})"
             data = parent._data
             if value.shape != data.shape or value.dtype != data.dtype:
-                value = _fit(value, data.shape, data.dtype)
-                expression = f"_fit({expression}, {data.shape!r}, {self.constant(data.dtype)})"
+                value = fit_gradient_to_input(value, parent, node)  # (the engine's own step)
+                expression = f"_fit({expression}, c{index}.inputs[{i}], c{index})"
             key = self.key(parent)
             so_far = pending.get(key)
             if so_far is None:
@@ -907,18 +916,15 @@ class _Record:
         state, self.backward_state = self.backward_state, None
         if state is None or "skip" in state or self.unsafe is not None:
             return
-        stored = {id(state["seed"])}
-        for key, (name, value) in state["pending"].items():
+        for key, (name, _) in state["pending"].items():
             if key[0] != "leaf":
                 self.mark_unsafe("jit could not follow the engine's backward pass")
                 return
             leaf = state["leaves"][key[1]]
             if not leaf._requires_grad:
                 continue
-            shared = id(value) in stored
-            stored.add(id(value))
             holder = self.tensor_name(leaf)
-            self.code.append(f"_store({holder}, {name}, {shared})")
+            self.code.append(f"{state['sink']}.store({holder}, {name})")
             self.explained.append(f"  {holder}.grad += {name}")
 
     # ----- the end of the call -------------------------------------------------------------------
@@ -1206,30 +1212,9 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 # ----- the helpers the generated code calls ------------------------------------------------------
-def _fit(grad: np.ndarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    """A gradient given its input's shape (broadcasting undone) and dtype, as the engine does."""
-    if grad.shape != shape:
-        grad = unbroadcast(grad, shape)
-    if grad.dtype != dtype:
-        grad = grad.astype(dtype)
-    return grad
-
-
 def _view(array: np.ndarray, start: int, shape: tuple, strides: tuple) -> np.ndarray:
     """The view of ``array``'s elements from ``start`` on with ``shape`` and ``strides``."""
     return np.lib.stride_tricks.as_strided(array.reshape(-1)[start:], shape, strides)
-
-
-def _store(tensor: Tensor, grad: np.ndarray, shared: bool) -> None:
-    """Add a finished gradient to ``tensor.grad``, as ``backward()`` does (a copy where the array is
-    not the gradient's own)."""
-    previous = tensor._grad
-    if previous is not None:
-        previous._data = previous._data + grad
-        return
-    if shared or not grad.flags.owndata or not grad.flags.writeable or grad is tensor._data:
-        grad = grad.copy()
-    tensor._grad = Tensor._make(grad)
 
 
 # ----- what library code outside the ops uses ----------------------------------------------------
