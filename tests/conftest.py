@@ -34,3 +34,18 @@ if os.environ.get("TINYGRAD_SM_REQUIRE_TORCH"):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def registry_cleanup():
+    """Forget the ops a test registers, so tests stay independent."""
+    import tinygrad_sm
+    from tinygrad_sm import Tensor
+    from tinygrad_sm import function as function_module
+
+    before = set(tinygrad_sm.ops())
+    yield
+    for name in set(tinygrad_sm.ops()) - before:
+        function_module._REGISTRY.pop(name)
+        if name in vars(Tensor):
+            delattr(Tensor, name)

@@ -339,15 +339,3 @@ def test_a_registered_op_with_its_own_apply_is_called_through_it_by_its_method(r
     x.twice_engine_test(dim=0).sum().backward()  # (PyTorch's dim= for axis=, through the method)
     assert Twice.seen == [0]
     np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
-
-
-@pytest.fixture
-def registry_cleanup():
-    from tinygrad_sm import function as function_module
-
-    before = set(tinygrad_sm.ops())
-    yield
-    for name in set(tinygrad_sm.ops()) - before:
-        function_module._REGISTRY.pop(name)
-        if name in vars(Tensor):
-            delattr(Tensor, name)

@@ -10,7 +10,6 @@ from helpers import gradient_function, random_array, tensors
 
 import tinygrad_sm
 from tinygrad_sm import Function, Tensor, get_op, register_op
-from tinygrad_sm import function as function_module
 from tinygrad_sm.operations.rule_helpers import exp
 
 BUILT_IN_OPS = {
@@ -48,17 +47,6 @@ class Softplus(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad * (1 - 1 / (1 + exp(x)))
-
-
-@pytest.fixture
-def registry_cleanup():
-    """Forget the ops a test registers, so tests stay independent."""
-    before = set(tinygrad_sm.ops())
-    yield
-    for name in set(tinygrad_sm.ops()) - before:
-        function_module._REGISTRY.pop(name)
-        if name in vars(Tensor):
-            delattr(Tensor, name)
 
 
 # ----- the Cube example -------------------------------------------------------------------

@@ -82,28 +82,21 @@ def test_a_learning_rate_schedule_inside_the_step_keeps_working():
 
 
 def test_tensor_arguments_and_a_returned_tuple():
-    model = nn.Linear(3, 2, rng=0)
-    opt = optim.SGD(model.parameters(), lr=0.1)
+    def make():
+        model = nn.Linear(3, 2, rng=0)
+        opt = optim.SGD(model.parameters(), lr=0.1)
 
-    def step(x, y):
-        opt.zero_grad()
-        out = model(x)
-        loss = ((out - y) ** 2).mean()
-        loss.backward()
-        opt.step()
-        return loss, out
+        def step(x, y):
+            opt.zero_grad()
+            out = model(x)
+            loss = ((out - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss, out
 
-    twin = nn.Linear(3, 2, rng=0)
-    twin_opt = optim.SGD(twin.parameters(), lr=0.1)
+        return model, step
 
-    def twin_step(x, y):
-        twin_opt.zero_grad()
-        out = twin(x)
-        loss = ((out - y) ** 2).mean()
-        loss.backward()
-        twin_opt.step()
-        return loss, out
-
+    (model, step), (twin, twin_step) = make(), make()
     jitted = jit(step)
     rng = np.random.default_rng(1)
     for _ in range(5):
@@ -172,22 +165,11 @@ def test_cnn_step_replays_bit_identically():
 def test_char_transformer_step_replays_bit_identically():
     example = _example("char_transformer")
 
-    def make():
+    def make():  # (the example's own step: train(), loss, zero_grad, backward, clipping, AdamW, schedule)
         model = example.CharTransformer(6, 16, 2, 1, np.random.default_rng(0))
         opt = optim.AdamW(model.parameters(), lr=1e-2)
         schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
-
-        def step(inputs, targets):
-            model.train()
-            loss = example.loss_of(model, inputs, targets)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            schedule.step()
-            return loss
-
-        return model, step
+        return model, example.make_train_step(model, opt, schedule)
 
     rng = np.random.default_rng(0)
     data = [(rng.integers(0, 27, (5, 6)), rng.integers(0, 27, (5, 6))) for _ in range(3)]
