@@ -495,13 +495,13 @@ def _literal(value: Any) -> bool:
 
 
 class _OpRecord:
-    """One op of a record: its class, a fresh ctx (checked once), argument and output slots."""
+    """One op of a record: its class (and its name in the code), the node the eager call made, and
+    the arrays and settings forward got (what ``compile`` runs ``check`` on once)."""
 
-    __slots__ = ("cls", "record_ctx", "args", "kwargs", "arrays", "out", "fix", "line", "klass")
+    __slots__ = ("cls", "record_ctx", "kwargs", "arrays", "klass")
 
-    def __init__(self, cls, record_ctx, args, kwargs, arrays, out, fix, line):
-        self.cls, self.record_ctx, self.args, self.kwargs = cls, record_ctx, args, kwargs
-        self.arrays, self.out, self.fix, self.line = arrays, out, fix, line
+    def __init__(self, cls, record_ctx, kwargs, arrays):
+        self.cls, self.record_ctx, self.kwargs, self.arrays = cls, record_ctx, kwargs, arrays
         self.klass = ""
 
 
@@ -685,7 +685,7 @@ class _Record:
         index = len(self.ops)
         name = cls.name or cls.__name__
         line = _user_line()
-        op = _OpRecord(cls, ctx, args, dict(kwargs), arrays, out, fix, line)
+        op = _OpRecord(cls, ctx, dict(kwargs), arrays)
         self.ops.append(op)
         self.op_of_ctx[id(ctx)] = index
         op.klass = klass = self.class_name(cls)
@@ -1001,7 +1001,6 @@ class _Record:
             + "".join(f"        {c} and\n" for c in conditions)
             + "        True\n    )\n"
         )
-        self.guard_source = source
         namespace.update(self.namespace)
         exec(compile(source, "<tinygrad_sm.jit guard>", "exec"), namespace)  # noqa: S102
         return namespace["guard"]
@@ -1110,7 +1109,7 @@ class _Record:
         self.slot_of = {}
         self.op_of_ctx = {}
         for op in self.ops:
-            op.record_ctx = op.arrays = op.args = None
+            op.record_ctx = op.arrays = None
         return replay
 
 
