@@ -33,6 +33,11 @@ def mlp_step(sizes=(4, 16, 3), optimizer="sgd", schedule=False):
     else:
         opt = optim.AdamW(model.parameters(), lr=0.01)
     scheduler = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5) if schedule else None
+    return model, training_step(model, opt, scheduler)
+
+
+def training_step(model, opt, scheduler=None):
+    """zero_grad, forward, mean cross-entropy, backward, the optimiser's step (and the schedule's)."""
 
     def step(x, y):
         opt.zero_grad()
@@ -43,7 +48,7 @@ def mlp_step(sizes=(4, 16, 3), optimizer="sgd", schedule=False):
             scheduler.step()
         return loss
 
-    return model, step
+    return step
 
 
 def batches(shape=(8, 4), classes=3, count=5, seed=0):
@@ -180,16 +185,7 @@ def test_dropout_draws_a_new_mask_on_every_replay():
     def make():
         generator = np.random.default_rng(7)  # (the same masks for both runs)
         model = nn.Sequential(nn.Linear(4, 8, rng=0), nn.Dropout(0.5, rng=generator), nn.Linear(8, 3, rng=1))
-        opt = optim.SGD(model.parameters(), lr=0.1)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = model(Tensor(x)).cross_entropy(y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, step
+        return model, training_step(model, optim.SGD(model.parameters(), lr=0.1))
 
     jitted = assert_same_run(make, batches(), calls=8)
     assert "_dropout_scale" in jitted.source
@@ -198,16 +194,7 @@ def test_dropout_draws_a_new_mask_on_every_replay():
 def test_batch_norm_counts_its_batches_on_replays():
     def make():
         model = nn.Sequential(nn.Linear(4, 6, rng=0), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3, rng=1))
-        opt = optim.SGD(model.parameters(), lr=0.1)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = model(Tensor(x)).cross_entropy(y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return model, step
+        return model, training_step(model, optim.SGD(model.parameters(), lr=0.1))
 
     assert_same_run(make, batches(), calls=7)  # (state_dict holds num_batches_tracked and the running stats)
 
